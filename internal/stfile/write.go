@@ -1,0 +1,111 @@
+package stfile
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"unsafe"
+
+	"github.com/nlpodyssey/safetensors"
+)
+
+// Entry is one tensor to write. Exactly one of F32 and I64 is set.
+type Entry struct {
+	Name  string
+	Shape []int
+	F32   []float32
+	I64   []int64
+}
+
+// Write stores entries as a safetensors file at path, with metadata in the header. The file
+// is written to a temporary name in the same directory, synced and renamed, so a reader never
+// sees a half-written file.
+func Write(path string, entries []Entry, metadata map[string]string) error {
+	views := make(map[string]safetensors.TensorView, len(entries))
+	for _, e := range entries {
+		if _, dup := views[e.Name]; dup {
+			return fmt.Errorf("safetensors %s: tensor %s given twice", path, e.Name)
+		}
+		shape := make([]uint64, len(e.Shape))
+		n := 1
+		for i, d := range e.Shape {
+			if d < 0 {
+				return fmt.Errorf("safetensors %s: tensor %s: negative dimension in shape %v", path, e.Name, e.Shape)
+			}
+			shape[i] = uint64(d)
+			n *= d
+		}
+		var dt safetensors.DType
+		var raw []byte
+		switch {
+		case e.F32 != nil && e.I64 == nil:
+			if len(e.F32) != n {
+				return fmt.Errorf("safetensors %s: tensor %s: %d values for shape %v (want %d)", path, e.Name, len(e.F32), e.Shape, n)
+			}
+			dt, raw = safetensors.F32, f32Bytes(e.F32)
+		case e.I64 != nil && e.F32 == nil:
+			if len(e.I64) != n {
+				return fmt.Errorf("safetensors %s: tensor %s: %d values for shape %v (want %d)", path, e.Name, len(e.I64), e.Shape, n)
+			}
+			dt, raw = safetensors.I64, i64Bytes(e.I64)
+		default:
+			return fmt.Errorf("safetensors %s: tensor %s: exactly one of F32 and I64 must be set", path, e.Name)
+		}
+		tv, err := safetensors.NewTensorView(dt, shape, raw)
+		if err != nil {
+			return fmt.Errorf("safetensors %s: tensor %s: %w", path, e.Name, err)
+		}
+		views[e.Name] = tv
+	}
+	return WriteAtomic(path, func(w *bufio.Writer) error {
+		return safetensors.SerializeToWriter(views, metadata, w)
+	})
+}
+
+// WriteAtomic writes a file through fill into a temporary file beside path, syncs it and
+// renames it over path. On any error the temporary file is removed and path is untouched.
+func WriteAtomic(path string, fill func(w *bufio.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	if err = fill(w); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = w.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func f32Bytes(v []float32) []byte {
+	if len(v) == 0 {
+		return []byte{}
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
+}
+
+func i64Bytes(v []int64) []byte {
+	if len(v) == 0 {
+		return []byte{}
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 8*len(v))
+}

@@ -1,0 +1,14 @@
+// Package model loads decoder-only transformer checkpoints in Hugging Face layout
+// (LlamaForCausalLM: Llama 3.x, Falcon3; Qwen3ForCausalLM) and runs their forward pass in Go.
+//
+// A checkpoint directory holds config.json and model.safetensors, or shards listed in
+// model.safetensors.index.json. Weights are memory-mapped and used in their on-disk precision
+// (float32, bfloat16 or float16): each weight is held in memory once. Every tensor's name,
+// dtype and shape is checked against the config before use.
+//
+// The forward pass reproduces transformers' float32 computation: token embedding, RMSNorm,
+// rotary position embeddings (rotate-half layout, llama3 frequency scaling), causal grouped-query
+// attention with optional left padding, SwiGLU MLP, Qwen3's per-head q/k norm, final norm and
+// the LM head, evaluated at all positions or only at the positions asked for. An Adapter
+// (package lora implements one) can add a low-rank update to any projection.
+package model

@@ -1,0 +1,79 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// GenerateOptions control Generate.
+type GenerateOptions struct {
+	// Temperature 0 (the default) is greedy decoding; above 0 samples from softmax(logits/T).
+	Temperature float64
+	// Seed seeds the sampler (ignored when greedy).
+	Seed uint64
+	// StopAtEOS ends generation at one of the config's eos ids (which is then included).
+	StopAtEOS bool
+	// Adapter is passed to every forward pass.
+	Adapter Adapter
+}
+
+// Generate extends prompt by up to n tokens and returns prompt and continuation together.
+// Every step recomputes the whole sequence (no key/value cache): it is meant for checks and
+// demos on small models, not for serving.
+func (m *Model) Generate(ctx context.Context, prompt []int, n int, opt GenerateOptions) ([]int, error) {
+	if len(prompt) == 0 {
+		return nil, fmt.Errorf("model: generate: empty prompt")
+	}
+	if opt.Temperature < 0 || math.IsNaN(opt.Temperature) {
+		return nil, fmt.Errorf("model: generate: temperature %v, want >= 0", opt.Temperature)
+	}
+	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
+	ids := slices.Clone(prompt)
+	for step := 0; step < n; step++ {
+		b, err := NewBatch([][]int{ids}, 0)
+		if err != nil {
+			return nil, err
+		}
+		out, err := m.Forward(ctx, b, Options{Rows: b.Last(), Adapter: opt.Adapter})
+		if err != nil {
+			return nil, err
+		}
+		next := pick(out.Row(0), opt.Temperature, rng)
+		ids = append(ids, next)
+		if opt.StopAtEOS && slices.Contains(m.Config.EOSTokenIDs, next) {
+			break
+		}
+	}
+	return ids, nil
+}
+
+// pick chooses the next token: argmax (first on ties) when temperature is 0, else a sample.
+func pick(logits []float32, temperature float64, rng *rand.Rand) int {
+	best := 0
+	for i, v := range logits {
+		if v > logits[best] {
+			best = i
+		}
+	}
+	if temperature == 0 {
+		return best
+	}
+	mx := float64(logits[best])
+	w := make([]float64, len(logits))
+	var sum float64
+	for i, v := range logits {
+		w[i] = math.Exp((float64(v) - mx) / temperature)
+		sum += w[i]
+	}
+	r := rng.Float64() * sum
+	for i, v := range w {
+		r -= v
+		if r <= 0 {
+			return i
+		}
+	}
+	return best
+}

@@ -1,0 +1,350 @@
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/valora-go/valora/internal/kern"
+	"github.com/valora-go/valora/internal/stfile"
+)
+
+// Proj names one of the seven linear projections of a decoder layer.
+type Proj uint8
+
+// The projections, in the order PEFT lists them.
+const (
+	ProjQ Proj = iota
+	ProjK
+	ProjV
+	ProjO
+	ProjGate
+	ProjUp
+	ProjDown
+	NumProj
+)
+
+var projNames = [NumProj]string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+
+// String is the Hugging Face module name ("q_proj", ..., "down_proj").
+func (p Proj) String() string {
+	if p < NumProj {
+		return projNames[p]
+	}
+	return fmt.Sprintf("Proj(%d)", int(p))
+}
+
+// Module is the module path inside a decoder layer ("self_attn.q_proj", "mlp.down_proj").
+func (p Proj) Module() string {
+	if p <= ProjO {
+		return "self_attn." + p.String()
+	}
+	return "mlp." + p.String()
+}
+
+// ParseProj maps "q_proj" (or "q") ... "down_proj" to a Proj.
+func ParseProj(name string) (Proj, error) {
+	for i, n := range projNames {
+		if name == n || name+"_proj" == n {
+			return Proj(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown projection %q (want one of %s)", name, strings.Join(projNames[:], ", "))
+}
+
+// Layer holds the weights of one decoder layer.
+type Layer struct {
+	InputNorm []float32             // input_layernorm.weight [hidden]
+	PostNorm  []float32             // post_attention_layernorm.weight [hidden]
+	QNorm     []float32             // self_attn.q_norm.weight [head_dim] (Qwen3 only)
+	KNorm     []float32             // self_attn.k_norm.weight [head_dim] (Qwen3 only)
+	Proj      [NumProj]*kern.Weight // the seven projections, [out, in]
+}
+
+// Model is a loaded checkpoint. It is safe for concurrent Forward calls; it must not be used
+// after Close.
+type Model struct {
+	Config Config
+	Dir    string
+	Embed  *kern.Weight // model.embed_tokens.weight [vocab, hidden]
+	Layers []Layer
+	Norm   []float32    // model.norm.weight [hidden]
+	LMHead *kern.Weight // lm_head.weight, or Embed when tied
+
+	rope  *kern.Rope
+	files []*stfile.File
+}
+
+// Close releases the mapped weight files.
+func (m *Model) Close() error {
+	var errs []error
+	for _, f := range m.files {
+		errs = append(errs, f.Close())
+	}
+	m.files = nil
+	return errors.Join(errs...)
+}
+
+// Load reads config.json and the safetensors weights (single file or sharded) from dir.
+func Load(dir string) (*Model, error) {
+	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	files, err := openWeights(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Config: *cfg, Dir: dir, files: files}
+	if err := m.bind(); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("model: load %s: %w", dir, err)
+	}
+	rope, err := kern.NewRope(cfg.HeadDim, cfg.RopeTheta, &kern.RopeScaling{
+		Type: cfg.Rope.Type, Factor: cfg.Rope.Factor, LowFreqFactor: cfg.Rope.LowFreqFactor,
+		HighFreqFactor: cfg.Rope.HighFreqFactor, OriginalMaxPositions: cfg.Rope.OriginalMaxPositions,
+	})
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("model: load %s: rope: %w", dir, err)
+	}
+	m.rope = rope
+	return m, nil
+}
+
+// openWeights maps model.safetensors, or every shard named by model.safetensors.index.json.
+func openWeights(dir string) ([]*stfile.File, error) {
+	index := filepath.Join(dir, "model.safetensors.index.json")
+	raw, err := os.ReadFile(index)
+	if errors.Is(err, os.ErrNotExist) {
+		single := filepath.Join(dir, "model.safetensors")
+		f, err := stfile.Open(single)
+		if err != nil {
+			return nil, fmt.Errorf("model: load %s: %w", dir, err)
+		}
+		return []*stfile.File{f}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("model: load %s: %w", index, err)
+	}
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		return nil, fmt.Errorf("model: load %s: invalid JSON: %w", index, err)
+	}
+	if len(idx.WeightMap) == 0 {
+		return nil, fmt.Errorf("model: load %s: weight_map is missing or empty", index)
+	}
+	shards := map[string]bool{}
+	for _, s := range idx.WeightMap {
+		if s == "" || filepath.Base(s) != s {
+			return nil, fmt.Errorf("model: load %s: shard name %q is not a file name in %s", index, s, dir)
+		}
+		shards[s] = true
+	}
+	names := make([]string, 0, len(shards))
+	for s := range shards {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	var files []*stfile.File
+	for _, s := range names {
+		f, err := stfile.Open(filepath.Join(dir, s))
+		if err != nil {
+			for _, o := range files {
+				o.Close()
+			}
+			return nil, fmt.Errorf("model: load %s: shard named by %s: %w", dir, filepath.Base(index), err)
+		}
+		files = append(files, f)
+	}
+	// The index must agree with the shards' contents.
+	for name, s := range idx.WeightMap {
+		found := false
+		for _, f := range files {
+			if filepath.Base(f.Path) == s {
+				_, found = f.Tensor(name)
+			}
+		}
+		if !found {
+			for _, o := range files {
+				o.Close()
+			}
+			return nil, fmt.Errorf("model: load %s: index maps %s to %s, which does not contain it", dir, name, s)
+		}
+	}
+	return files, nil
+}
+
+type spec struct {
+	name  string
+	shape []int
+}
+
+// expected lists every tensor the config implies, with its shape.
+func (c *Config) expected() []spec {
+	h, d, inter := c.HiddenSize, c.HeadDim, c.IntermediateSize
+	qd, kvd := c.NumHeads*d, c.NumKVHeads*d
+	s := []spec{{"model.embed_tokens.weight", []int{c.VocabSize, h}}, {"model.norm.weight", []int{h}}}
+	if !c.TieWordEmbeddings {
+		s = append(s, spec{"lm_head.weight", []int{c.VocabSize, h}})
+	}
+	projShape := [NumProj][]int{{qd, h}, {kvd, h}, {kvd, h}, {h, qd}, {inter, h}, {inter, h}, {h, inter}}
+	for l := 0; l < c.NumLayers; l++ {
+		p := fmt.Sprintf("model.layers.%d.", l)
+		s = append(s, spec{p + "input_layernorm.weight", []int{h}}, spec{p + "post_attention_layernorm.weight", []int{h}})
+		if c.QKNorm {
+			s = append(s, spec{p + "self_attn.q_norm.weight", []int{d}}, spec{p + "self_attn.k_norm.weight", []int{d}})
+		}
+		for j := Proj(0); j < NumProj; j++ {
+			s = append(s, spec{p + j.Module() + ".weight", projShape[j]})
+		}
+	}
+	return s
+}
+
+// bind checks every tensor against the config and builds the weight views.
+func (m *Model) bind() error {
+	all := map[string]stfile.Tensor{}
+	for _, f := range m.files {
+		for _, n := range f.Names() {
+			t, _ := f.Tensor(n)
+			if _, dup := all[n]; dup {
+				return fmt.Errorf("tensor %s is stored in more than one shard", n)
+			}
+			all[n] = t
+		}
+	}
+	want := m.Config.expected()
+	wanted := map[string]bool{}
+	var missing, problems []string
+	for _, s := range want {
+		wanted[s.name] = true
+		t, ok := all[s.name]
+		if !ok {
+			missing = append(missing, s.name)
+			continue
+		}
+		if !equalShape(t.Shape, s.shape) {
+			problems = append(problems, fmt.Sprintf("%s has shape %v, config implies %v", s.name, t.Shape, s.shape))
+		}
+		switch t.DType {
+		case "F32", "BF16", "F16":
+		default:
+			problems = append(problems, fmt.Sprintf("%s has dtype %s, want F32, BF16 or F16", s.name, t.DType))
+		}
+	}
+	var unexpected []string
+	for n := range all {
+		if wanted[n] || ignorable(n, m.Config.TieWordEmbeddings) {
+			continue
+		}
+		unexpected = append(unexpected, n)
+	}
+	sort.Strings(unexpected)
+	var msgs []string
+	if len(missing) > 0 {
+		msgs = append(msgs, fmt.Sprintf("missing tensors: %s", list(missing)))
+	}
+	if len(unexpected) > 0 {
+		msgs = append(msgs, fmt.Sprintf("unexpected tensors: %s", list(unexpected)))
+	}
+	msgs = append(msgs, problems...)
+	if len(msgs) > 0 {
+		return errors.New(strings.Join(msgs, "; "))
+	}
+
+	var err error
+	weight := func(name string) *kern.Weight {
+		if err != nil {
+			return nil
+		}
+		var w *kern.Weight
+		w, err = toWeight(all[name])
+		return w
+	}
+	vector := func(name string) []float32 {
+		if err != nil {
+			return nil
+		}
+		var v []float32
+		v, err = all[name].Float32()
+		return v
+	}
+	c := &m.Config
+	m.Embed = weight("model.embed_tokens.weight")
+	m.Norm = vector("model.norm.weight")
+	if c.TieWordEmbeddings {
+		m.LMHead = m.Embed
+	} else {
+		m.LMHead = weight("lm_head.weight")
+	}
+	m.Layers = make([]Layer, c.NumLayers)
+	for l := range m.Layers {
+		p := fmt.Sprintf("model.layers.%d.", l)
+		L := &m.Layers[l]
+		L.InputNorm = vector(p + "input_layernorm.weight")
+		L.PostNorm = vector(p + "post_attention_layernorm.weight")
+		if c.QKNorm {
+			L.QNorm = vector(p + "self_attn.q_norm.weight")
+			L.KNorm = vector(p + "self_attn.k_norm.weight")
+		}
+		for j := Proj(0); j < NumProj; j++ {
+			L.Proj[j] = weight(p + j.Module() + ".weight")
+		}
+	}
+	return err
+}
+
+// toWeight wraps a mapped tensor without copying it (unless the data is misaligned).
+func toWeight(t stfile.Tensor) (*kern.Weight, error) {
+	w := &kern.Weight{Rows: t.Shape[0], Cols: t.Shape[1]}
+	var err error
+	switch t.DType {
+	case "F32":
+		w.DType = kern.F32
+		w.F32, err = t.Float32()
+	case "BF16":
+		w.DType = kern.BF16
+		w.Half, err = t.Uint16()
+	case "F16":
+		w.DType = kern.F16
+		w.Half, err = t.Uint16()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Validate(); err != nil {
+		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	return w, nil
+}
+
+func ignorable(name string, tied bool) bool {
+	return (tied && name == "lm_head.weight") || strings.HasSuffix(name, ".rotary_emb.inv_freq")
+}
+
+func equalShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func list(names []string) string {
+	const max = 12
+	if len(names) > max {
+		return fmt.Sprintf("%s and %d more", strings.Join(names[:max], ", "), len(names)-max)
+	}
+	return strings.Join(names, ", ")
+}
