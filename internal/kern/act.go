@@ -1,0 +1,152 @@
+package kern
+
+import (
+	"fmt"
+	"math"
+	"sync"
+)
+
+// silu returns x*sigmoid(x) = x/(1+exp(-x)) rounded once to float32.
+func silu(x float32) float32 {
+	return float32(float64(x) / (1 + math.Exp(-float64(x))))
+}
+
+// SwiGLU computes h = silu(g) * u elementwise (silu rounded to float32 first,
+// as act_fn(gate) * up in Hugging Face). h may alias g or u.
+func SwiGLU(h, g, u []float32) {
+	n := len(h)
+	if len(g) != n || len(u) != n {
+		panic(fmt.Sprintf("kern: swiglu: len(h)=%d len(g)=%d len(u)=%d", n, len(g), len(u)))
+	}
+	ParallelFor(n, 1<<14, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			h[i] = silu(g[i]) * u[i]
+		}
+	})
+}
+
+// SwiGLUBackward computes dg = dh*u*silu'(g) and du = dh*silu(g), with
+// silu'(g) = σ(g)(1 + g(1-σ(g))). dg and du may alias dh.
+func SwiGLUBackward(dg, du, dh, g, u []float32) {
+	n := len(dh)
+	if len(dg) != n || len(du) != n || len(g) != n || len(u) != n {
+		panic(fmt.Sprintf("kern: swiglu backward: len(dg)=%d len(du)=%d len(dh)=%d len(g)=%d len(u)=%d", len(dg), len(du), n, len(g), len(u)))
+	}
+	ParallelFor(n, 1<<14, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			x := float64(g[i])
+			sg := 1 / (1 + math.Exp(-x))
+			d := float64(dh[i])
+			ui := float64(u[i])
+			dg[i] = float32(d * ui * sg * (1 + x*(1-sg)))
+			du[i] = float32(d * x * sg)
+		}
+	})
+}
+
+// Softmax replaces each row of width n by its softmax (float32,
+// max-subtracted, normalised by multiplying with 1/sum as torch does).
+func Softmax(x []float32, n int) {
+	rows := checkRows("softmax", n, len(x))
+	ParallelFor(rows, max(1, 8192/n), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			softmaxRow(x[r*n : (r+1)*n])
+		}
+	})
+}
+
+func softmaxRow(x []float32) {
+	mx := x[0]
+	for _, v := range x[1:] {
+		if v > mx {
+			mx = v
+		}
+	}
+	var sum float64
+	for i, v := range x {
+		e := float32(math.Exp(float64(v - mx)))
+		x[i] = e
+		sum += float64(e)
+	}
+	inv := float32(1 / sum)
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+// rowLSE returns the row maximum and log Σ exp(x - max), in float64.
+func rowLSE(row []float32) (mx, lse float64) {
+	mx = math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, float64(v))
+	}
+	var s float64
+	for _, v := range row {
+		s += math.Exp(float64(v) - mx)
+	}
+	return mx, math.Log(s)
+}
+
+// LogSoftmaxAt returns log softmax(row)[idx], accumulated in float64.
+func LogSoftmaxAt(row []float32, idx int) float64 {
+	if idx < 0 || idx >= len(row) {
+		panic(fmt.Sprintf("kern: log softmax: index %d outside row of %d", idx, len(row)))
+	}
+	mx, lse := rowLSE(row)
+	return float64(row[idx]) - mx - lse
+}
+
+var f64Pool = sync.Pool{New: func() any { return new([]float64) }}
+
+// CrossEntropy computes the summed negative log-likelihood of targets over the
+// rows of logits [R, v] (R = len(targets)); a target of -1 ignores its row.
+// It returns the float64 sum and the number of counted rows. If dlogits is not
+// nil ([R, v], may alias logits) it receives scale*(softmax(row) - onehot) for
+// counted rows and 0 for ignored rows.
+func CrossEntropy(dlogits, logits []float32, v int, targets []int32, scale float32) (loss float64, count int) {
+	R := len(targets)
+	if v <= 0 || len(logits) != R*v || (dlogits != nil && len(dlogits) != R*v) {
+		panic(fmt.Sprintf("kern: cross entropy: %d targets, vocab %d: len(logits)=%d len(dlogits)=%d", R, v, len(logits), len(dlogits)))
+	}
+	for r, t := range targets {
+		if t < -1 || int(t) >= v {
+			panic(fmt.Sprintf("kern: cross entropy: target %d of row %d outside [0,%d) and not -1", t, r, v))
+		}
+	}
+	lp := f64Pool.Get().(*[]float64)
+	if cap(*lp) < R {
+		*lp = make([]float64, R)
+	}
+	losses := (*lp)[:R]
+	ParallelFor(R, max(1, 8192/v), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := logits[r*v : (r+1)*v]
+			t := int(targets[r])
+			if t < 0 {
+				losses[r] = 0
+				if dlogits != nil {
+					clear(dlogits[r*v : (r+1)*v])
+				}
+				continue
+			}
+			mx, lse := rowLSE(row)
+			losses[r] = -(float64(row[t]) - mx - lse)
+			if dlogits != nil {
+				d := dlogits[r*v : (r+1)*v]
+				off := mx + lse
+				for j, x := range row {
+					d[j] = float32(float64(scale) * math.Exp(float64(x)-off))
+				}
+				d[t] -= scale
+			}
+		}
+	})
+	for r, t := range targets {
+		if t >= 0 {
+			loss += losses[r]
+			count++
+		}
+	}
+	f64Pool.Put(lp)
+	return loss, count
+}

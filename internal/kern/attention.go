@@ -1,0 +1,169 @@
+package kern
+
+import (
+	"fmt"
+	"math"
+)
+
+// AttnShape gives the sizes of an attention call: batch B, sequence T, query
+// heads Hq, key/value heads Hkv (Hq a multiple of Hkv) and head dimension D.
+type AttnShape struct{ B, T, Hq, Hkv, D int }
+
+func (s AttnShape) check(name string, lens map[string][2]int) {
+	if s.B < 0 || s.T < 0 || s.Hq <= 0 || s.Hkv <= 0 || s.D <= 0 || s.Hq%s.Hkv != 0 {
+		panic(fmt.Sprintf("kern: %s: bad shape %+v", name, s))
+	}
+	for k, v := range lens {
+		if v[0] != v[1] {
+			panic(fmt.Sprintf("kern: %s: shape %+v: len(%s)=%d, want %d", name, s, k, v[0], v[1]))
+		}
+	}
+}
+
+// Attention computes causal scaled-dot-product attention with grouped-query
+// heads. q is [B,T,Hq,D], k and v are [B,T,Hkv,D], out is [B,T,Hq,D]; query
+// head h uses kv head h/(Hq/Hkv). mask is nil or [B,T] with 1 for real tokens
+// and 0 for padding: key j is visible to query i iff j <= i and mask[b,j] != 0.
+// A query with no visible key gets out = 0. probs is nil or a [B,Hq,T,T]
+// buffer receiving the softmax probabilities (0 for invisible keys), as
+// AttentionBackward needs. Scores are scaled by scale (usually 1/sqrt(D)); the
+// softmax is float32 with max subtraction.
+func Attention(out, q, k, v, probs []float32, mask []float32, s AttnShape, scale float32) {
+	B, T, Hq, Hkv, D := s.B, s.T, s.Hq, s.Hkv, s.D
+	lens := map[string][2]int{
+		"q": {len(q), B * T * Hq * D}, "out": {len(out), B * T * Hq * D},
+		"k": {len(k), B * T * Hkv * D}, "v": {len(v), B * T * Hkv * D},
+	}
+	if probs != nil {
+		lens["probs"] = [2]int{len(probs), B * Hq * T * T}
+	}
+	if mask != nil {
+		lens["mask"] = [2]int{len(mask), B * T}
+	}
+	s.check("attention", lens)
+	group := Hq / Hkv
+	rows := B * Hq * T // one unit per (b, h, i)
+	ParallelFor(rows, max(1, 16384/max(T*D, 1)), func(lo, hi int) {
+		var sbuf *f32Buf
+		if probs == nil {
+			sbuf = getF32(T)
+		}
+		for r := lo; r < hi; r++ {
+			i := r % T
+			h := (r / T) % Hq
+			b := r / (T * Hq)
+			kh := h / group
+			var p []float32
+			if probs != nil {
+				p = probs[r*T : (r+1)*T]
+			} else {
+				p = sbuf.s[:T]
+			}
+			qi := q[((b*T+i)*Hq+h)*D : ((b*T+i)*Hq+h+1)*D]
+			o := out[((b*T+i)*Hq+h)*D : ((b*T+i)*Hq+h+1)*D]
+			mx := float32(math.Inf(-1))
+			seen := false
+			for j := 0; j <= i; j++ {
+				if mask != nil && mask[b*T+j] == 0 {
+					continue
+				}
+				kj := k[((b*T+j)*Hkv+kh)*D : ((b*T+j)*Hkv+kh+1)*D]
+				sc := float32(dot(qi, kj) * scale)
+				p[j] = sc
+				if !seen || sc > mx {
+					mx = sc
+				}
+				seen = true
+			}
+			clear(o)
+			if !seen {
+				clear(p)
+				continue
+			}
+			var sum float64
+			for j := 0; j <= i; j++ {
+				if mask != nil && mask[b*T+j] == 0 {
+					p[j] = 0
+					continue
+				}
+				e := float32(math.Exp(float64(p[j] - mx)))
+				p[j] = e
+				sum += float64(e)
+			}
+			clear(p[i+1:])
+			inv := float32(1 / sum)
+			for j := 0; j <= i; j++ {
+				if p[j] == 0 {
+					continue
+				}
+				p[j] *= inv
+				axpy(p[j], v[((b*T+j)*Hkv+kh)*D:((b*T+j)*Hkv+kh+1)*D], o)
+			}
+		}
+		if sbuf != nil {
+			putF32(sbuf)
+		}
+	})
+}
+
+// AttentionBackward computes the gradients of Attention given dout
+// [B,T,Hq,D] and the probs it saved: dq [B,T,Hq,D], dk and dv [B,T,Hkv,D]
+// (all overwritten; a kv head's gradient sums over the query heads sharing it).
+//
+//	dv_j = Σ_i p_ij dout_i,  dp_ij = dout_i·v_j,  ds_ij = p_ij (dp_ij - Σ_l p_il dp_il),
+//	dq_i = scale Σ_j ds_ij k_j,  dk_j = scale Σ_i ds_ij q_i
+func AttentionBackward(dq, dk, dv, dout, q, k, v, probs []float32, s AttnShape, scale float32) {
+	B, T, Hq, Hkv, D := s.B, s.T, s.Hq, s.Hkv, s.D
+	nq, nkv := B*T*Hq*D, B*T*Hkv*D
+	s.check("attention backward", map[string][2]int{
+		"dq": {len(dq), nq}, "dout": {len(dout), nq}, "q": {len(q), nq},
+		"dk": {len(dk), nkv}, "dv": {len(dv), nkv}, "k": {len(k), nkv}, "v": {len(v), nkv},
+		"probs": {len(probs), B * Hq * T * T},
+	})
+	group := Hq / Hkv
+	// One unit per (b, kv head): it owns dk/dv of that head and dq of its query heads.
+	ParallelFor(B*Hkv, 1, func(lo, hi int) {
+		buf := getF32(T)
+		ds := buf.s
+		for u := lo; u < hi; u++ {
+			b, kh := u/Hkv, u%Hkv
+			for j := 0; j < T; j++ {
+				clear(dk[((b*T+j)*Hkv+kh)*D : ((b*T+j)*Hkv+kh+1)*D])
+				clear(dv[((b*T+j)*Hkv+kh)*D : ((b*T+j)*Hkv+kh+1)*D])
+			}
+			for h := kh * group; h < (kh+1)*group; h++ {
+				for i := 0; i < T; i++ {
+					qoff := ((b*T+i)*Hq + h) * D
+					doi := dout[qoff : qoff+D]
+					qi := q[qoff : qoff+D]
+					dqi := dq[qoff : qoff+D]
+					clear(dqi)
+					p := probs[((b*Hq+h)*T+i)*T : ((b*Hq+h)*T+i+1)*T]
+					var tot float64
+					for j := 0; j <= i; j++ {
+						if p[j] == 0 {
+							ds[j] = 0
+							continue
+						}
+						koff := ((b*T+j)*Hkv + kh) * D
+						axpy(p[j], doi, dv[koff:koff+D])
+						dp := dot(doi, v[koff:koff+D])
+						ds[j] = dp
+						tot += float64(p[j]) * float64(dp)
+					}
+					t32 := float32(tot)
+					for j := 0; j <= i; j++ {
+						if p[j] == 0 {
+							continue
+						}
+						g := p[j] * (ds[j] - t32) * scale
+						koff := ((b*T+j)*Hkv + kh) * D
+						axpy(g, k[koff:koff+D], dqi)
+						axpy(g, qi, dk[koff:koff+D])
+					}
+				}
+			}
+		}
+		putF32(buf)
+	})
+}

@@ -1,0 +1,63 @@
+package kern
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
+}
+
+func BenchmarkGemm(b *testing.B) {
+	for _, sz := range []struct{ m, n, k int }{{1024, 1024, 1024}, {384, 1024, 3072}} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		a := randSlice(rng, sz.m*sz.k)
+		bb := randSlice(rng, sz.n*sz.k)
+		c := make([]float32, sz.m*sz.n)
+		flops := 2 * float64(sz.m) * float64(sz.n) * float64(sz.k)
+		for _, tb := range []bool{false, true} {
+			name := fmt.Sprintf("%dx%dx%d/transB=%v", sz.m, sz.n, sz.k, tb)
+			ldb := sz.n
+			if tb {
+				ldb = sz.k
+			}
+			b.Run("kern/"+name, func(b *testing.B) {
+				for b.Loop() {
+					Gemm(false, tb, sz.m, sz.n, sz.k, 1, a, sz.k, bb, ldb, 0, c, sz.n)
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+			b.Run("packed/"+name, func(b *testing.B) {
+				for b.Loop() {
+					gemmPacked(false, tb, sz.m, sz.n, sz.k, 1, a, sz.k, bb, ldb, 0, c, sz.n, true)
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+			b.Run("gonum/"+name, func(b *testing.B) {
+				tr := blas.NoTrans
+				if tb {
+					tr = blas.Trans
+				}
+				A := blas32.General{Rows: sz.m, Cols: sz.k, Stride: sz.k, Data: a}
+				B := blas32.General{Rows: sz.k, Cols: sz.n, Stride: ldb, Data: bb}
+				if tb {
+					B.Rows, B.Cols = sz.n, sz.k
+				}
+				C := blas32.General{Rows: sz.m, Cols: sz.n, Stride: sz.n, Data: c}
+				for b.Loop() {
+					blas32.Gemm(blas.NoTrans, tr, 1, A, B, 0, C)
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

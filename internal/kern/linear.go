@@ -1,0 +1,111 @@
+package kern
+
+import "fmt"
+
+// halfTileFloats is the size of the float32 scratch a half-precision weight is
+// decoded into at a time (1 MiB).
+const halfTileFloats = 1 << 18
+
+func checkLinear(name string, out, in []float32, m, outW, inW int, w *Weight) {
+	if w.DType == F32 && len(w.F32) < w.Rows*w.Cols || w.DType != F32 && len(w.Half) < w.Rows*w.Cols {
+		panic(fmt.Sprintf("kern: %s: weight [%d,%d] %s storage too short", name, w.Rows, w.Cols, w.DType))
+	}
+	if m < 0 || len(in) < m*inW || len(out) < m*outW {
+		panic(fmt.Sprintf("kern: %s: m=%d weight [%d,%d]: len(in)=%d want %d, len(out)=%d want %d",
+			name, m, w.Rows, w.Cols, len(in), m*inW, len(out), m*outW))
+	}
+}
+
+// tileRows is how many weight rows of width cols fit one decode tile.
+func tileRows(rows, cols int) int {
+	return min(rows, max(halfTileFloats/max(cols, 1), 8))
+}
+
+// Linear computes y[m,w.Rows] = x[m,w.Cols] · Wᵀ (y += when accumulate).
+// Half-precision weights are decoded tile by tile into pooled scratch.
+func Linear(y, x []float32, m int, w *Weight, accumulate bool) {
+	R, C := w.Rows, w.Cols
+	checkLinear("linear", y, x, m, R, C, w)
+	var beta float32
+	if accumulate {
+		beta = 1
+	}
+	if m == 0 || R == 0 {
+		return
+	}
+	if w.DType == F32 {
+		Gemm(false, true, m, R, C, 1, x, C, w.F32, C, beta, y, R)
+		return
+	}
+	tr := tileRows(R, C)
+	ntiles := (R + tr - 1) / tr
+	if m < 2*mr {
+		// Few rows of x: each worker decodes its own tiles and takes dot products.
+		ParallelFor(ntiles, 1, func(lo, hi int) {
+			buf := getF32(tr * C)
+			for t := lo; t < hi; t++ {
+				r0, r1 := t*tr, min(R, (t+1)*tr)
+				w.decodeBlock(r0, r1, 0, C, buf.s)
+				for i := 0; i < m; i++ {
+					xi := x[i*C : (i+1)*C]
+					yi := y[i*R+r0 : i*R+r1]
+					for j := range yi {
+						d := dot(xi, buf.s[j*C:(j+1)*C])
+						if accumulate {
+							yi[j] += d
+						} else {
+							yi[j] = d
+						}
+					}
+				}
+			}
+			putF32(buf)
+		})
+		return
+	}
+	buf := getF32(tr * C)
+	for t := 0; t < ntiles; t++ {
+		r0, r1 := t*tr, min(R, (t+1)*tr)
+		decodeParallel(w, r0, r1, 0, C, buf.s)
+		Gemm(false, true, m, r1-r0, C, 1, x, C, buf.s, C, beta, y[r0:], R)
+	}
+	putF32(buf)
+}
+
+// LinearBackwardInput computes dx[m,w.Cols] = dy[m,w.Rows] · W (dx += when
+// accumulate).
+func LinearBackwardInput(dx, dy []float32, m int, w *Weight, accumulate bool) {
+	R, C := w.Rows, w.Cols
+	checkLinear("linear backward", dx, dy, m, C, R, w)
+	var beta float32
+	if accumulate {
+		beta = 1
+	}
+	if m == 0 || C == 0 {
+		return
+	}
+	if w.DType == F32 {
+		Gemm(false, false, m, C, R, 1, dy, R, w.F32, C, beta, dx, C)
+		return
+	}
+	tr := tileRows(R, C)
+	buf := getF32(tr * C)
+	for r0 := 0; r0 < R; r0 += tr {
+		r1 := min(R, r0+tr)
+		decodeParallel(w, r0, r1, 0, C, buf.s)
+		Gemm(false, false, m, C, r1-r0, 1, dy[r0:], R, buf.s, C, beta, dx, C)
+		beta = 1
+	}
+	if R == 0 && !accumulate {
+		clear(dx[:m*C])
+	}
+	putF32(buf)
+}
+
+// decodeParallel decodes rows [r0,r1) x cols [c0,c1) of w into dst, in parallel over rows.
+func decodeParallel(w *Weight, r0, r1, c0, c1 int, dst []float32) {
+	cw := c1 - c0
+	ParallelFor(r1-r0, max(1, 16384/max(cw, 1)), func(lo, hi int) {
+		w.decodeBlock(r0+lo, r0+hi, c0, c1, dst[lo*cw:hi*cw])
+	})
+}
