@@ -1,0 +1,255 @@
+package lora
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/valora-go/valora/internal/stfile"
+	"github.com/valora-go/valora/model"
+)
+
+// File names PEFT uses.
+const (
+	ConfigFile  = "adapter_config.json"
+	WeightsFile = "adapter_model.safetensors"
+)
+
+// peftConfig is the part of PEFT's LoraConfig that valora reads and writes.
+type peftConfig struct {
+	PeftType            string          `json:"peft_type"`
+	TaskType            string          `json:"task_type"`
+	BaseModelNameOrPath string          `json:"base_model_name_or_path"`
+	R                   int             `json:"r"`
+	LoraAlpha           float64         `json:"lora_alpha"`
+	LoraDropout         float64         `json:"lora_dropout"`
+	TargetModules       json.RawMessage `json:"target_modules"`
+	LayersToTransform   json.RawMessage `json:"layers_to_transform"`
+	UseRSLoRA           bool            `json:"use_rslora"`
+	UseDoRA             bool            `json:"use_dora"`
+	Bias                string          `json:"bias"`
+	LoraBias            bool            `json:"lora_bias"`
+	FanInFanOut         bool            `json:"fan_in_fan_out"`
+	ModulesToSave       []string        `json:"modules_to_save"`
+	RankPattern         map[string]any  `json:"rank_pattern"`
+	AlphaPattern        map[string]any  `json:"alpha_pattern"`
+	InitLoraWeights     any             `json:"init_lora_weights"`
+	InferenceMode       bool            `json:"inference_mode"`
+	TrainableTokenIdx   json.RawMessage `json:"trainable_token_indices"`
+	LayerReplication    json.RawMessage `json:"layer_replication"`
+	TargetParameters    json.RawMessage `json:"target_parameters"`
+	Revision            *string         `json:"revision"`
+}
+
+// Save writes the adapter in PEFT's format into dir (created if needed): adapter_config.json
+// and adapter_model.safetensors with PEFT's key names and `format: pt` metadata. Each file is
+// written atomically. A merged adapter is saved all the same (its matrices are unchanged).
+func (a *Adapter) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("lora: save %s: %w", dir, err)
+	}
+	var entries []stfile.Entry
+	a.Each(func(l int, p model.Proj, pr *Pair) {
+		entries = append(entries,
+			stfile.Entry{Name: key(l, p, "A"), Shape: []int{pr.Rank, pr.In}, F32: pr.A},
+			stfile.Entry{Name: key(l, p, "B"), Shape: []int{pr.Out, pr.Rank}, F32: pr.B})
+	})
+	if err := stfile.Write(filepath.Join(dir, WeightsFile), entries, map[string]string{"format": "pt"}); err != nil {
+		return fmt.Errorf("lora: save: %w", err)
+	}
+	targets := make([]string, len(a.Config.Targets))
+	for i, p := range a.Config.Targets {
+		targets[i] = p.String()
+	}
+	sort.Strings(targets)
+	tm, _ := json.Marshal(targets)
+	layers := json.RawMessage("null")
+	if a.Config.Layers != nil {
+		ls := slices.Sorted(slices.Values(a.Config.Layers))
+		layers, _ = json.Marshal(ls)
+	}
+	cfg := peftConfig{
+		PeftType: "LORA", TaskType: "CAUSAL_LM", BaseModelNameOrPath: a.BaseModel,
+		R: a.Config.Rank, LoraAlpha: a.Config.Alpha, LoraDropout: a.Config.Dropout,
+		TargetModules: tm, LayersToTransform: layers, UseRSLoRA: a.Config.RSLoRA, Bias: "none",
+		RankPattern: map[string]any{}, AlphaPattern: map[string]any{}, InitLoraWeights: true,
+		InferenceMode: true, TrainableTokenIdx: json.RawMessage("null"),
+		LayerReplication: json.RawMessage("null"), TargetParameters: json.RawMessage("null"),
+	}
+	raw, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("lora: save %s: %w", dir, err)
+	}
+	err = stfile.WriteAtomic(filepath.Join(dir, ConfigFile), func(w *bufio.Writer) error {
+		_, err := w.Write(append(raw, '\n'))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("lora: save: %w", err)
+	}
+	return nil
+}
+
+func key(l int, p model.Proj, ab string) string {
+	return fmt.Sprintf("base_model.model.model.layers.%d.%s.lora_%s.weight", l, p.Module(), ab)
+}
+
+var keyRE = regexp.MustCompile(`^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])(?:\.default)?\.weight$`)
+
+// ReadConfig reads a PEFT adapter_config.json into a Config. PEFT features valora does not
+// implement are refused by name.
+func ReadConfig(path string, mc *model.Config) (Config, string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, "", fmt.Errorf("lora: %w", err)
+	}
+	var pc peftConfig
+	if err := json.Unmarshal(raw, &pc); err != nil {
+		return Config{}, "", fmt.Errorf("lora: %s: invalid JSON: %w", path, err)
+	}
+	fail := func(format string, args ...any) (Config, string, error) {
+		return Config{}, "", fmt.Errorf("lora: %s: %s", path, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case pc.PeftType != "LORA":
+		return fail("peft_type %q is not supported (only LORA)", pc.PeftType)
+	case pc.UseDoRA:
+		return fail("use_dora: DoRA adapters are not supported")
+	case pc.Bias != "" && pc.Bias != "none":
+		return fail("bias %q is not supported (only none)", pc.Bias)
+	case pc.LoraBias:
+		return fail("lora_bias: adapter biases are not supported")
+	case pc.FanInFanOut:
+		return fail("fan_in_fan_out: true is not supported")
+	case len(pc.ModulesToSave) > 0:
+		return fail("modules_to_save %v is not supported", pc.ModulesToSave)
+	case len(pc.RankPattern) > 0:
+		return fail("rank_pattern is not supported (one rank for every module)")
+	case len(pc.AlphaPattern) > 0:
+		return fail("alpha_pattern is not supported (one alpha for every module)")
+	case isSet(pc.TrainableTokenIdx):
+		return fail("trainable_token_indices (embedding adapters) is not supported")
+	case isSet(pc.LayerReplication):
+		return fail("layer_replication is not supported")
+	case isSet(pc.TargetParameters):
+		return fail("target_parameters is not supported")
+	}
+	cfg := Config{Rank: pc.R, Alpha: pc.LoraAlpha, Dropout: pc.LoraDropout, RSLoRA: pc.UseRSLoRA}
+	var names []string
+	var one string
+	if err := json.Unmarshal(pc.TargetModules, &names); err != nil {
+		if err := json.Unmarshal(pc.TargetModules, &one); err != nil {
+			return fail("target_modules: want a list of module names")
+		}
+		if one != "all-linear" {
+			return fail("target_modules %q: a regular expression is not supported; list the module names", one)
+		}
+		names = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+	}
+	for _, n := range names {
+		p, err := model.ParseProj(n)
+		if err != nil {
+			return fail("target_modules: %v (embedding and LM-head adapters are not supported)", err)
+		}
+		if !slices.Contains(cfg.Targets, p) {
+			cfg.Targets = append(cfg.Targets, p)
+		}
+	}
+	slices.Sort(cfg.Targets)
+	if isSet(pc.LayersToTransform) {
+		var ls []int
+		var l int
+		if err := json.Unmarshal(pc.LayersToTransform, &ls); err != nil {
+			if err := json.Unmarshal(pc.LayersToTransform, &l); err != nil {
+				return fail("layers_to_transform: want an integer or a list of integers")
+			}
+			ls = []int{l}
+		}
+		cfg.Layers = ls
+	}
+	if err := cfg.Validate(mc); err != nil {
+		return fail("%v", err)
+	}
+	return cfg, pc.BaseModelNameOrPath, nil
+}
+
+func isSet(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
+
+// Load reads a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) for m.
+// Every matrix the configuration implies must be present with the right shape; any other
+// tensor (embedding adapters, biases, DoRA magnitudes...) is an error that names it.
+func Load(dir string, m *model.Model) (*Adapter, error) {
+	cfg, base, err := ReadConfig(filepath.Join(dir, ConfigFile), &m.Config)
+	if err != nil {
+		return nil, err
+	}
+	a, err := newEmpty(&m.Config, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.BaseModel = base
+	path := filepath.Join(dir, WeightsFile)
+	f, err := stfile.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("lora: %w", err)
+	}
+	defer f.Close()
+	seen := map[string]bool{}
+	var problems []string
+	for _, n := range f.Names() {
+		mt := keyRE.FindStringSubmatch(n)
+		if mt == nil {
+			problems = append(problems, fmt.Sprintf("unexpected tensor %s", n))
+			continue
+		}
+		l, _ := strconv.Atoi(mt[1])
+		p, err := model.ParseProj(mt[3])
+		if err != nil || p.Module() != mt[2]+"."+mt[3] {
+			problems = append(problems, fmt.Sprintf("unexpected tensor %s", n))
+			continue
+		}
+		pr := a.Pair(l, p)
+		if pr == nil {
+			problems = append(problems, fmt.Sprintf("tensor %s is outside the configured layers and target_modules", n))
+			continue
+		}
+		seen[fmt.Sprintf("%d/%d/%s", l, p, mt[4])] = true
+		t, _ := f.Tensor(n)
+		dst, shape := pr.A, []int{pr.Rank, pr.In}
+		if mt[4] == "B" {
+			dst, shape = pr.B, []int{pr.Out, pr.Rank}
+		}
+		if !slices.Equal(t.Shape, shape) {
+			problems = append(problems, fmt.Sprintf("tensor %s has shape %v, want %v", n, t.Shape, shape))
+			continue
+		}
+		v, err := t.Float32()
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		copy(dst, v)
+	}
+	a.Each(func(l int, p model.Proj, _ *Pair) {
+		for _, ab := range []string{"A", "B"} {
+			if !seen[fmt.Sprintf("%d/%d/%s", l, p, ab)] {
+				problems = append(problems, fmt.Sprintf("missing tensor %s", key(l, p, ab)))
+			}
+		}
+	})
+	if len(problems) > 0 {
+		if len(problems) > 12 {
+			problems = append(problems[:12], fmt.Sprintf("and %d more", len(problems)-12))
+		}
+		return nil, fmt.Errorf("lora: %s: %w", path, errors.New(strings.Join(problems, "; ")))
+	}
+	return a, nil
+}
