@@ -170,5 +170,7 @@ func TestAdamW(t *testing.T) {
 			requireClose(t, v64, v, 1e-6, name+" v")
 		}
 	}
-	assert.Panics(t, func() { AdamW{}.Step(make([]float32, 1), make([]float32, 1), make([]float32, 1), make([]float32, 1), 0) })
+	assert.Panics(t, func() {
+		AdamW{}.Step(make([]float32, 1), make([]float32, 1), make([]float32, 1), make([]float32, 1), 0)
+	})
 }
