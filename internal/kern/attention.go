@@ -9,13 +9,18 @@ import (
 // heads Hq, key/value heads Hkv (Hq a multiple of Hkv) and head dimension D.
 type AttnShape struct{ B, T, Hq, Hkv, D int }
 
-func (s AttnShape) check(name string, lens map[string][2]int) {
+type lenCheck struct {
+	name      string
+	got, want int
+}
+
+func (s AttnShape) check(name string, lens ...lenCheck) {
 	if s.B < 0 || s.T < 0 || s.Hq <= 0 || s.Hkv <= 0 || s.D <= 0 || s.Hq%s.Hkv != 0 {
 		panic(fmt.Sprintf("kern: %s: bad shape %+v", name, s))
 	}
-	for k, v := range lens {
-		if v[0] != v[1] {
-			panic(fmt.Sprintf("kern: %s: shape %+v: len(%s)=%d, want %d", name, s, k, v[0], v[1]))
+	for _, l := range lens {
+		if l.got != l.want {
+			panic(fmt.Sprintf("kern: %s: shape %+v: len(%s)=%d, want %d", name, s, l.name, l.got, l.want))
 		}
 	}
 }
@@ -30,17 +35,16 @@ func (s AttnShape) check(name string, lens map[string][2]int) {
 // softmax is float32 with max subtraction.
 func Attention(out, q, k, v, probs []float32, mask []float32, s AttnShape, scale float32) {
 	B, T, Hq, Hkv, D := s.B, s.T, s.Hq, s.Hkv, s.D
-	lens := map[string][2]int{
-		"q": {len(q), B * T * Hq * D}, "out": {len(out), B * T * Hq * D},
-		"k": {len(k), B * T * Hkv * D}, "v": {len(v), B * T * Hkv * D},
+	np, nm := B*Hq*T*T, B*T
+	if probs == nil {
+		np = 0
 	}
-	if probs != nil {
-		lens["probs"] = [2]int{len(probs), B * Hq * T * T}
+	if mask == nil {
+		nm = 0
 	}
-	if mask != nil {
-		lens["mask"] = [2]int{len(mask), B * T}
-	}
-	s.check("attention", lens)
+	s.check("attention", lenCheck{"q", len(q), B * T * Hq * D}, lenCheck{"out", len(out), B * T * Hq * D},
+		lenCheck{"k", len(k), B * T * Hkv * D}, lenCheck{"v", len(v), B * T * Hkv * D},
+		lenCheck{"probs", len(probs), np}, lenCheck{"mask", len(mask), nm})
 	group := Hq / Hkv
 	rows := B * Hq * T // one unit per (b, h, i)
 	ParallelFor(rows, max(1, 16384/max(T*D, 1)), func(lo, hi int) {
@@ -115,11 +119,9 @@ func Attention(out, q, k, v, probs []float32, mask []float32, s AttnShape, scale
 func AttentionBackward(dq, dk, dv, dout, q, k, v, probs []float32, s AttnShape, scale float32) {
 	B, T, Hq, Hkv, D := s.B, s.T, s.Hq, s.Hkv, s.D
 	nq, nkv := B*T*Hq*D, B*T*Hkv*D
-	s.check("attention backward", map[string][2]int{
-		"dq": {len(dq), nq}, "dout": {len(dout), nq}, "q": {len(q), nq},
-		"dk": {len(dk), nkv}, "dv": {len(dv), nkv}, "k": {len(k), nkv}, "v": {len(v), nkv},
-		"probs": {len(probs), B * Hq * T * T},
-	})
+	s.check("attention backward", lenCheck{"dq", len(dq), nq}, lenCheck{"dout", len(dout), nq}, lenCheck{"q", len(q), nq},
+		lenCheck{"dk", len(dk), nkv}, lenCheck{"dv", len(dv), nkv}, lenCheck{"k", len(k), nkv}, lenCheck{"v", len(v), nkv},
+		lenCheck{"probs", len(probs), B * Hq * T * T})
 	group := Hq / Hkv
 	// One unit per (b, kv head): it owns dk/dv of that head and dq of its query heads.
 	ParallelFor(B*Hkv, 1, func(lo, hi int) {
