@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,16 +18,16 @@ const (
 )
 
 type goldenText struct {
-	Text            string `json:"text"`
-	IDs             []int  `json:"ids"`
-	IDsWithSpecial  []int  `json:"ids_with_special"`
-	Decoded         string `json:"decoded"`
+	Text           string `json:"text"`
+	IDs            []int  `json:"ids"`
+	IDsWithSpecial []int  `json:"ids_with_special"`
+	Decoded        string `json:"decoded"`
 }
 
 type goldenTokenizer struct {
 	Texts []goldenText `json:"texts"`
 	Chat  struct {
-		Messages []Message     `json:"messages"`
+		Messages []Message      `json:"messages"`
 		Kwargs   map[string]any `json:"kwargs"`
 		Text     string         `json:"text"`
 		IDs      []int          `json:"ids"`
@@ -46,15 +47,26 @@ func readGoldens(t *testing.T) map[string]goldenTokenizer {
 	return g
 }
 
-// loadOrSkip loads a tokenizer directory, skipping when it is the (uncopied) Llama 3.1 one and
-// absent.
+var (
+	loadedMu sync.Mutex
+	loaded   = map[string]*Tokenizer{}
+)
+
+// loadOrSkip loads a tokenizer directory once per test binary (a Tokenizer is immutable),
+// skipping when it is the (uncopied) Llama 3.1 one and absent.
 func loadOrSkip(t testing.TB, dir string) *Tokenizer {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil && dir == llamaDir {
 		t.Skipf("Llama 3.1 tokenizer not available at %s (shared data absent)", dir)
 	}
+	loadedMu.Lock()
+	defer loadedMu.Unlock()
+	if tok, ok := loaded[dir]; ok {
+		return tok
+	}
 	tok, err := Load(dir)
 	require.NoError(t, err)
+	loaded[dir] = tok
 	return tok
 }
 
