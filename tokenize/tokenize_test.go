@@ -180,7 +180,8 @@ func TestChatTemplateMultiTurnQwen(t *testing.T) {
 	}
 	got, err := tok.ApplyChatTemplate(msgs, true, map[string]any{"enable_thinking": false})
 	require.NoError(t, err)
-	// Hand-derived from the template: the earlier assistant turn loses its reasoning (it comes
+	// Hand-derived from the template (and checked with Python jinja2 3.1 using transformers'
+	// trim_blocks/lstrip_blocks): the earlier assistant turn loses its reasoning (it comes
 	// before the last user query), no system block, the generation prompt has an empty think.
 	want := "<|im_start|>user\nRate A.<|im_end|>\n<|im_start|>assistant\n5<|im_end|>\n" +
 		"<|im_start|>user\nRate B.<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
@@ -188,6 +189,12 @@ func TestChatTemplateMultiTurnQwen(t *testing.T) {
 	got, err = tok.ApplyChatTemplate(msgs[:1], false, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "<|im_start|>user\nRate A.<|im_end|>\n", got)
+	// An assistant turn after the last user query keeps its reasoning.
+	got, err = tok.ApplyChatTemplate([]Message{{"system", "S"}, {"user", "Q"},
+		{"assistant", "<think>\nr1\n</think>\n\nA1"}}, false, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n"+
+		"<|im_start|>assistant\n<think>\nr1\n</think>\n\nA1<|im_end|>\n", got)
 }
 
 func TestBadInput(t *testing.T) {
