@@ -296,6 +296,13 @@ func WriteProfilesPNG(w io.Writer, results ...*ProfileResult) error {
 		}
 	}
 	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Legend.XOffs = vg.Points(40)
+	var ticks []plot.Tick
+	for k := 0; k <= 6; k++ {
+		ticks = append(ticks, plot.Tick{Value: float64(k), Label: fmt.Sprint(k)})
+	}
+	p.Y.Tick.Marker = plot.ConstantTicks(ticks)
 	p.Add(plotter.NewGrid())
 	p.NominalX(names...)
 	p.X.Tick.Label.Rotation = math.Pi / 3
