@@ -1,0 +1,194 @@
+package survey
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand"
+
+	"github.com/valora-go/valora/eval"
+)
+
+// Mode is how a rating is read from the model.
+type Mode string
+
+// Read-out modes.
+const (
+	// ModeLogit reads the softmax over the six digit log-probabilities; the rating is the
+	// argmax (deterministic).
+	ModeLogit Mode = "logit"
+	// ModeSampled draws the rating from softmax(logp/T) over the six digits with a seeded
+	// *rand.Rand (the authors sampled at T = 0.5 and took the first digit; here sampling is
+	// restricted to the digits).
+	ModeSampled Mode = "sampled"
+)
+
+// DefaultTemperature is the sampling temperature of the authors' protocol.
+const DefaultTemperature = 0.5
+
+// RateOptions control Rate.
+type RateOptions struct {
+	Mode        Mode    // ModeLogit when empty
+	Temperature float64 // ModeSampled; DefaultTemperature when <= 0
+	Seed        int64   // ModeSampled: seed of the *rand.Rand; draws follow variant order
+	BatchSize   int     // prompts per Scorer call; 64 when <= 0
+	Render      RenderOptions
+	// Progress, if set, is called after each batch with the number of prompts done and the
+	// total.
+	Progress func(done, total int)
+}
+
+// Rating is the read-out of one variant.
+type Rating struct {
+	Variant
+	Value  Value  `json:"value"`
+	Level1 Level1 `json:"level1"`
+	Split  Split  `json:"split"`
+	// LogProbs are the scorer's log-probabilities of the candidates "1".."6".
+	LogProbs [6]float64 `json:"logprobs"`
+	// Probs is softmax(LogProbs): the distribution over the ratings 1..6.
+	Probs    [6]float64 `json:"probs"`
+	Expected float64    `json:"expected"` // sum_k k * Probs[k-1]
+	Argmax   int        `json:"argmax"`   // 1..6; the lower rating on a tie
+	// Rating is the rating used for votes: Argmax in logit mode, the sampled digit in
+	// sampled mode.
+	Rating int `json:"rating"`
+}
+
+// ReadDigits computes the logit read-out of six digit log-probabilities: the softmax
+// distribution, its expectation over 1..6 and its argmax (the lower digit on a tie).
+func ReadDigits(logp [6]float64) (probs [6]float64, expected float64, argmax int) {
+	p := eval.Normalize(logp[:], 1)
+	copy(probs[:], p)
+	argmax = 1
+	for k := range 6 {
+		expected += float64(k+1) * probs[k]
+		if probs[k] > probs[argmax-1] {
+			argmax = k + 1
+		}
+	}
+	return probs, expected, argmax
+}
+
+// SampleDigit draws a rating 1..6 from softmax(logp / temperature) with rng (one Float64
+// draw).
+func SampleDigit(logp [6]float64, temperature float64, rng *rand.Rand) int {
+	p := eval.Normalize(logp[:], temperature)
+	u := rng.Float64()
+	var c float64
+	for k := range 6 {
+		c += p[k]
+		if u < c {
+			return k + 1
+		}
+	}
+	// Rounding left u above the cumulative sum: the last digit with mass.
+	for k := 5; k >= 0; k-- {
+		if p[k] > 0 {
+			return k + 1
+		}
+	}
+	return 6
+}
+
+// Rate reads a rating from every variant of the given descriptions (see
+// Instrument.Variants for the order), calling the scorer in batches.
+func Rate(ctx context.Context, s eval.Scorer, in *Instrument, descs []Description, opts RateOptions) ([]Rating, error) {
+	mode := opts.Mode
+	if mode == "" {
+		mode = ModeLogit
+	}
+	if mode != ModeLogit && mode != ModeSampled {
+		return nil, fmt.Errorf("survey: rate: unknown mode %q (want logit or sampled)", mode)
+	}
+	temp := opts.Temperature
+	if temp <= 0 {
+		temp = DefaultTemperature
+	}
+	bs := opts.BatchSize
+	if bs <= 0 {
+		bs = 64
+	}
+	var rng *rand.Rand
+	if mode == ModeSampled {
+		rng = rand.New(rand.NewSource(opts.Seed))
+	}
+	cands := opts.Render.Candidates()
+	vars := in.Variants(descs)
+	out := make([]Rating, 0, len(vars))
+	for start := 0; start < len(vars); start += bs {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("survey: rate: %w", err)
+		}
+		end := min(start+bs, len(vars))
+		prompts := make([]eval.Prompt, 0, end-start)
+		cs := make([][]string, 0, end-start)
+		for _, v := range vars[start:end] {
+			p, err := in.Prompt(v, opts.Render)
+			if err != nil {
+				return nil, err
+			}
+			prompts = append(prompts, p)
+			cs = append(cs, cands)
+		}
+		lps, err := s.LogProbs(ctx, prompts, cs)
+		if err != nil {
+			return nil, fmt.Errorf("survey: rate: prompts %d..%d: %w", start, end-1, err)
+		}
+		if len(lps) != len(prompts) {
+			return nil, fmt.Errorf("survey: rate: scorer gave %d results for %d prompts", len(lps), len(prompts))
+		}
+		for i, v := range vars[start:end] {
+			if len(lps[i]) != 6 {
+				return nil, fmt.Errorf("survey: rate: description %d variant %d: scorer gave %d log-probabilities, want 6", v.Description, v.Number, len(lps[i]))
+			}
+			d := in.Descriptions[v.Description]
+			r := Rating{Variant: v, Value: d.Value, Level1: d.Level1, Split: d.Split}
+			for k := range 6 {
+				if math.IsNaN(lps[i][k]) {
+					return nil, fmt.Errorf("survey: rate: description %d variant %d: log-probability of %q is NaN", v.Description, v.Number, cands[k])
+				}
+				r.LogProbs[k] = lps[i][k]
+			}
+			r.Probs, r.Expected, r.Argmax = ReadDigits(r.LogProbs)
+			r.Rating = r.Argmax
+			if mode == ModeSampled {
+				r.Rating = SampleDigit(r.LogProbs, temp, rng)
+			}
+			out = append(out, r)
+		}
+		if opts.Progress != nil {
+			opts.Progress(end, len(vars))
+		}
+	}
+	return out, nil
+}
+
+// Vote returns the majority of ratings in 1..6: the most frequent; on a tie, the tied rating
+// closest to the mean of all ratings, and of two equally close, the lower.
+func Vote(ratings []int) (int, error) {
+	if len(ratings) == 0 {
+		return 0, fmt.Errorf("survey: vote: no ratings")
+	}
+	var counts [7]int
+	var sum float64
+	for i, r := range ratings {
+		if r < 1 || r > 6 {
+			return 0, fmt.Errorf("survey: vote: rating %d is %d, want 1..6", i, r)
+		}
+		counts[r]++
+		sum += float64(r)
+	}
+	mean := sum / float64(len(ratings))
+	best := 0
+	for k := 1; k <= 6; k++ {
+		switch {
+		case best == 0 || counts[k] > counts[best]:
+			best = k
+		case counts[k] == counts[best] && math.Abs(float64(k)-mean) < math.Abs(float64(best)-mean):
+			// k > best, so an equal distance keeps the lower best.
+			best = k
+		}
+	}
+	return best, nil
+}
