@@ -21,14 +21,40 @@ import (
 	"github.com/valora-go/valora/internal/kern"
 )
 
+// opType says what an op's gorgonia type is built from: float32 matrices in, a matrix or a
+// scalar out, optionally a scalar as the last input. Types are built afresh on every call
+// because gorgonia recycles the function types it is given.
+type opType struct {
+	mats         int  // matrix inputs
+	scalarIn     bool // one more, scalar, input
+	scalarResult bool
+}
+
 var (
-	tvA    = hm.TypeVariable('a')
-	matT   = &G.TensorType{Dims: 2, Of: tvA}
-	matFn1 = hm.NewFnType(matT, matT)
-	matFn2 = hm.NewFnType(matT, matT, matT)
-	matFn3 = hm.NewFnType(matT, matT, matT, matT)
-	matFn4 = hm.NewFnType(matT, matT, matT, matT, matT)
+	matFn1         = opType{mats: 1}
+	matFn2         = opType{mats: 2}
+	matFn3         = opType{mats: 3}
+	matFn4         = opType{mats: 4}
+	toScalar       = opType{mats: 1, scalarResult: true}
+	matScalarToMat = opType{mats: 1, scalarIn: true}
 )
+
+func (t opType) build() hm.Type {
+	a := hm.TypeVariable('a')
+	var ts []hm.Type
+	for range t.mats {
+		ts = append(ts, &G.TensorType{Dims: 2, Of: a})
+	}
+	if t.scalarIn {
+		ts = append(ts, a)
+	}
+	if t.scalarResult {
+		ts = append(ts, a)
+	} else {
+		ts = append(ts, &G.TensorType{Dims: 2, Of: a})
+	}
+	return hm.NewFnType(ts...)
+}
 
 // newMat allocates a zeroed float32 [rows, cols] tensor.
 func newMat(rows, cols int) *tensor.Dense {
@@ -46,13 +72,13 @@ func data(v G.Value) ([]float32, int, int) {
 type base struct {
 	name  string
 	arity int
-	typ   hm.Type
+	typ   opType
 	// shape computes the output shape from the input shapes (graph construction time).
 	shape func(in []tensor.Shape) tensor.Shape
 }
 
 func (b *base) Arity() int            { return b.arity }
-func (b *base) Type() hm.Type         { return b.typ }
+func (b *base) Type() hm.Type { return b.typ.build() }
 func (b *base) ReturnsPtr() bool      { return false }
 func (b *base) CallsExtern() bool     { return false }
 func (b *base) OverwritesInput() int  { return -1 }
@@ -492,7 +518,7 @@ type ceOp struct {
 }
 
 func newCE(name string, targets *[]int32, scale *float32) *ceOp {
-	return &ceOp{base: base{name, 1, hm.NewFnType(matT, tvA), func([]tensor.Shape) tensor.Shape { return tensor.ScalarShape() }},
+	return &ceOp{base: base{name, 1, toScalar, func([]tensor.Shape) tensor.Shape { return tensor.ScalarShape() }},
 		targets: targets, scale: scale}
 }
 
@@ -505,7 +531,7 @@ func (o *ceOp) Do(in ...G.Value) (G.Value, error) {
 func (o *ceOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (o *ceOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dl, err := apply(&ceGradOp{base{o.name + "'", 2, hm.NewFnType(matT, tvA, matT), same(0)}, o}, inputs[0], grad)
+	dl, err := apply(&ceGradOp{base{o.name + "'", 2, matScalarToMat, same(0)}, o}, inputs[0], grad)
 	return G.Nodes{dl}, err
 }
 
@@ -579,7 +605,7 @@ type sinkOp struct {
 }
 
 func newSink(name string, dst []float32) *sinkOp {
-	return &sinkOp{base{name, 1, hm.NewFnType(matT, tvA), func([]tensor.Shape) tensor.Shape { return tensor.ScalarShape() }}, dst}
+	return &sinkOp{base{name, 1, toScalar, func([]tensor.Shape) tensor.Shape { return tensor.ScalarShape() }}, dst}
 }
 
 func (o *sinkOp) Do(in ...G.Value) (G.Value, error) {

@@ -1,0 +1,171 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/valora-go/valora/lora"
+	"github.com/valora-go/valora/model"
+)
+
+// IgnoreIndex marks a label that does not count in the loss (as in transformers).
+const IgnoreIndex = -100
+
+// param is one LoRA pair with its gradient buffers and optimizer state.
+type param struct {
+	name         string
+	pair         *lora.Pair
+	gradA, gradB []float32
+	mA, vA       []float32
+	mB, vB       []float32
+}
+
+// Engine computes the loss of a model with an adapter on batches of token ids and the
+// gradient of that loss with respect to the adapter's matrices, through a gorgonia graph
+// compiled once per batch shape. Gradients accumulate until ZeroGrad.
+type Engine struct {
+	m      *model.Model
+	a      *lora.Adapter
+	params []*param
+	graphs map[shapeKey]*graph
+	rng    *rand.Rand
+	// MaxGraphs bounds the compiled graphs kept (one per batch shape); the least recently
+	// built is dropped beyond it.
+	MaxGraphs int
+	order     []shapeKey
+}
+
+// NewEngine prepares training of a on m. seed drives dropout masks.
+func NewEngine(m *model.Model, a *lora.Adapter, seed uint64) (*Engine, error) {
+	if a.Merged() {
+		return nil, fmt.Errorf("train: the adapter is merged into the model; unmerge it before training")
+	}
+	e := &Engine{m: m, a: a, graphs: map[shapeKey]*graph{}, rng: rand.New(rand.NewPCG(seed, 0x74726169)), MaxGraphs: 8}
+	a.Each(func(l int, p model.Proj, pr *lora.Pair) {
+		e.params = append(e.params, &param{
+			name: fmt.Sprintf("layers.%d.%s", l, p.Module()), pair: pr,
+			gradA: make([]float32, len(pr.A)), gradB: make([]float32, len(pr.B)),
+		})
+	})
+	if len(e.params) == 0 {
+		return nil, fmt.Errorf("train: the adapter has no matrices to train")
+	}
+	return e, nil
+}
+
+// ZeroGrad clears the accumulated gradients.
+func (e *Engine) ZeroGrad() {
+	for _, p := range e.params {
+		clear(p.gradA)
+		clear(p.gradB)
+	}
+}
+
+// Grad returns the accumulated gradients of the pair of projection p in layer l (views, not
+// copies), or nils if there is no such pair.
+func (e *Engine) Grad(l int, p model.Proj) (dA, dB []float32) {
+	pr := e.a.Pair(l, p)
+	for _, q := range e.params {
+		if q.pair == pr && pr != nil {
+			return q.gradA, q.gradB
+		}
+	}
+	return nil, nil
+}
+
+// Accumulate runs the batch forward and backward and adds scale · d(loss sum)/d(adapter) to
+// the gradients. labels has one entry per token ([B*T]); the logits at position t predict
+// labels[t+1] of the same row, and IgnoreIndex entries do not count (transformers' causal-LM
+// convention). It returns the summed cross-entropy of the counted tokens (unscaled) and their
+// number. With scale = 1/count the gradient is that of the mean loss.
+func (e *Engine) Accumulate(ctx context.Context, b model.Batch, labels []int32, scale float32) (float64, int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	c := &e.m.Config
+	n := b.B * b.T
+	if b.B <= 0 || b.T <= 0 || len(b.IDs) != n {
+		return 0, 0, fmt.Errorf("train: batch shape %dx%d with %d ids", b.B, b.T, len(b.IDs))
+	}
+	if len(labels) != n {
+		return 0, 0, fmt.Errorf("train: %d labels for a %dx%d batch", len(labels), b.B, b.T)
+	}
+	if b.Mask != nil && len(b.Mask) != n || b.Pos != nil && len(b.Pos) != n {
+		return 0, 0, fmt.Errorf("train: mask or position ids do not match the %dx%d batch", b.B, b.T)
+	}
+	var rows []int
+	var targets []int32
+	for r := 0; r < b.B; r++ {
+		for t := 0; t+1 < b.T; t++ {
+			lab := labels[r*b.T+t+1]
+			if lab == IgnoreIndex {
+				continue
+			}
+			if lab < 0 || int(lab) >= c.VocabSize {
+				return 0, 0, fmt.Errorf("train: label %d at row %d position %d is outside the vocabulary [0,%d)", lab, r, t+1, c.VocabSize)
+			}
+			rows = append(rows, r*b.T+t)
+			targets = append(targets, lab)
+		}
+	}
+	if len(rows) == 0 {
+		return 0, 0, fmt.Errorf("train: batch has no label to predict")
+	}
+	for i, id := range b.IDs {
+		if id < 0 || int(id) >= c.VocabSize {
+			return 0, 0, fmt.Errorf("train: token id %d at row %d position %d is outside the vocabulary [0,%d)", id, i/b.T, i%b.T, c.VocabSize)
+		}
+	}
+	gr, err := e.graph(shapeKey{b: b.B, t: b.T, k: len(rows), padded: b.Mask != nil})
+	if err != nil {
+		return 0, 0, err
+	}
+	h := c.HiddenSize
+	x0 := gr.x0.Data().([]float32)
+	for i, id := range b.IDs {
+		e.m.Embed.RowF32(int(id), x0[i*h:(i+1)*h])
+	}
+	copy(gr.mask, b.Mask)
+	if b.Pos != nil {
+		copy(gr.pos, b.Pos)
+	} else {
+		for i := range gr.pos {
+			gr.pos[i] = int32(i % b.T)
+		}
+	}
+	gr.rows, gr.targets, gr.scale = rows, targets, scale
+	if err := gr.run(); err != nil {
+		return 0, 0, err
+	}
+	return gr.ce.sum, gr.ce.count, nil
+}
+
+func (e *Engine) graph(key shapeKey) (*graph, error) {
+	if gr, ok := e.graphs[key]; ok {
+		return gr, nil
+	}
+	draw := func(p float32) func(int) []float32 {
+		keep := 1 / (1 - p)
+		return func(n int) []float32 {
+			mask := make([]float32, n)
+			for i := range mask {
+				if e.rng.Float32() >= p {
+					mask[i] = keep
+				}
+			}
+			return mask
+		}
+	}
+	gr, err := buildGraph(e.m, e.a, e.params, key, draw)
+	if err != nil {
+		return nil, err
+	}
+	if e.MaxGraphs > 0 && len(e.order) >= e.MaxGraphs {
+		delete(e.graphs, e.order[0])
+		e.order = e.order[1:]
+	}
+	e.graphs[key] = gr
+	e.order = append(e.order, key)
+	return gr, nil
+}
