@@ -114,6 +114,12 @@ func WriteGamesChart(path string, r *GamesReport) error {
 }
 
 func savePNG(p *plot.Plot, path string, w, h vg.Length) error {
+	// Leave some room above and below the data so bars do not touch the frame.
+	pad := 0.08 * (p.Y.Max - p.Y.Min)
+	p.Y.Max += pad
+	if p.Y.Min < 0 {
+		p.Y.Min -= pad
+	}
 	wt, err := p.WriterTo(w, h, "png")
 	if err != nil {
 		return fmt.Errorf("eval: chart %s: %w", path, err)
