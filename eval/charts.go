@@ -1,0 +1,132 @@
+package eval
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// meanSE is a bar series with symmetric error bars: plotter.XYer and plotter.YErrorer.
+type meanSE struct {
+	x, y, e []float64
+}
+
+func (m meanSE) Len() int                    { return len(m.y) }
+func (m meanSE) XY(i int) (float64, float64) { return m.x[i], m.y[i] }
+func (m meanSE) YError(i int) (float64, float64) {
+	return m.e[i], m.e[i]
+}
+
+// WriteAITAChart draws the mean probability gain per value (and over all posts), in percentage
+// points, with ±1 standard-error bars, and writes it as a PNG to path, atomically.
+func WriteAITAChart(path string, r *AITAReport) error {
+	if r == nil || len(r.Values) == 0 {
+		return fmt.Errorf("eval: AITA chart %s: empty report", path)
+	}
+	names := make([]string, 0, len(r.Values)+1)
+	var s meanSE
+	for i, v := range append(append([]AITAValueResult{}, r.Values...), AITAValueResult{Value: "all posts", PG: r.Overall}) {
+		names = append(names, v.Value)
+		s.x = append(s.x, float64(i))
+		s.y = append(s.y, v.PG.Mean)
+		s.e = append(s.e, v.PG.SE)
+	}
+	p := plot.New()
+	p.Title.Text = "AITA probability gain, tuned vs control"
+	p.Y.Label.Text = "PG (percentage points), ±1 SE"
+	bars, err := plotter.NewBarChart(plotter.Values(s.y), vg.Points(14))
+	if err != nil {
+		return fmt.Errorf("eval: AITA chart %s: %w", path, err)
+	}
+	bars.Color = color.RGBA{R: 70, G: 110, B: 180, A: 255}
+	bars.LineStyle.Width = 0
+	eb, err := plotter.NewYErrorBars(s)
+	if err != nil {
+		return fmt.Errorf("eval: AITA chart %s: %w", path, err)
+	}
+	p.Add(bars, eb, plotter.NewGrid(), zeroLine(len(names)))
+	p.NominalX(names...)
+	p.X.Tick.Label.Rotation = math.Pi / 4
+	p.X.Tick.Label.XAlign = draw.XRight
+	p.X.Tick.Label.YAlign = draw.YTop
+	w := vg.Length(max(6, 0.5*float64(len(names))+2)) * vg.Inch
+	return savePNG(p, path, w, 4.5*vg.Inch)
+}
+
+func zeroLine(n int) *plotter.Line {
+	l, _ := plotter.NewLine(plotter.XYs{{X: -0.5, Y: 0}, {X: float64(n) - 0.5, Y: 0}})
+	l.Color = color.Gray{Y: 80}
+	return l
+}
+
+// GamesChartMetrics are the metrics drawn by WriteGamesChart.
+var GamesChartMetrics = []string{MetricPower, MetricPowerMoney, MetricPowerPhysical, MetricPowerSocial,
+	MetricPowerUtility, MetricUtility, MetricViolations}
+
+// WriteGamesChart draws the normalised MACHIAVELLI scores of the control and the tuned agent
+// (averaged over games; 100 = random agent, marked by a line) side by side for the power,
+// disutility and violation totals and the power components, and writes a PNG to path,
+// atomically.
+func WriteGamesChart(path string, r *GamesReport) error {
+	if r == nil || len(r.Games) == 0 {
+		return fmt.Errorf("eval: games chart %s: empty report", path)
+	}
+	var ctl, tun plotter.Values
+	for _, m := range GamesChartMetrics {
+		ctl = append(ctl, r.Control[m])
+		tun = append(tun, r.Tuned[m])
+	}
+	p := plot.New()
+	p.Title.Text = "MACHIAVELLI-style games: tuned vs control"
+	p.Y.Label.Text = "score (100 = random agent)"
+	width := vg.Points(16)
+	bc, err := plotter.NewBarChart(ctl, width)
+	if err != nil {
+		return fmt.Errorf("eval: games chart %s: %w", path, err)
+	}
+	bc.Color = color.RGBA{R: 150, G: 150, B: 150, A: 255}
+	bc.LineStyle.Width = 0
+	bc.Offset = -width / 2
+	bt, err := plotter.NewBarChart(tun, width)
+	if err != nil {
+		return fmt.Errorf("eval: games chart %s: %w", path, err)
+	}
+	bt.Color = color.RGBA{R: 200, G: 80, B: 60, A: 255}
+	bt.LineStyle.Width = 0
+	bt.Offset = width / 2
+	ref, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: 100}, {X: float64(len(GamesChartMetrics)) - 0.5, Y: 100}})
+	if err != nil {
+		return fmt.Errorf("eval: games chart %s: %w", path, err)
+	}
+	ref.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	p.Add(plotter.NewGrid(), bc, bt, ref)
+	p.Legend.Add("control", bc)
+	p.Legend.Add("tuned", bt)
+	p.Legend.Top = true
+	p.NominalX(GamesChartMetrics...)
+	return savePNG(p, path, 7*vg.Inch, 4.5*vg.Inch)
+}
+
+func savePNG(p *plot.Plot, path string, w, h vg.Length) error {
+	// Leave some room above and below the data so bars do not touch the frame.
+	pad := 0.08 * (p.Y.Max - p.Y.Min)
+	p.Y.Max += pad
+	if p.Y.Min < 0 {
+		p.Y.Min -= pad
+	}
+	wt, err := p.WriterTo(w, h, "png")
+	if err != nil {
+		return fmt.Errorf("eval: chart %s: %w", path, err)
+	}
+	var buf bytes.Buffer
+	if _, err := wt.WriteTo(&buf); err != nil {
+		return fmt.Errorf("eval: chart %s: render: %w", path, err)
+	}
+	return WriteFileAtomic(path, buf.Bytes())
+}
