@@ -34,6 +34,7 @@ type Engine struct {
 	// built is dropped beyond it.
 	MaxGraphs int
 	order     []shapeKey
+	step      int
 }
 
 // NewEngine prepares training of a on m. seed drives dropout masks.

@@ -97,3 +97,39 @@ func TestGradientsMatchPEFT(t *testing.T) {
 		})
 	}
 }
+
+func TestAdamWMatchesTorch(t *testing.T) {
+	for _, name := range []string{"llama-tiny", "qwen3-tiny"} {
+		t.Run(name, func(t *testing.T) {
+			f := loadFixture(t, name)
+			ref, err := model.ReadTensors(filepath.Join(f.dir, "lora_after_3_adamw_steps.safetensors"))
+			require.NoError(t, err)
+			e, err := NewEngine(f.m, f.a, 1)
+			require.NoError(t, err)
+			opt := AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}
+			for step := 0; step < 3; step++ {
+				e.ZeroGrad()
+				sum, count, err := e.Accumulate(context.Background(), f.batch, f.labels, 0.25)
+				require.NoError(t, err)
+				require.Equal(t, 4, count)
+				require.InDelta(t, f.g["adamw.losses"].F32[step], sum/4, 2e-5, "loss before step %d", step+1)
+				require.NoError(t, e.Step(opt, 1e-3))
+			}
+			require.Equal(t, 3, e.Steps())
+			worst := 0.0
+			f.a.Each(func(l int, p model.Proj, pr *lora.Pair) {
+				for _, c := range []struct {
+					ab string
+					w  []float32
+				}{{"A", pr.A}, {"B", pr.B}} {
+					r := ref[gradKey(l, p, c.ab)].F32
+					for i := range r {
+						worst = max(worst, math.Abs(float64(c.w[i])-float64(r[i])))
+					}
+				}
+			})
+			t.Logf("AdamW weights after 3 steps: max abs err %.3g", worst)
+			require.LessOrEqual(t, worst, 1e-5)
+		})
+	}
+}

@@ -78,7 +78,7 @@ type base struct {
 }
 
 func (b *base) Arity() int            { return b.arity }
-func (b *base) Type() hm.Type { return b.typ.build() }
+func (b *base) Type() hm.Type         { return b.typ.build() }
 func (b *base) ReturnsPtr() bool      { return false }
 func (b *base) CallsExtern() bool     { return false }
 func (b *base) OverwritesInput() int  { return -1 }
