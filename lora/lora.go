@@ -114,15 +114,13 @@ func newEmpty(mc *model.Config, cfg Config) (*Adapter, error) {
 		return nil, err
 	}
 	a := &Adapter{Config: cfg, pairs: make([][model.NumProj]*Pair, mc.NumLayers), scale: float32(cfg.Scale())}
-	qd, kvd := mc.NumHeads*mc.HeadDim, mc.NumKVHeads*mc.HeadDim
-	h, inter := mc.HiddenSize, mc.IntermediateSize
-	dims := [model.NumProj][2]int{{h, qd}, {h, kvd}, {h, kvd}, {qd, h}, {h, inter}, {h, inter}, {inter, h}} // {in, out}
 	for l := range a.pairs {
 		if cfg.Layers != nil && !slices.Contains(cfg.Layers, l) {
 			continue
 		}
 		for _, p := range cfg.Targets {
-			in, out := dims[p][0], dims[p][1]
+			s := mc.ProjShape(p)
+			out, in := s[0], s[1]
 			a.pairs[l][p] = &Pair{In: in, Out: out, Rank: cfg.Rank,
 				A: make([]float32, cfg.Rank*in), B: make([]float32, out*cfg.Rank)}
 		}

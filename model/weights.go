@@ -104,16 +104,52 @@ func Load(dir string) (*Model, error) {
 		m.Close()
 		return nil, fmt.Errorf("model: load %s: %w", dir, err)
 	}
-	rope, err := kern.NewRope(cfg.HeadDim, cfg.RopeTheta, &kern.RopeScaling{
-		Type: cfg.Rope.Type, Factor: cfg.Rope.Factor, LowFreqFactor: cfg.Rope.LowFreqFactor,
-		HighFreqFactor: cfg.Rope.HighFreqFactor, OriginalMaxPositions: cfg.Rope.OriginalMaxPositions,
+	if err := m.initRope(); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("model: load %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+// newRope returns the rotary embedding tables the config implies.
+func (c *Config) newRope() (*kern.Rope, error) {
+	r, err := kern.NewRope(c.HeadDim, c.RopeTheta, &kern.RopeScaling{
+		Type: c.Rope.Type, Factor: c.Rope.Factor, LowFreqFactor: c.Rope.LowFreqFactor,
+		HighFreqFactor: c.Rope.HighFreqFactor, OriginalMaxPositions: c.Rope.OriginalMaxPositions,
 	})
 	if err != nil {
-		m.Close()
-		return nil, fmt.Errorf("model: load %s: rope: %w", dir, err)
+		return nil, fmt.Errorf("rope: %w", err)
 	}
-	m.rope = rope
-	return m, nil
+	return r, nil
+}
+
+func (m *Model) initRope() error {
+	r, err := m.Config.newRope()
+	m.rope = r
+	return err
+}
+
+// Rope is the model's rotary embedding (for package train, which builds its own graph of the
+// same equations).
+func (m *Model) Rope() *kern.Rope { return m.rope }
+
+// ProjShape is the [out, in] shape of projection p's weight.
+func (c *Config) ProjShape(p Proj) [2]int {
+	h, qd, kvd, inter := c.HiddenSize, c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim, c.IntermediateSize
+	return [NumProj][2]int{{qd, h}, {kvd, h}, {kvd, h}, {h, qd}, {inter, h}, {inter, h}, {h, inter}}[p]
+}
+
+// validateShape checks the sizes a hand-built Config must have (ParseConfig checks the same).
+func (c *Config) validateShape() error {
+	switch {
+	case c.VocabSize <= 0 || c.HiddenSize <= 0 || c.IntermediateSize <= 0 || c.NumLayers <= 0 || c.NumHeads <= 0:
+		return fmt.Errorf("model: config has a non-positive size: %+v", *c)
+	case c.NumKVHeads <= 0 || c.NumHeads%c.NumKVHeads != 0:
+		return fmt.Errorf("model: num_key_value_heads %d does not divide num_attention_heads %d", c.NumKVHeads, c.NumHeads)
+	case c.HeadDim <= 0 || c.HeadDim%2 != 0:
+		return fmt.Errorf("model: head_dim %d, want a positive even integer", c.HeadDim)
+	}
+	return nil
 }
 
 // openWeights maps model.safetensors, or every shard named by model.safetensors.index.json.
@@ -188,13 +224,11 @@ type spec struct {
 
 // expected lists every tensor the config implies, with its shape.
 func (c *Config) expected() []spec {
-	h, d, inter := c.HiddenSize, c.HeadDim, c.IntermediateSize
-	qd, kvd := c.NumHeads*d, c.NumKVHeads*d
+	h, d := c.HiddenSize, c.HeadDim
 	s := []spec{{"model.embed_tokens.weight", []int{c.VocabSize, h}}, {"model.norm.weight", []int{h}}}
 	if !c.TieWordEmbeddings {
 		s = append(s, spec{"lm_head.weight", []int{c.VocabSize, h}})
 	}
-	projShape := [NumProj][]int{{qd, h}, {kvd, h}, {kvd, h}, {h, qd}, {inter, h}, {inter, h}, {h, inter}}
 	for l := 0; l < c.NumLayers; l++ {
 		p := fmt.Sprintf("model.layers.%d.", l)
 		s = append(s, spec{p + "input_layernorm.weight", []int{h}}, spec{p + "post_attention_layernorm.weight", []int{h}})
@@ -202,7 +236,8 @@ func (c *Config) expected() []spec {
 			s = append(s, spec{p + "self_attn.q_norm.weight", []int{d}}, spec{p + "self_attn.k_norm.weight", []int{d}})
 		}
 		for j := Proj(0); j < NumProj; j++ {
-			s = append(s, spec{p + j.Module() + ".weight", projShape[j]})
+			ps := c.ProjShape(j)
+			s = append(s, spec{p + j.Module() + ".weight", ps[:]})
 		}
 	}
 	return s

@@ -48,11 +48,8 @@ func buildGraph(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw
 		gr.mask = make([]float32, n)
 	}
 	g := gr.g
-	rope, err := kern.NewRope(d, c.RopeTheta, &kern.RopeScaling{Type: c.Rope.Type, Factor: c.Rope.Factor,
-		LowFreqFactor: c.Rope.LowFreqFactor, HighFreqFactor: c.Rope.HighFreqFactor, OriginalMaxPositions: c.Rope.OriginalMaxPositions})
-	if err != nil {
-		return nil, err
-	}
+	rope := m.Rope()
+	var err error
 
 	x := G.NewMatrix(g, G.Float32, G.WithShape(n, h), G.WithName("x0"), G.WithValue(gr.x0))
 	type ab struct{ a, b *G.Node }
