@@ -29,6 +29,7 @@ type Engine struct {
 	a      *lora.Adapter
 	params []*param
 	graphs map[shapeKey]*graph
+	pcg    *rand.PCG // dropout masks
 	rng    *rand.Rand
 	// MaxGraphs bounds the compiled graphs kept (one per batch shape); the least recently
 	// built is dropped beyond it.
@@ -42,7 +43,8 @@ func NewEngine(m *model.Model, a *lora.Adapter, seed uint64) (*Engine, error) {
 	if a.Merged() {
 		return nil, fmt.Errorf("train: the adapter is merged into the model; unmerge it before training")
 	}
-	e := &Engine{m: m, a: a, graphs: map[shapeKey]*graph{}, rng: rand.New(rand.NewPCG(seed, 0x74726169)), MaxGraphs: 8}
+	pcg := rand.NewPCG(seed, 0x74726169)
+	e := &Engine{m: m, a: a, graphs: map[shapeKey]*graph{}, pcg: pcg, rng: rand.New(pcg), MaxGraphs: 8}
 	a.Each(func(l int, p model.Proj, pr *lora.Pair) {
 		e.params = append(e.params, &param{
 			name: fmt.Sprintf("layers.%d.%s", l, p.Module()), pair: pr,

@@ -63,3 +63,14 @@ func (e *Engine) GradNorm() float64 {
 	}
 	return math.Sqrt(s)
 }
+
+// scaleGrad multiplies the accumulated gradients by f (gradient clipping).
+func (e *Engine) scaleGrad(f float32) {
+	for _, p := range e.params {
+		for _, g := range [][]float32{p.gradA, p.gradB} {
+			for i := range g {
+				g[i] *= f
+			}
+		}
+	}
+}

@@ -1,0 +1,146 @@
+package train
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/valora-go/valora/internal/stfile"
+)
+
+// MetricsFile is the name of the JSONL log in a run directory: one object per optimizer step
+// (step, epoch, loss, lr, grad_norm, tokens_per_s, elapsed_s) and one per validation
+// (step, epoch, val_loss, elapsed_s).
+const MetricsFile = "metrics.jsonl"
+
+type record struct {
+	Step         int      `json:"step"`
+	Epoch        float64  `json:"epoch"`
+	Loss         *float64 `json:"loss,omitempty"`
+	ValLoss      *float64 `json:"val_loss,omitempty"`
+	LR           float64  `json:"lr,omitempty"`
+	GradNorm     float64  `json:"grad_norm,omitempty"`
+	TokensPerSec float64  `json:"tokens_per_s,omitempty"`
+	Elapsed      float64  `json:"elapsed_s"`
+}
+
+type metricsLog struct{ f *os.File }
+
+func openMetrics(dir string) (*metricsLog, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, MetricsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	return &metricsLog{f}, nil
+}
+
+// write appends one line; a nil log discards it.
+func (l *metricsLog) write(r record) error {
+	if l == nil {
+		return nil
+	}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if _, err := l.f.Write(append(raw, '\n')); err != nil {
+		return fmt.Errorf("train: write %s: %w", l.f.Name(), err)
+	}
+	return nil
+}
+
+func (l *metricsLog) Close() error { return l.f.Close() }
+
+// trimMetrics drops the log lines of steps after step (written after the checkpoint a run
+// resumes from), so the resumed run's lines follow without duplicates.
+func trimMetrics(dir string, step int) error {
+	path := filepath.Join(dir, MetricsFile)
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var keep bytes.Buffer
+	for _, line := range bytes.Split(raw, []byte("\n")) {
+		var r record
+		if len(bytes.TrimSpace(line)) == 0 || json.Unmarshal(line, &r) != nil || r.Step > step {
+			continue
+		}
+		keep.Write(line)
+		keep.WriteByte('\n')
+	}
+	return stfile.WriteAtomic(path, func(w *bufio.Writer) error { _, err := w.Write(keep.Bytes()); return err })
+}
+
+// progress draws a one-line bar with loss, throughput and ETA on a terminal, or prints a plain
+// line every few seconds to anything else.
+type progress struct {
+	w        io.Writer
+	tty      bool
+	total    int
+	start    time.Time
+	last     time.Time
+	firstIdx int
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	p := &progress{w: w, total: total, start: time.Now(), firstIdx: -1}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(step int, loss, tps float64) {
+	if p == nil || p.w == nil {
+		return
+	}
+	if p.firstIdx < 0 {
+		p.firstIdx, p.start = step-1, time.Now()
+	}
+	now := time.Now()
+	done := step - p.firstIdx
+	rate := float64(done) / now.Sub(p.start).Seconds()
+	eta := time.Duration(float64(p.total-step) / rate * float64(time.Second)).Round(time.Second)
+	if p.tty {
+		const width = 30
+		filled := width * step / max(1, p.total)
+		fmt.Fprintf(p.w, "\r[%s%s] %d/%d loss %.4f  %.2f steps/s  %.0f tok/s  ETA %s ",
+			strings.Repeat("=", filled), strings.Repeat(" ", width-filled), step, p.total, loss, rate, tps, eta)
+		return
+	}
+	if now.Sub(p.last) >= 5*time.Second || step == p.total || step == 1 {
+		p.last = now
+		fmt.Fprintf(p.w, "step %d/%d loss %.4f %.2f steps/s %.0f tok/s ETA %s\n", step, p.total, loss, rate, tps, eta)
+	}
+}
+
+func (p *progress) note(s string) {
+	if p == nil || p.w == nil {
+		return
+	}
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	fmt.Fprintln(p.w, s)
+}
+
+func (p *progress) done() {
+	if p != nil && p.w != nil && p.tty {
+		fmt.Fprintln(p.w)
+	}
+}

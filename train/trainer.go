@@ -1,0 +1,394 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/valora-go/valora/internal/kern"
+	"github.com/valora-go/valora/lora"
+	"github.com/valora-go/valora/model"
+)
+
+// Config controls a training run. Start from DefaultConfig, the protocol's settings.
+type Config struct {
+	LR          float64 // peak learning rate
+	WarmupRatio float64 // fraction of all steps with a linear warm-up from 0
+	Schedule    string  // after warm-up: "constant" or "linear" (decay to 0 at the last step)
+	Epochs      int     // passes over the training set
+	BatchSize   int     // examples per micro-batch
+	Accum       int     // micro-batches per optimizer step (effective batch = BatchSize·Accum)
+	AdamW       AdamW
+	// MaxGradNorm clips the global gradient norm before each step (0: no clipping).
+	MaxGradNorm float64
+
+	// Early stopping on the validation loss, measured at the end of every epoch (and every
+	// EvalEvery steps when > 0): stop after Patience evaluations without an improvement of at
+	// least MinImprovement; the best adapter is restored at the end.
+	Patience       int
+	MinImprovement float64
+	EvalEvery      int
+
+	Bucket bool   // group examples of similar length into micro-batches
+	Seed   uint64 // data order and dropout
+	Pad    int    // token id written in pad slots (masked, so any valid id)
+
+	// Dir receives checkpoints (dir/checkpoints/...) and metrics.jsonl; "" keeps nothing on disk.
+	Dir string
+	// SaveEvery writes a checkpoint every that many steps (0: at the end of each epoch only).
+	SaveEvery int
+	// Progress receives a progress bar (a terminal) or plain lines (anything else); nil: silent.
+	Progress io.Writer
+}
+
+// DefaultConfig is the protocol's training setup: lr 1e-4, warm-up 15% of the steps, then
+// constant, effective batch 16 (4 x 4), 10 epochs, early stopping with patience 2 and minimum
+// improvement 0.01, length bucketing.
+func DefaultConfig() Config {
+	return Config{LR: 1e-4, WarmupRatio: 0.15, Schedule: "constant", Epochs: 10, BatchSize: 4, Accum: 4,
+		AdamW: DefaultAdamW(), Patience: 2, MinImprovement: 0.01, Bucket: true}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("train: learning rate %v, want > 0", c.LR)
+	case !(c.WarmupRatio >= 0 && c.WarmupRatio <= 1):
+		return fmt.Errorf("train: warm-up ratio %v, want in [0,1]", c.WarmupRatio)
+	case c.Schedule != "constant" && c.Schedule != "linear":
+		return fmt.Errorf("train: schedule %q, want constant or linear", c.Schedule)
+	case c.Epochs <= 0 || c.BatchSize <= 0 || c.Accum <= 0:
+		return fmt.Errorf("train: epochs %d, batch %d, accumulation %d: all must be positive", c.Epochs, c.BatchSize, c.Accum)
+	case c.Patience < 0 || c.EvalEvery < 0 || c.SaveEvery < 0 || c.MaxGradNorm < 0:
+		return fmt.Errorf("train: negative patience, eval or save interval, or gradient norm")
+	}
+	return c.AdamW.validate()
+}
+
+// LRAt is the learning rate of optimizer step s (0-based) out of total, as transformers'
+// get_constant_schedule_with_warmup / get_linear_schedule_with_warmup compute it.
+func (c *Config) LRAt(s, total int) float64 {
+	warm := int(math.Ceil(c.WarmupRatio * float64(total)))
+	if s < warm {
+		return c.LR * float64(s) / float64(max(1, warm))
+	}
+	if c.Schedule == "linear" {
+		return c.LR * max(0, float64(total-s)/float64(max(1, total-warm)))
+	}
+	return c.LR
+}
+
+// Result summarises a run.
+type Result struct {
+	Steps       int     // optimizer steps taken
+	Epochs      int     // epochs completed
+	BestEpoch   int     // 1-based epoch of the best validation loss (0 without validation)
+	BestStep    int     // step at which it was measured
+	BestValLoss float64 // NaN without validation
+	FirstLoss   float64 // training loss of the first step
+	LastLoss    float64 // training loss of the last step
+	Stopped     string  // "epochs", "early stopping"
+	Elapsed     time.Duration
+}
+
+// Trainer runs answer-only supervised fine-tuning of an adapter.
+type Trainer struct {
+	cfg   Config
+	m     *model.Model
+	a     *lora.Adapter
+	e     *Engine
+	train []Example
+	val   []Example
+
+	state  state
+	log    *metricsLog
+	bar    *progress
+	best   *snapshot
+	start  time.Time
+	tokens int
+	onStep func(step int) // test hook, called after every optimizer step
+}
+
+// state is everything a checkpoint must restore for a bit-identical resume.
+type state struct {
+	Step        int     `json:"step"`          // optimizer steps done
+	Epoch       int     `json:"epoch"`         // 0-based epoch in progress
+	StepInEpoch int     `json:"step_in_epoch"` // steps of that epoch done
+	EpochRNG    []byte  `json:"epoch_rng"`     // data-order generator at the start of the epoch
+	DropoutRNG  []byte  `json:"dropout_rng"`
+	BestVal     float64 `json:"best_val"`
+	BestEpoch   int     `json:"best_epoch"`
+	BestStep    int     `json:"best_step"`
+	BadEvals    int     `json:"bad_evals"`
+	FirstLoss   float64 `json:"first_loss"`
+	LastLoss    float64 `json:"last_loss"`
+	Elapsed     float64 `json:"elapsed_s"`
+}
+
+// New prepares a run of cfg on m with adapter a. val may be empty (no early stopping).
+func New(m *model.Model, a *lora.Adapter, trainSet, valSet []Example, cfg Config) (*Trainer, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if len(trainSet) == 0 {
+		return nil, fmt.Errorf("train: empty training set")
+	}
+	v := m.Config.VocabSize
+	if err := validateExamples("training", trainSet, v); err != nil {
+		return nil, err
+	}
+	if err := validateExamples("validation", valSet, v); err != nil {
+		return nil, err
+	}
+	if cfg.Pad < 0 || cfg.Pad >= v {
+		return nil, fmt.Errorf("train: pad id %d outside the vocabulary [0,%d)", cfg.Pad, v)
+	}
+	e, err := NewEngine(m, a, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{cfg: cfg, m: m, a: a, e: e, train: trainSet, val: valSet}
+	t.state.BestVal = math.Inf(1)
+	epochRNG := rand.NewPCG(cfg.Seed, 0x65706f63)
+	if t.state.EpochRNG, err = epochRNG.MarshalBinary(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// StepsPerEpoch is the number of optimizer steps in one pass over the training set.
+func (t *Trainer) StepsPerEpoch() int {
+	per := t.cfg.BatchSize * t.cfg.Accum
+	return (len(t.train) + per - 1) / per
+}
+
+// Run trains until the epochs are done or early stopping triggers, then restores the best
+// adapter (by validation loss). Cancelling ctx stops at the next micro-batch and returns the
+// context's error; the last checkpoint on disk is left intact and Resume continues from it.
+// A NaN or infinite loss stops the run with an error before anything of that step is saved.
+func (t *Trainer) Run(ctx context.Context) (*Result, error) {
+	t.start = time.Now().Add(-time.Duration(t.state.Elapsed * float64(time.Second)))
+	if t.cfg.Dir != "" {
+		lg, err := openMetrics(t.cfg.Dir)
+		if err != nil {
+			return nil, err
+		}
+		t.log = lg
+		defer lg.Close()
+	}
+	spe := t.StepsPerEpoch()
+	total := spe * t.cfg.Epochs
+	t.bar = newProgress(t.cfg.Progress, total)
+	defer t.bar.done()
+	stopped := "epochs"
+	for t.state.Epoch < t.cfg.Epochs {
+		stop, err := t.runEpoch(ctx, total)
+		if err != nil {
+			return nil, err
+		}
+		if stop {
+			stopped = "early stopping"
+			break
+		}
+	}
+	if t.best != nil {
+		t.best.restore(t.a)
+	}
+	res := &Result{Steps: t.state.Step, Epochs: t.state.Epoch, BestEpoch: t.state.BestEpoch, BestStep: t.state.BestStep,
+		BestValLoss: t.state.BestVal, FirstLoss: t.state.FirstLoss, LastLoss: t.state.LastLoss, Stopped: stopped,
+		Elapsed: time.Since(t.start)}
+	if len(t.val) == 0 {
+		res.BestValLoss = math.NaN()
+	}
+	if t.cfg.Dir != "" {
+		if err := t.a.Save(adapterDir(t.cfg.Dir)); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// runEpoch continues the current epoch; it reports whether early stopping triggered.
+func (t *Trainer) runEpoch(ctx context.Context, total int) (bool, error) {
+	var pcg rand.PCG
+	if err := pcg.UnmarshalBinary(t.state.EpochRNG); err != nil {
+		return false, fmt.Errorf("train: data-order generator state: %w", err)
+	}
+	steps := plan(len(t.train), t.cfg.BatchSize, t.cfg.Accum, t.cfg.Bucket, rand.New(&pcg), func(i int) int { return t.train[i].Len() })
+	for s := t.state.StepInEpoch; s < len(steps); s++ {
+		if err := t.step(ctx, steps[s], total); err != nil {
+			return false, err
+		}
+		t.state.StepInEpoch = s + 1
+		last := s+1 == len(steps)
+		if last { // the next epoch's order continues from this generator
+			t.state.Epoch++
+			t.state.StepInEpoch = 0
+			var err error
+			if t.state.EpochRNG, err = pcg.MarshalBinary(); err != nil {
+				return false, err
+			}
+		}
+		stop := false
+		if len(t.val) > 0 && (last || t.cfg.EvalEvery > 0 && t.state.Step%t.cfg.EvalEvery == 0) {
+			var err error
+			if stop, err = t.evaluate(ctx); err != nil {
+				return false, err
+			}
+		}
+		if t.cfg.Dir != "" && (last || stop || t.cfg.SaveEvery > 0 && t.state.Step%t.cfg.SaveEvery == 0) {
+			if err := t.checkpoint(); err != nil {
+				return false, err
+			}
+		}
+		if t.onStep != nil {
+			t.onStep(t.state.Step)
+		}
+		if stop {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// step accumulates the micro-batches of one optimizer step and applies AdamW.
+func (t *Trainer) step(ctx context.Context, micro [][]int, total int) error {
+	stepStart := time.Now()
+	count := 0
+	for _, mb := range micro {
+		for _, i := range mb {
+			count += len(t.train[i].Answer)
+		}
+	}
+	t.e.ZeroGrad()
+	var lossSum float64
+	tokens := 0
+	for _, mb := range micro {
+		xs := make([]Example, len(mb))
+		for j, i := range mb {
+			xs[j] = t.train[i]
+		}
+		b, labels, err := Collate(xs, t.cfg.Pad)
+		if err != nil {
+			return err
+		}
+		sum, _, err := t.e.Accumulate(ctx, b, labels, 1/float32(count))
+		if err != nil {
+			return err
+		}
+		lossSum += sum
+		tokens += b.B * b.T
+	}
+	loss := lossSum / float64(count)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return fmt.Errorf("train: loss is %v at step %d (epoch %d); stopped, the last checkpoint is kept", loss, t.state.Step+1, t.state.Epoch+1)
+	}
+	gnorm := t.e.GradNorm()
+	if t.cfg.MaxGradNorm > 0 && gnorm > t.cfg.MaxGradNorm {
+		t.e.scaleGrad(float32(t.cfg.MaxGradNorm / (gnorm + 1e-6)))
+	}
+	lr := t.cfg.LRAt(t.state.Step, total)
+	if err := t.e.Step(t.cfg.AdamW, lr); err != nil {
+		return err
+	}
+	t.state.Step++
+	if t.state.Step == 1 {
+		t.state.FirstLoss = loss
+	}
+	t.state.LastLoss = loss
+	t.tokens += tokens
+	elapsed := time.Since(t.start).Seconds()
+	t.state.Elapsed = elapsed
+	tps := float64(tokens) / time.Since(stepStart).Seconds()
+	t.bar.update(t.state.Step, loss, tps)
+	return t.log.write(record{Step: t.state.Step, Epoch: float64(t.state.Epoch) + float64(t.state.StepInEpoch+1)/float64(t.StepsPerEpoch()),
+		Loss: &loss, LR: lr, GradNorm: gnorm, TokensPerSec: tps, Elapsed: elapsed})
+}
+
+// evaluate measures the validation loss and updates early stopping; it reports whether to stop.
+func (t *Trainer) evaluate(ctx context.Context) (bool, error) {
+	val, err := Loss(ctx, t.m, t.a, t.val, t.cfg.BatchSize*t.cfg.Accum, t.cfg.Pad)
+	if err != nil {
+		return false, err
+	}
+	if math.IsNaN(val) || math.IsInf(val, 0) {
+		return false, fmt.Errorf("train: validation loss is %v at step %d; stopped, the last checkpoint is kept", val, t.state.Step)
+	}
+	improved := val < t.state.BestVal-t.cfg.MinImprovement || math.IsInf(t.state.BestVal, 1)
+	if improved {
+		t.state.BestVal, t.state.BestEpoch, t.state.BestStep, t.state.BadEvals = val, t.state.Epoch, t.state.Step, 0
+		if t.state.StepInEpoch != 0 {
+			t.state.BestEpoch = t.state.Epoch + 1
+		}
+		t.best = takeSnapshot(t.a)
+	} else {
+		t.state.BadEvals++
+	}
+	t.bar.note(fmt.Sprintf("step %d: validation loss %.4f (best %.4f)", t.state.Step, val, t.state.BestVal))
+	if err := t.log.write(record{Step: t.state.Step, Epoch: float64(t.state.Epoch), ValLoss: &val, Elapsed: time.Since(t.start).Seconds()}); err != nil {
+		return false, err
+	}
+	return t.cfg.Patience > 0 && t.state.BadEvals >= t.cfg.Patience, nil
+}
+
+// Loss is the mean cross-entropy per answer token of xs under m with adapter a (nil: the
+// base model), computed by the inference forward pass in batches of batch examples.
+func Loss(ctx context.Context, m *model.Model, a *lora.Adapter, xs []Example, batch, pad int) (float64, error) {
+	var sum float64
+	count := 0
+	var ad model.Adapter
+	if a != nil {
+		ad = a
+	}
+	for lo := 0; lo < len(xs); lo += max(1, batch) {
+		chunk := xs[lo:min(lo+max(1, batch), len(xs))]
+		b, labels, err := Collate(chunk, pad)
+		if err != nil {
+			return 0, err
+		}
+		var rows []int
+		var targets []int32
+		for i := 0; i+1 < len(labels); i++ {
+			if (i+1)%b.T != 0 && labels[i+1] != IgnoreIndex {
+				rows = append(rows, i)
+				targets = append(targets, labels[i+1])
+			}
+		}
+		out, err := m.Forward(ctx, b, model.Options{Rows: rows, Adapter: ad})
+		if err != nil {
+			return 0, err
+		}
+		s, c := kern.CrossEntropy(nil, out.Logits, out.Vocab, targets, 1)
+		sum += s
+		count += c
+	}
+	if count == 0 {
+		return 0, errors.New("train: no answer tokens to measure the loss on")
+	}
+	return sum / float64(count), nil
+}
+
+// snapshot is a copy of an adapter's matrices.
+type snapshot struct{ a, b [][]float32 }
+
+func takeSnapshot(a *lora.Adapter) *snapshot {
+	s := &snapshot{}
+	a.Each(func(_ int, _ model.Proj, p *lora.Pair) {
+		s.a = append(s.a, append([]float32(nil), p.A...))
+		s.b = append(s.b, append([]float32(nil), p.B...))
+	})
+	return s
+}
+
+func (s *snapshot) restore(a *lora.Adapter) {
+	i := 0
+	a.Each(func(_ int, _ model.Proj, p *lora.Pair) {
+		copy(p.A, s.a[i])
+		copy(p.B, s.b[i])
+		i++
+	})
+}

@@ -1,0 +1,270 @@
+package train
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/valora-go/valora/lora"
+	"github.com/valora-go/valora/model"
+)
+
+func stories(t testing.TB) *model.Model {
+	t.Helper()
+	m, err := model.Load("../testdata/stories260k")
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// synthetic makes n examples with prompts of varied length and one- or two-token answers.
+func synthetic(n int, seed uint64) []Example {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	xs := make([]Example, n)
+	for i := range xs {
+		p := make([]int, 3+rng.IntN(9))
+		for j := range p {
+			p[j] = 3 + rng.IntN(500)
+		}
+		p[0] = 1
+		a := []int{300 + i%5}
+		if i%3 == 0 {
+			a = append(a, 301)
+		}
+		xs[i] = Example{Prompt: p, Answer: a}
+	}
+	return xs
+}
+
+func smallAdapter(t testing.TB, m *model.Model, dropout float64) *lora.Adapter {
+	t.Helper()
+	cfg := lora.DefaultConfig()
+	cfg.Rank, cfg.Alpha, cfg.Dropout, cfg.Seed = 8, 16, dropout, 5
+	a, err := lora.New(m, cfg)
+	require.NoError(t, err)
+	// Non-zero B, so that the gradients of A are not zero.
+	rng := rand.New(rand.NewPCG(9, 9))
+	a.Each(func(_ int, _ model.Proj, p *lora.Pair) {
+		for i := range p.B {
+			p.B[i] = float32(rng.NormFloat64() * 0.01)
+		}
+	})
+	return a
+}
+
+func allGrads(e *Engine) []float32 {
+	var out []float32
+	for _, p := range e.params {
+		out = append(out, p.gradA...)
+		out = append(out, p.gradB...)
+	}
+	return out
+}
+
+func TestCollateLeftPadsAndLabelsAnswers(t *testing.T) {
+	b, labels, err := Collate([]Example{{Prompt: []int{1, 5, 6}, Answer: []int{7}}, {Prompt: []int{1}, Answer: []int{8, 9}}}, 0)
+	require.NoError(t, err)
+	require.Equal(t, 2, b.B)
+	require.Equal(t, 4, b.T)
+	require.Equal(t, []int32{1, 5, 6, 7, 0, 1, 8, 9}, b.IDs)
+	require.Equal(t, []float32{1, 1, 1, 1, 0, 1, 1, 1}, b.Mask)
+	require.Equal(t, []int32{0, 1, 2, 3, 0, 0, 1, 2}, b.Pos)
+	require.Equal(t, []int32{-100, -100, -100, 7, -100, -100, 8, 9}, labels)
+}
+
+// Accumulating 4 micro-batches of 4 gives the gradient of one batch of 16: the loss is
+// normalised by the answer tokens of the whole accumulated batch.
+func TestAccumulationEqualsLargeBatch(t *testing.T) {
+	m := stories(t)
+	a := smallAdapter(t, m, 0)
+	xs := synthetic(16, 1)
+	total := float32(AnswerTokens(xs))
+
+	e, err := NewEngine(m, a, 1)
+	require.NoError(t, err)
+	b, labels, err := Collate(xs, 0)
+	require.NoError(t, err)
+	sum16, n16, err := e.Accumulate(context.Background(), b, labels, 1/total)
+	require.NoError(t, err)
+	big := append([]float32(nil), allGrads(e)...)
+
+	e.ZeroGrad()
+	var sum float64
+	n := 0
+	for i := 0; i < 16; i += 4 {
+		b, labels, err := Collate(xs[i:i+4], 0)
+		require.NoError(t, err)
+		s, c, err := e.Accumulate(context.Background(), b, labels, 1/total)
+		require.NoError(t, err)
+		sum += s
+		n += c
+	}
+	require.Equal(t, n16, n)
+	require.InDelta(t, sum16, sum, 1e-4)
+	require.Greater(t, relErr(big, make([]float32, len(big))), 0.0)
+	require.LessOrEqual(t, relErr(allGrads(e), big), 1e-5)
+}
+
+func TestScheduleWarmupThenConstantOrLinear(t *testing.T) {
+	c := DefaultConfig()
+	c.LR, c.WarmupRatio = 1, 0.25
+	// 10 steps: ceil(2.5) = 3 warm-up steps.
+	got := []float64{}
+	for s := 0; s < 10; s++ {
+		got = append(got, c.LRAt(s, 10))
+	}
+	require.InDeltaSlice(t, []float64{0, 1.0 / 3, 2.0 / 3, 1, 1, 1, 1, 1, 1, 1}, got, 1e-12)
+	c.Schedule = "linear"
+	require.InDelta(t, 1.0, c.LRAt(3, 10), 1e-12)
+	require.InDelta(t, 1.0/7, c.LRAt(9, 10), 1e-12)
+}
+
+func runConfig(dir string) Config {
+	c := DefaultConfig()
+	c.LR, c.Epochs, c.BatchSize, c.Accum, c.Dir, c.Seed, c.SaveEvery = 5e-3, 2, 4, 2, dir, 7, 1
+	c.Patience = 0
+	return c
+}
+
+// Training 4 steps equals training 2 steps, stopping, resuming and training 2 more, bit for
+// bit (with dropout, bucketing and validation in play).
+func TestResumeIsBitIdentical(t *testing.T) {
+	m := stories(t)
+	trainSet, valSet := synthetic(16, 2), synthetic(6, 3)
+
+	full := smallAdapter(t, m, 0.1)
+	tr, err := New(m, full, trainSet, valSet, runConfig(t.TempDir()))
+	require.NoError(t, err)
+	require.Equal(t, 2, tr.StepsPerEpoch())
+	res, err := tr.Run(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 4, res.Steps)
+
+	dir := t.TempDir()
+	half := smallAdapter(t, m, 0.1)
+	tr, err = New(m, half, trainSet, valSet, runConfig(dir))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	tr.onStep = func(step int) {
+		if step == 2 {
+			cancel()
+		}
+	}
+	_, err = tr.Run(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	latest, err := os.ReadFile(filepath.Join(dir, "checkpoints", "LATEST"))
+	require.NoError(t, err)
+	require.Equal(t, "step-00000002", strings.TrimSpace(string(latest)))
+
+	resumed := smallAdapter(t, m, 0.1) // fresh matrices: everything comes from the checkpoint
+	tr, err = Resume(m, resumed, trainSet, valSet, runConfig(dir))
+	require.NoError(t, err)
+	res2, err := tr.Run(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 4, res2.Steps)
+	require.Equal(t, res.LastLoss, res2.LastLoss)
+	require.Equal(t, res.BestValLoss, res2.BestValLoss)
+	full.Each(func(l int, p model.Proj, pr *lora.Pair) {
+		q := resumed.Pair(l, p)
+		require.Equal(t, pr.A, q.A, "layer %d %s A", l, p)
+		require.Equal(t, pr.B, q.B, "layer %d %s B", l, p)
+	})
+	raw, err := os.ReadFile(filepath.Join(dir, MetricsFile))
+	require.NoError(t, err)
+	require.Equal(t, 4, strings.Count(string(raw), `"loss"`), "one line per step, no duplicates:\n%s", raw)
+	_, err = os.Stat(filepath.Join(dir, lora.WeightsFile))
+	require.NoError(t, err, "the final adapter is written")
+}
+
+func TestNaNLossStopsAndKeepsCheckpoint(t *testing.T) {
+	m := stories(t)
+	dir := t.TempDir()
+	a := smallAdapter(t, m, 0)
+	cfg := runConfig(dir)
+	tr, err := New(m, a, synthetic(16, 2), nil, cfg)
+	require.NoError(t, err)
+	tr.onStep = func(step int) {
+		if step == 2 { // poison the adapter after the second checkpointed step
+			a.Pair(0, model.ProjQ).B[0] = float32(math.NaN())
+		}
+	}
+	_, err = tr.Run(context.Background())
+	require.ErrorContains(t, err, "loss is NaN at step 3")
+	latest, err := os.ReadFile(filepath.Join(dir, "checkpoints", "LATEST"))
+	require.NoError(t, err)
+	require.Equal(t, "step-00000002", strings.TrimSpace(string(latest)))
+	saved, err := lora.Load(filepath.Join(dir, "checkpoints", "step-00000002"), m)
+	require.NoError(t, err)
+	require.False(t, math.IsNaN(float64(saved.Pair(0, model.ProjQ).B[0])))
+}
+
+func TestEarlyStoppingRestoresBest(t *testing.T) {
+	m := stories(t)
+	a := smallAdapter(t, m, 0)
+	cfg := runConfig("")
+	cfg.Epochs, cfg.LR, cfg.Patience, cfg.MinImprovement = 30, 0.05, 2, 0.01
+	trainSet := synthetic(8, 4)
+	// Validation answers the model is not trained on: the loss gets worse as training fits
+	// the training answers, so early stopping must trigger and restore the best epoch.
+	valSet := synthetic(8, 5)
+	for i := range valSet {
+		valSet[i].Answer = []int{400}
+	}
+	tr, err := New(m, a, trainSet, valSet, cfg)
+	require.NoError(t, err)
+	res, err := tr.Run(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "early stopping", res.Stopped)
+	require.Less(t, res.Epochs, 30)
+	got, err := Loss(context.Background(), m, a, valSet, 8, 0)
+	require.NoError(t, err)
+	require.InDelta(t, res.BestValLoss, got, 1e-5, "the best adapter is restored")
+}
+
+func rssBytes(t *testing.T) int64 {
+	raw, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		t.Skip("no /proc/self/statm on this system")
+	}
+	f := strings.Fields(string(raw))
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
+}
+
+// The activations of a step are released: RSS after step 200 is within 10% of step 20.
+func TestMemoryDoesNotGrow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200 steps")
+	}
+	m := stories(t)
+	a := smallAdapter(t, m, 0)
+	cfg := runConfig("")
+	cfg.Epochs, cfg.LR, cfg.Patience = 100, 1e-4, 0
+	tr, err := New(m, a, synthetic(16, 6), nil, cfg)
+	require.NoError(t, err)
+	var at20, at200 int64
+	tr.onStep = func(step int) {
+		if step == 20 || step == 200 {
+			runtime.GC()
+			debug.FreeOSMemory()
+			if step == 20 {
+				at20 = rssBytes(t)
+			} else {
+				at200 = rssBytes(t)
+			}
+		}
+	}
+	_, err = tr.Run(context.Background())
+	require.NoError(t, err)
+	t.Logf("RSS at step 20: %.1f MiB, at step 200: %.1f MiB", float64(at20)/(1<<20), float64(at200)/(1<<20))
+	require.LessOrEqual(t, float64(at200), 1.1*float64(at20))
+}
