@@ -392,3 +392,42 @@ func (s *snapshot) restore(a *lora.Adapter) {
 		i++
 	})
 }
+
+// AnswerProbs is, for each example, the probability the model (with adapter a, or the base
+// model when a is nil) gives its whole answer after its prompt: the product of the answer
+// tokens' probabilities.
+func AnswerProbs(ctx context.Context, m *model.Model, a *lora.Adapter, xs []Example, batch, pad int) ([]float64, error) {
+	var ad model.Adapter
+	if a != nil {
+		ad = a
+	}
+	out := make([]float64, 0, len(xs))
+	batch = max(1, batch)
+	for lo := 0; lo < len(xs); lo += batch {
+		chunk := xs[lo:min(lo+batch, len(xs))]
+		b, labels, err := Collate(chunk, pad)
+		if err != nil {
+			return nil, err
+		}
+		var rows []int
+		for i := 0; i+1 < len(labels); i++ {
+			if (i+1)%b.T != 0 && labels[i+1] != IgnoreIndex {
+				rows = append(rows, i)
+			}
+		}
+		res, err := m.Forward(ctx, b, model.Options{Rows: rows, Adapter: ad})
+		if err != nil {
+			return nil, err
+		}
+		k := 0
+		for _, x := range chunk {
+			lp := 0.0
+			for _, id := range x.Answer {
+				lp += kern.LogSoftmaxAt(res.Row(k), id)
+				k++
+			}
+			out = append(out, math.Exp(lp))
+		}
+	}
+	return out, nil
+}
