@@ -36,10 +36,10 @@ func main() {
 
 type options struct {
 	model, tokenizer, data, val, out string
-	chat, eos, resume               bool
-	targets                         string
-	lcfg                            lora.Config
-	tcfg                            train.Config
+	chat, eos, resume                bool
+	targets                          string
+	lcfg                             lora.Config
+	tcfg                             train.Config
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
