@@ -32,7 +32,7 @@ func (m *Model) Generate(ctx context.Context, prompt []int, n int, opt GenerateO
 	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
 	ids := slices.Clone(prompt)
 	var cache Cache
-	cache.Reserve(len(prompt) + max(n, 0))
+	cache.Reserve(min(max(n, 0), 1024)) // beyond that the cache grows by doubling
 	b, err := NewBatch([][]int{ids}, 0)
 	if err != nil {
 		return nil, err
