@@ -39,7 +39,8 @@ const DefaultBatchSize = 8
 // batch of prompts runs through the model once (left-padded); the first token of every
 // candidate is read from the logits after the prompt, and the later tokens of multi-token
 // candidates from one more pass that continues the prompts' key/value cache. Log-softmax is
-// taken in float64 over the whole vocabulary. It is safe for concurrent use if the Adapter is.
+// taken in float64 over the whole vocabulary. Without Chat, LogProbs may run concurrently when
+// the Adapter allows it (the model and tokenizer do).
 type ModelScorer struct {
 	m    *model.Model
 	tok  *tokenize.Tokenizer
@@ -157,7 +158,7 @@ func (s *ModelScorer) LogProbs(ctx context.Context, prompts []Prompt, candidates
 		if err != nil {
 			var be *tokenize.BoundaryError
 			if errors.As(err, &be) {
-				return nil, fmt.Errorf("eval: prompt %d (%s): candidate %q does not start at a token boundary after the prompt; end the prompt before the space and give the candidate with its leading space: %w",
+				return nil, fmt.Errorf("eval: prompt %d (%s): candidate %q does not start at a token boundary after the prompt (the prompt's last token merges with it); end the prompt before a trailing space and give the candidates with their leading space: %w",
 					i, short(p.Text+p.Prefix), be.Answer, err)
 			}
 			return nil, fmt.Errorf("eval: prompt %d (%s): %w", i, short(p.Text+p.Prefix), err)
