@@ -10,5 +10,7 @@
 // rotary position embeddings (rotate-half layout, llama3 frequency scaling), causal grouped-query
 // attention with optional left padding, SwiGLU MLP, Qwen3's per-head q/k norm, final norm and
 // the LM head, evaluated at all positions or only at the positions asked for. An Adapter
-// (package lora implements one) can add a low-rank update to any projection.
+// (package lora implements one) can add a low-rank update to any projection. A Cache keeps the
+// keys and values of a prefix so that later passes (generation steps, candidate answers after
+// a shared prompt) only compute the new tokens.
 package model

@@ -115,6 +115,13 @@ type Options struct {
 	Hidden bool
 	// Adapter, if set, adds its update to every projection it covers.
 	Adapter Adapter
+	// Cache, if set, makes the batch continue the tokens cached in it (see Cache): every row's
+	// tokens attend to the row's cached tokens (honouring their padding mask) and to the
+	// batch's earlier tokens, and are appended to the cache when the pass succeeds. With a
+	// cache, a nil Batch.Pos continues the row's positions: the cache's next position plus
+	// cumsum(mask)-1 (clamped at 0) over the batch's row. Padding may be on either side; the
+	// padded slots stay masked for later passes. An empty cache takes the batch's row count.
+	Cache *Cache
 }
 
 // Output of a forward pass.
@@ -127,7 +134,8 @@ type Output struct {
 // Row returns the logits of the i-th selected row.
 func (o *Output) Row(i int) []float32 { return o.Logits[i*o.Vocab : (i+1)*o.Vocab] }
 
-// Forward runs the model on a batch. It checks ctx between layers.
+// Forward runs the model on a batch, after the tokens of Options.Cache when it is set. It checks
+// ctx between layers.
 func (m *Model) Forward(ctx context.Context, b Batch, opt Options) (*Output, error) {
 	c := &m.Config
 	if err := b.validate(c.VocabSize); err != nil {
@@ -139,7 +147,31 @@ func (m *Model) Forward(ctx context.Context, b Batch, opt Options) (*Output, err
 			return nil, fmt.Errorf("model: logits row %d outside the batch's %d tokens", r, n)
 		}
 	}
+	var st *cacheStep
+	if opt.Cache != nil {
+		var err error
+		if st, err = opt.Cache.begin(c, b); err != nil {
+			return nil, err
+		}
+	}
+	out, err := m.forward(ctx, b, opt, st)
+	if st != nil {
+		if err != nil {
+			st.abort()
+		} else {
+			st.commit(b)
+		}
+	}
+	return out, err
+}
+
+func (m *Model) forward(ctx context.Context, b Batch, opt Options, st *cacheStep) (*Output, error) {
+	c := &m.Config
+	n := b.B * b.T
 	pos := b.Pos
+	if st != nil {
+		pos = st.pos
+	}
 	if pos == nil {
 		pos = make([]int32, n)
 		for i := range pos {
@@ -160,7 +192,7 @@ func (m *Model) Forward(ctx context.Context, b Batch, opt Options) (*Output, err
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		m.layer(l, x, b, pos, ws, opt.Adapter)
+		m.layer(l, x, b, pos, ws, opt.Adapter, st)
 		if opt.Hidden && l < len(m.Layers)-1 {
 			out.Hidden = append(out.Hidden, append([]float32(nil), x...))
 		}
@@ -204,7 +236,7 @@ func newWorkspace(c *Config, n int) *workspace {
 }
 
 // layer runs decoder layer l on the residual stream x in place.
-func (m *Model) layer(l int, x []float32, b Batch, pos []int32, ws *workspace, ad Adapter) {
+func (m *Model) layer(l int, x []float32, b Batch, pos []int32, ws *workspace, ad Adapter, st *cacheStep) {
 	c := &m.Config
 	L := &m.Layers[l]
 	n := b.B * b.T
@@ -227,8 +259,16 @@ func (m *Model) layer(l int, x []float32, b Batch, pos []int32, ws *workspace, a
 	}
 	m.rope.Apply(ws.q, pos, c.NumHeads)
 	m.rope.Apply(ws.k, pos, c.NumKVHeads)
-	shape := kern.AttnShape{B: b.B, T: b.T, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: d}
-	kern.Attention(ws.attn, ws.q, ws.k, ws.v, nil, b.Mask, shape, float32(1/math.Sqrt(float64(d))))
+	scale := float32(1 / math.Sqrt(float64(d)))
+	if st != nil {
+		st.store(l, ws.k, ws.v, b.B, b.T)
+		cc := st.c
+		shape := kern.CachedShape{B: b.B, Tq: b.T, Tk: st.past + b.T, Cap: cc.slots, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: d}
+		kern.AttentionCached(ws.attn, ws.q, cc.k[l], cc.v[l], cc.mask, shape, scale)
+	} else {
+		shape := kern.AttnShape{B: b.B, T: b.T, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: d}
+		kern.Attention(ws.attn, ws.q, ws.k, ws.v, nil, b.Mask, shape, scale)
+	}
 	proj(ProjO, x, ws.attn, true)
 
 	kern.RMSNorm(ws.h, x, L.PostNorm, h, eps)

@@ -20,9 +20,8 @@ type GenerateOptions struct {
 	Adapter Adapter
 }
 
-// Generate extends prompt by up to n tokens and returns prompt and continuation together.
-// Every step recomputes the whole sequence (no key/value cache): it is meant for checks and
-// demos on small models, not for serving.
+// Generate extends prompt by up to n tokens and returns prompt and continuation together. It
+// runs the prompt once, then one token per step over a key/value cache (see Cache).
 func (m *Model) Generate(ctx context.Context, prompt []int, n int, opt GenerateOptions) ([]int, error) {
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("model: generate: empty prompt")
@@ -32,12 +31,17 @@ func (m *Model) Generate(ctx context.Context, prompt []int, n int, opt GenerateO
 	}
 	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
 	ids := slices.Clone(prompt)
+	var cache Cache
+	cache.Reserve(min(max(n, 0), 1024)) // beyond that the cache grows by doubling
+	b, err := NewBatch([][]int{ids}, 0)
+	if err != nil {
+		return nil, err
+	}
 	for step := 0; step < n; step++ {
-		b, err := NewBatch([][]int{ids}, 0)
-		if err != nil {
-			return nil, err
+		if step > 0 {
+			b = Batch{B: 1, T: 1, IDs: []int32{int32(ids[len(ids)-1])}}
 		}
-		out, err := m.Forward(ctx, b, Options{Rows: b.Last(), Adapter: opt.Adapter})
+		out, err := m.Forward(ctx, b, Options{Rows: b.Last(), Adapter: opt.Adapter, Cache: &cache})
 		if err != nil {
 			return nil, err
 		}

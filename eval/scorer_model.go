@@ -1,0 +1,284 @@
+package eval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+
+	"github.com/valora-go/valora/model"
+	"github.com/valora-go/valora/tokenize"
+)
+
+// ScorerOptions configure a ModelScorer.
+type ScorerOptions struct {
+	// Chat wraps Prompt.Text as the user message in the tokenizer's chat template with the
+	// generation prompt; Prompt.Prefix then starts the assistant turn. Without Chat the model
+	// sees Text+Prefix, encoded with the tokenizer's special tokens (BOS where its config adds
+	// one).
+	Chat bool
+	// System, with Chat, is a system message put before the user message ("" for none).
+	System string
+	// ChatVars are extra template variables. enable_thinking defaults to false (Qwen3's
+	// templates then write an empty think block; templates that do not use it ignore it).
+	ChatVars map[string]any
+	// BatchSize is the number of prompts per forward pass (default 8). The pass that extends
+	// the prompts with the later tokens of multi-token candidates holds one row per such
+	// candidate of those prompts.
+	BatchSize int
+	// Adapter, if set, is applied in every forward pass (for example a *lora.Adapter).
+	Adapter model.Adapter
+}
+
+// DefaultBatchSize is the BatchSize used when ScorerOptions.BatchSize is 0.
+const DefaultBatchSize = 8
+
+// ModelScorer is a Scorer that reads candidate log-probabilities from a model's logits. Each
+// batch of prompts runs through the model once (left-padded); the first token of every
+// candidate is read from the logits after the prompt, and the later tokens of multi-token
+// candidates from one more pass that continues the prompts' key/value cache. Log-softmax is
+// taken in float64 over the whole vocabulary. Without Chat, LogProbs may run concurrently when
+// the Adapter allows it (the model and tokenizer do).
+type ModelScorer struct {
+	m    *model.Model
+	tok  *tokenize.Tokenizer
+	opts ScorerOptions
+	vars map[string]any
+}
+
+var _ Scorer = (*ModelScorer)(nil)
+
+// NewModelScorer returns a scorer over m with tokenizer tok (which must be the model's).
+func NewModelScorer(m *model.Model, tok *tokenize.Tokenizer, opts ScorerOptions) (*ModelScorer, error) {
+	if m == nil || tok == nil {
+		return nil, errors.New("eval: model scorer: nil model or tokenizer")
+	}
+	if opts.BatchSize < 0 {
+		return nil, fmt.Errorf("eval: model scorer: batch size %d, want >= 0", opts.BatchSize)
+	}
+	if opts.BatchSize == 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.Chat && !tok.HasChatTemplate() {
+		return nil, errors.New("eval: model scorer: Chat is set but the tokenizer has no chat_template")
+	}
+	vars := map[string]any{"enable_thinking": false}
+	maps.Copy(vars, opts.ChatVars)
+	return &ModelScorer{m: m, tok: tok, opts: opts, vars: vars}, nil
+}
+
+// Render returns the text the model reads for p: Text+Prefix, or with Chat the rendered chat
+// (system message if any, user message Text, generation prompt) followed by Prefix.
+func (s *ModelScorer) Render(p Prompt) (string, error) {
+	if !s.opts.Chat {
+		return p.Text + p.Prefix, nil
+	}
+	var msgs []tokenize.Message
+	if s.opts.System != "" {
+		msgs = append(msgs, tokenize.Message{Role: "system", Content: s.opts.System})
+	}
+	msgs = append(msgs, tokenize.Message{Role: "user", Content: p.Text})
+	text, err := s.tok.ApplyChatTemplate(msgs, true, s.vars)
+	if err != nil {
+		return "", err
+	}
+	return text + p.Prefix, nil
+}
+
+// Tokens returns the token ids the model reads for p and the ids of each candidate as it
+// continues them. A candidate whose first token would merge with the end of the prompt is an
+// error wrapping a *tokenize.BoundaryError; end the prompt at a token boundary (for example
+// "Answer:" with candidates " A", " B" rather than "Answer: " with "A", "B").
+func (s *ModelScorer) Tokens(p Prompt, candidates []string) (prompt []int, cands [][]int, err error) {
+	text, err := s.Render(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.opts.Chat {
+		// The template writes BOS itself where the model wants it.
+		prompt, err = s.tok.Encode(text, false)
+	} else {
+		prompt, err = s.encodeSpecial(text)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(prompt) == 0 {
+		return nil, nil, errors.New("prompt encodes to no tokens")
+	}
+	cands, err = s.tok.AnswerTokens(text, candidates)
+	if err != nil {
+		return nil, nil, err
+	}
+	return prompt, cands, nil
+}
+
+// encodeSpecial encodes text with the tokenizer's leading special tokens (BOS) but without any
+// it would append (an EOS after the prompt would end it).
+func (s *ModelScorer) encodeSpecial(text string) ([]int, error) {
+	plain, err := s.tok.Encode(text, false)
+	if err != nil {
+		return nil, err
+	}
+	full, err := s.tok.Encode(text, true)
+	if err != nil {
+		return nil, err
+	}
+	for k := 0; k+len(plain) <= len(full); k++ {
+		if slices.Equal(full[k:k+len(plain)], plain) {
+			return full[:k+len(plain)], nil
+		}
+	}
+	return plain, nil
+}
+
+// scoreItem is one prompt with its encoded candidates.
+type scoreItem struct {
+	idx    int // index into the caller's prompts
+	prompt []int
+	cands  [][]int
+}
+
+// LogProbs implements Scorer.
+func (s *ModelScorer) LogProbs(ctx context.Context, prompts []Prompt, candidates [][]string) ([][]float64, error) {
+	if len(prompts) != len(candidates) {
+		return nil, fmt.Errorf("eval: model scorer: %d prompts but %d candidate lists", len(prompts), len(candidates))
+	}
+	vocab := s.m.Config.VocabSize
+	out := make([][]float64, len(prompts))
+	items := make([]scoreItem, 0, len(prompts))
+	for i, p := range prompts {
+		out[i] = make([]float64, len(candidates[i]))
+		if len(candidates[i]) == 0 {
+			continue
+		}
+		ids, cands, err := s.Tokens(p, candidates[i])
+		if err != nil {
+			var be *tokenize.BoundaryError
+			if errors.As(err, &be) {
+				return nil, fmt.Errorf("eval: prompt %d (%s): candidate %q does not start at a token boundary after the prompt (the prompt's last token merges with it); end the prompt before a trailing space and give the candidates with their leading space: %w",
+					i, short(p.Text+p.Prefix), be.Answer, err)
+			}
+			return nil, fmt.Errorf("eval: prompt %d (%s): %w", i, short(p.Text+p.Prefix), err)
+		}
+		for _, seq := range append([][]int{ids}, cands...) {
+			for _, id := range seq {
+				if id < 0 || id >= vocab {
+					return nil, fmt.Errorf("eval: prompt %d (%s): token id %d is outside the model's vocabulary of %d: tokenizer and model do not match",
+						i, short(p.Text+p.Prefix), id, vocab)
+				}
+			}
+		}
+		items = append(items, scoreItem{idx: i, prompt: ids, cands: cands})
+	}
+	for lo := 0; lo < len(items); lo += s.opts.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := s.scoreBatch(ctx, items[lo:min(lo+s.opts.BatchSize, len(items))], out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// scoreBatch fills out for a batch of prompts: one pass over the prompts, then (if any
+// candidate has several tokens) one pass over those candidates' later tokens, continuing a
+// copy of the prompts' cache.
+func (s *ModelScorer) scoreBatch(ctx context.Context, items []scoreItem, out [][]float64) error {
+	rows := make([][]int, len(items))
+	longest := 0
+	for i, it := range items {
+		rows[i] = it.prompt
+		for _, c := range it.cands {
+			longest = max(longest, len(c))
+		}
+	}
+	b, err := model.NewBatch(rows, 0)
+	if err != nil {
+		return err
+	}
+	var cache model.Cache
+	cache.Reserve(longest - 1)
+	res, err := s.m.Forward(ctx, b, model.Options{Rows: b.Last(), Cache: &cache, Adapter: s.opts.Adapter})
+	if err != nil {
+		return fmt.Errorf("eval: scoring prompts %d..%d: %w", items[0].idx, items[len(items)-1].idx, err)
+	}
+	for i, it := range items {
+		row := res.Row(i)
+		lse := logSumExp(row)
+		for c, ids := range it.cands {
+			out[it.idx][c] = float64(row[ids[0]]) - lse
+		}
+	}
+	if longest < 2 {
+		return nil
+	}
+
+	// Later tokens: one right-padded row per multi-token candidate. Row r feeds the candidate's
+	// tokens but the last; the logits at its k-th token predict token k+1.
+	type dest struct{ item, cand int }
+	var sel []int
+	var dests []dest
+	for i, it := range items {
+		for c, ids := range it.cands {
+			if len(ids) > 1 {
+				sel = append(sel, i)
+				dests = append(dests, dest{i, c})
+			}
+		}
+	}
+	ext, err := cache.Select(sel)
+	if err != nil {
+		return err
+	}
+	T := longest - 1
+	eb := model.Batch{B: len(sel), T: T, IDs: make([]int32, len(sel)*T), Mask: make([]float32, len(sel)*T)}
+	var logitRows []int
+	for r, d := range dests {
+		ids := items[d.item].cands[d.cand]
+		for k, id := range ids[:len(ids)-1] {
+			eb.IDs[r*T+k] = int32(id)
+			eb.Mask[r*T+k] = 1
+			logitRows = append(logitRows, r*T+k)
+		}
+	}
+	res, err = s.m.Forward(ctx, eb, model.Options{Rows: logitRows, Cache: ext, Adapter: s.opts.Adapter})
+	if err != nil {
+		return fmt.Errorf("eval: scoring the candidates of prompts %d..%d: %w", items[0].idx, items[len(items)-1].idx, err)
+	}
+	n := 0
+	for _, d := range dests {
+		it := items[d.item]
+		ids := it.cands[d.cand]
+		for _, id := range ids[1:] {
+			row := res.Row(n)
+			out[it.idx][d.cand] += float64(row[id]) - logSumExp(row)
+			n++
+		}
+	}
+	return nil
+}
+
+// logSumExp returns log Σ exp(row) in float64.
+func logSumExp(row []float32) float64 {
+	mx := math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, float64(v))
+	}
+	var sum float64
+	for _, v := range row {
+		sum += math.Exp(float64(v) - mx)
+	}
+	return mx + math.Log(sum)
+}
+
+// short quotes s, cut to 60 characters, for error messages.
+func short(s string) string {
+	if r := []rune(s); len(r) > 60 {
+		s = string(r[:57]) + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}

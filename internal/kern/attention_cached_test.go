@@ -1,0 +1,152 @@
+package kern
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// refAttentionCached is float64 attention of Tq queries placed at the end of Tk keys, with k, v
+// [B,C,Hkv,D] and mask [B,C] (nil: all real).
+func refAttentionCached(q, k, v []float64, mask []float32, s CachedShape, scale float64) []float64 {
+	B, Tq, Tk, Hq, Hkv, D := s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D
+	C := s.slots()
+	out := make([]float64, B*Tq*Hq*D)
+	for b := 0; b < B; b++ {
+		for h := 0; h < Hq; h++ {
+			kh := h / (Hq / Hkv)
+			for i := 0; i < Tq; i++ {
+				var vis []int
+				var sc []float64
+				mx := math.Inf(-1)
+				for j := 0; j <= Tk-Tq+i; j++ {
+					if mask != nil && mask[b*C+j] == 0 {
+						continue
+					}
+					var d float64
+					for x := 0; x < D; x++ {
+						d += q[((b*Tq+i)*Hq+h)*D+x] * k[((b*C+j)*Hkv+kh)*D+x]
+					}
+					vis = append(vis, j)
+					sc = append(sc, d*scale)
+					mx = math.Max(mx, d*scale)
+				}
+				var sum float64
+				for n := range sc {
+					sc[n] = math.Exp(sc[n] - mx)
+					sum += sc[n]
+				}
+				for n, j := range vis {
+					for x := 0; x < D; x++ {
+						out[((b*Tq+i)*Hq+h)*D+x] += sc[n] / sum * v[((b*C+j)*Hkv+kh)*D+x]
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestAttentionCached(t *testing.T) {
+	// mask rows are given for the Tk visible slots; slots beyond Tk (up to Cap) get NaN keys and
+	// values and a mask of 1, so reading them would show.
+	cases := []struct {
+		name string
+		s    CachedShape
+		mask [][]float32 // per row, Tk entries; nil: no mask
+	}{
+		{"no past", CachedShape{B: 2, Tq: 5, Tk: 5, Hq: 4, Hkv: 2, D: 8}, nil},
+		{"one new token", CachedShape{B: 2, Tq: 1, Tk: 6, Hq: 4, Hkv: 2, D: 8}, nil},
+		{"mha several new", CachedShape{B: 1, Tq: 3, Tk: 7, Hq: 3, Hkv: 3, D: 5}, nil},
+		{"mqa spare capacity", CachedShape{B: 2, Tq: 2, Tk: 5, Cap: 9, Hq: 4, Hkv: 1, D: 6}, nil},
+		{"gqa left-padded past", CachedShape{B: 3, Tq: 2, Tk: 6, Hq: 8, Hkv: 2, D: 7}, [][]float32{
+			{1, 1, 1, 1, 1, 1}, {0, 0, 1, 1, 1, 1}, {0, 0, 0, 1, 1, 1}}},
+		{"right-padded new tokens, spare capacity", CachedShape{B: 2, Tq: 3, Tk: 7, Cap: 10, Hq: 4, Hkv: 2, D: 8}, [][]float32{
+			{0, 1, 1, 1, 1, 0, 0}, {1, 1, 1, 1, 1, 1, 1}}},
+		{"query with no visible key", CachedShape{B: 1, Tq: 3, Tk: 4, Hq: 2, Hkv: 1, D: 4}, [][]float32{{0, 0, 1, 1}}},
+	}
+	rng := newRNG(11)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.s
+			C := s.slots()
+			q := randSlice(rng, s.B*s.Tq*s.Hq*s.D)
+			k := randSlice(rng, s.B*C*s.Hkv*s.D)
+			v := randSlice(rng, s.B*C*s.Hkv*s.D)
+			var mask []float32
+			if tc.mask != nil {
+				mask = make([]float32, s.B*C)
+				for b, row := range tc.mask {
+					require.Len(t, row, s.Tk)
+					copy(mask[b*C:], row)
+					for j := s.Tk; j < C; j++ {
+						mask[b*C+j] = 1
+					}
+				}
+			}
+			for b := 0; b < s.B; b++ {
+				for j := s.Tk; j < C; j++ {
+					for x := 0; x < s.Hkv*s.D; x++ {
+						k[(b*C+j)*s.Hkv*s.D+x] = float32(math.NaN())
+						v[(b*C+j)*s.Hkv*s.D+x] = float32(math.NaN())
+					}
+				}
+			}
+			scale := float32(1 / math.Sqrt(float64(s.D)))
+			want := refAttentionCached(to64(q), to64(k), to64(v), mask, s, float64(scale))
+			out := randSlice(rng, len(q)) // garbage must be overwritten
+			AttentionCached(out, q, k, v, mask, s, scale)
+			requireClose(t, want, out, 1e-5, tc.name)
+
+			if s.Tq == s.Tk && C == s.Tk {
+				// Without a past it is exactly Attention.
+				plain := make([]float32, len(q))
+				Attention(plain, q, k, v, nil, mask, AttnShape{B: s.B, T: s.Tq, Hq: s.Hq, Hkv: s.Hkv, D: s.D}, scale)
+				require.Equal(t, plain, out)
+			}
+			if tc.name == "query with no visible key" {
+				require.Equal(t, make([]float32, s.Hq*s.D), out[:s.Hq*s.D])
+			}
+		})
+	}
+}
+
+// Splitting a sequence into a past and new tokens gives the same numbers as one Attention call
+// over the whole sequence (the new queries' rows).
+func TestAttentionCachedMatchesAttentionRows(t *testing.T) {
+	rng := newRNG(12)
+	full := AttnShape{B: 2, T: 9, Hq: 4, Hkv: 2, D: 16}
+	q := randSlice(rng, full.B*full.T*full.Hq*full.D)
+	k := randSlice(rng, full.B*full.T*full.Hkv*full.D)
+	v := randSlice(rng, full.B*full.T*full.Hkv*full.D)
+	mask := leftPad(0, 3)(full.B, full.T)
+	scale := float32(0.25)
+	want := make([]float32, len(q))
+	Attention(want, q, k, v, nil, mask, full, scale)
+	for _, tq := range []int{1, 4, 9} {
+		s := CachedShape{B: full.B, Tq: tq, Tk: full.T, Hq: full.Hq, Hkv: full.Hkv, D: full.D}
+		row := full.Hq * full.D
+		nq := make([]float32, 0, full.B*tq*row)
+		var wq []float32
+		for b := 0; b < full.B; b++ {
+			lo := (b*full.T + full.T - tq) * row
+			nq = append(nq, q[lo:lo+tq*row]...)
+			wq = append(wq, want[lo:lo+tq*row]...)
+		}
+		out := make([]float32, len(nq))
+		AttentionCached(out, nq, k, v, mask, s, scale)
+		require.Equal(t, wq, out, "Tq=%d", tq)
+	}
+}
+
+func TestAttentionCachedChecksShapes(t *testing.T) {
+	s := CachedShape{B: 1, Tq: 2, Tk: 3, Hq: 2, Hkv: 1, D: 2}
+	q, kv := make([]float32, 8), make([]float32, 6)
+	require.PanicsWithValue(t, "kern: attention cached: shape {B:1 Tq:2 Tk:3 Cap:0 Hq:2 Hkv:1 D:2}: len(mask)=2, want 3", func() {
+		AttentionCached(make([]float32, 8), q, kv, kv, make([]float32, 2), s, 1)
+	})
+	require.Panics(t, func() { AttentionCached(make([]float32, 8), q, kv, kv, nil, CachedShape{1, 3, 2, 0, 2, 1, 2}, 1) })
+	require.Panics(t, func() { AttentionCached(make([]float32, 8), q, kv, kv, nil, CachedShape{1, 2, 3, 2, 2, 1, 2}, 1) })
+	require.Panics(t, func() { AttentionCached(make([]float32, 8), q, kv, kv, nil, CachedShape{1, 2, 3, 0, 3, 2, 2}, 1) })
+}
