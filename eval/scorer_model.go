@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"slices"
 
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/tokenize"
@@ -32,8 +31,8 @@ type ScorerOptions struct {
 	Adapter model.Adapter
 }
 
-// DefaultBatchSize is the BatchSize used when ScorerOptions.BatchSize is 0.
-const DefaultBatchSize = 8
+// DefaultForwardBatch is the BatchSize used when ScorerOptions.BatchSize is 0.
+const DefaultForwardBatch = 8
 
 // ModelScorer is a Scorer that reads candidate log-probabilities from a model's logits. Each
 // batch of prompts runs through the model once (left-padded); the first token of every
@@ -59,7 +58,7 @@ func NewModelScorer(m *model.Model, tok *tokenize.Tokenizer, opts ScorerOptions)
 		return nil, fmt.Errorf("eval: model scorer: batch size %d, want >= 0", opts.BatchSize)
 	}
 	if opts.BatchSize == 0 {
-		opts.BatchSize = DefaultBatchSize
+		opts.BatchSize = DefaultForwardBatch
 	}
 	if opts.Chat && !tok.HasChatTemplate() {
 		return nil, errors.New("eval: model scorer: Chat is set but the tokenizer has no chat_template")
@@ -72,66 +71,26 @@ func NewModelScorer(m *model.Model, tok *tokenize.Tokenizer, opts ScorerOptions)
 // Render returns the text the model reads for p: Text+Prefix, or with Chat the rendered chat
 // (system message if any, user message Text, generation prompt) followed by Prefix.
 func (s *ModelScorer) Render(p Prompt) (string, error) {
-	if !s.opts.Chat {
-		return p.Text + p.Prefix, nil
-	}
-	var msgs []tokenize.Message
-	if s.opts.System != "" {
-		msgs = append(msgs, tokenize.Message{Role: "system", Content: s.opts.System})
-	}
-	msgs = append(msgs, tokenize.Message{Role: "user", Content: p.Text})
-	text, err := s.tok.ApplyChatTemplate(msgs, true, s.vars)
-	if err != nil {
-		return "", err
-	}
-	return text + p.Prefix, nil
+	return s.tok.RenderPrompt(p.Text, p.Prefix, tokenize.Chat{Enabled: s.opts.Chat, System: s.opts.System, Vars: s.vars})
 }
 
 // Tokens returns the token ids the model reads for p and the ids of each candidate as it
-// continues them. A candidate whose first token would merge with the end of the prompt is an
-// error wrapping a *tokenize.BoundaryError; end the prompt at a token boundary (for example
-// "Answer:" with candidates " A", " B" rather than "Answer: " with "A", "B").
+// continues them (tokenize.EncodePrompt: BOS where the tokenizer adds one, trailing whitespace
+// of the prompt moved into the candidates when it would merge with them). A candidate that
+// otherwise merges with the end of the prompt is an error wrapping a *tokenize.BoundaryError.
 func (s *ModelScorer) Tokens(p Prompt, candidates []string) (prompt []int, cands [][]int, err error) {
 	text, err := s.Render(p)
 	if err != nil {
 		return nil, nil, err
 	}
-	if s.opts.Chat {
-		// The template writes BOS itself where the model wants it.
-		prompt, err = s.tok.Encode(text, false)
-	} else {
-		prompt, err = s.encodeSpecial(text)
-	}
+	prompt, cands, err = s.tok.EncodePrompt(text, candidates, !s.opts.Chat)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(prompt) == 0 {
 		return nil, nil, errors.New("prompt encodes to no tokens")
 	}
-	cands, err = s.tok.AnswerTokens(text, candidates)
-	if err != nil {
-		return nil, nil, err
-	}
 	return prompt, cands, nil
-}
-
-// encodeSpecial encodes text with the tokenizer's leading special tokens (BOS) but without any
-// it would append (an EOS after the prompt would end it).
-func (s *ModelScorer) encodeSpecial(text string) ([]int, error) {
-	plain, err := s.tok.Encode(text, false)
-	if err != nil {
-		return nil, err
-	}
-	full, err := s.tok.Encode(text, true)
-	if err != nil {
-		return nil, err
-	}
-	for k := 0; k+len(plain) <= len(full); k++ {
-		if slices.Equal(full[k:k+len(plain)], plain) {
-			return full[:k+len(plain)], nil
-		}
-	}
-	return plain, nil
 }
 
 // scoreItem is one prompt with its encoded candidates.

@@ -217,12 +217,19 @@ func TestModelScorerErrors(t *testing.T) {
 	_, err = s.LogProbs(ctx, storyPrompts, storyCands[:2])
 	require.ErrorContains(t, err, "5 prompts but 2 candidate lists")
 
-	// A prompt ending in a space: "yes" would be read from the wrong position.
-	_, err = s.LogProbs(ctx, []Prompt{{Text: "Is it nice?", Prefix: " Answer: "}}, [][]string{{"no", "yes"}})
+	// A prompt ending inside a word: "t" would be read from the wrong position.
+	_, err = s.LogProbs(ctx, []Prompt{{Text: "The c", Prefix: "a"}}, [][]string{{"t", "r"}})
 	var be *tokenize.BoundaryError
 	require.ErrorAs(t, err, &be)
-	require.Equal(t, "no", be.Answer)
-	require.ErrorContains(t, err, `prompt 0 ("Is it nice? Answer: "): candidate "no"`)
+	require.Equal(t, "t", be.Answer)
+	require.ErrorContains(t, err, `prompt 0 ("The ca"): candidate "t"`)
+
+	// A prompt ending in a space that merges with the candidates: the space moves into them.
+	spaced, err := s.LogProbs(ctx, []Prompt{{Text: "Is it nice?", Prefix: " Answer: "}}, [][]string{{"no", "yes"}})
+	require.NoError(t, err)
+	moved, err := s.LogProbs(ctx, []Prompt{{Text: "Is it nice?", Prefix: " Answer:"}}, [][]string{{" no", " yes"}})
+	require.NoError(t, err)
+	require.Equal(t, moved, spaced)
 
 	_, err = s.LogProbs(ctx, []Prompt{{Text: "The cat"}}, [][]string{{" sat", ""}})
 	require.ErrorContains(t, err, "answers[1] is empty")

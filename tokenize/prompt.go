@@ -3,49 +3,82 @@ package tokenize
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 )
 
-// RenderPrompt builds the text a model continues. Without chat, it is text+prefix. With chat,
-// text becomes the user message of the tokenizer's chat template, rendered with the generation
-// prompt and vars (for example {"enable_thinking": false} for Qwen3), and prefix starts the
-// assistant's turn. Asking for chat with a tokenizer that has no template is an error.
-func (t *Tokenizer) RenderPrompt(text, prefix string, chat bool, vars map[string]any) (string, error) {
-	if !chat {
+// Chat says whether and how RenderPrompt wraps a prompt in the tokenizer's chat template.
+type Chat struct {
+	Enabled bool
+	System  string         // system message before the user message ("" for none)
+	Vars    map[string]any // extra template variables, e.g. {"enable_thinking": false} for Qwen3
+}
+
+// RenderPrompt builds the text a model continues. Without chat it is text+prefix. With chat,
+// text becomes the user message of the tokenizer's chat template (after the system message,
+// if any), rendered with the generation prompt, and prefix starts the assistant's turn. Asking
+// for chat with a tokenizer that has no template is an error.
+func (t *Tokenizer) RenderPrompt(text, prefix string, chat Chat) (string, error) {
+	if !chat.Enabled {
 		return text + prefix, nil
 	}
 	if !t.HasChatTemplate() {
 		return "", fmt.Errorf("tokenize: %s has no chat template", t.dir)
 	}
-	s, err := t.ApplyChatTemplate([]Message{{Role: "user", Content: text}}, true, vars)
+	var msgs []Message
+	if chat.System != "" {
+		msgs = append(msgs, Message{Role: "system", Content: chat.System})
+	}
+	msgs = append(msgs, Message{Role: "user", Content: text})
+	s, err := t.ApplyChatTemplate(msgs, true, chat.Vars)
 	if err != nil {
 		return "", err
 	}
 	return s + prefix, nil
 }
 
-// EncodePair encodes a rendered prompt and its answer as the model sees them: the prompt's ids
-// (with the tokenizer's special tokens, such as BOS, when addSpecial) and the ids the answer
-// adds after it. When the prompt ends in whitespace that merges with the answer (SentencePiece
-// tokenizers write " 5" as one token), the whitespace is moved from the prompt to the answer,
-// which is how the model would write it; any other merge is a *BoundaryError.
-func (t *Tokenizer) EncodePair(prompt, answer string, addSpecial bool) (p, a []int, err error) {
-	ans, err := t.AnswerTokens(prompt, []string{answer})
+// EncodePrompt encodes a rendered prompt and the answers that may follow it, as the model
+// sees them: the prompt's ids (with the tokenizer's leading special tokens, such as BOS, when
+// addSpecial; never a trailing EOS, which would end the prompt) and, for each answer, the ids
+// it adds after the prompt. The chat template writes its own BOS, so rendered chat prompts are
+// encoded with addSpecial false.
+//
+// When the prompt ends in whitespace that merges with an answer (SentencePiece tokenizers
+// write " 5" as one token), the whitespace is moved from the prompt to every answer, which is
+// how the model would write them. Any other merge is a *BoundaryError naming the answer.
+func (t *Tokenizer) EncodePrompt(prompt string, answers []string, addSpecial bool) ([]int, [][]int, error) {
+	ans, err := t.AnswerTokens(prompt, answers)
 	var be *BoundaryError
 	if errors.As(err, &be) {
-		trimmed := strings.TrimRightFunc(prompt, unicode.IsSpace)
-		if trimmed != prompt && trimmed != "" {
-			prompt, answer = trimmed, prompt[len(trimmed):]+answer
-			ans, err = t.AnswerTokens(prompt, []string{answer})
+		if trimmed := strings.TrimRightFunc(prompt, unicode.IsSpace); trimmed != prompt && trimmed != "" {
+			moved := make([]string, len(answers))
+			for i, a := range answers {
+				moved[i] = prompt[len(trimmed):] + a
+			}
+			prompt = trimmed
+			ans, err = t.AnswerTokens(prompt, moved)
 		}
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err = t.Encode(prompt, addSpecial)
+	p, err := t.Encode(prompt, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	return p, ans[0], nil
+	if addSpecial {
+		full, err := t.Encode(prompt, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		// Keep what the post-processor puts before the text, drop what it puts after it.
+		for k := 0; k+len(p) <= len(full); k++ {
+			if slices.Equal(full[k:k+len(p)], p) {
+				p = full[:k+len(p)]
+				break
+			}
+		}
+	}
+	return p, ans, nil
 }

@@ -301,38 +301,39 @@ func TestConcurrentUse(t *testing.T) {
 	}
 }
 
-func TestEncodePairMovesMergingWhitespace(t *testing.T) {
+func TestEncodePromptMovesMergingWhitespace(t *testing.T) {
 	tok, err := Load("../testdata/stories260k")
 	require.NoError(t, err)
 	// "Rating: 5" is written with "▁5" by this SentencePiece tokenizer.
-	p, a, err := tok.EncodePair("Rating: ", "5", true)
+	p, a, err := tok.EncodePrompt("Rating: ", []string{"5", "6"}, true)
 	require.NoError(t, err)
 	joint, err := tok.Encode("Rating: 5", true)
 	require.NoError(t, err)
-	require.Equal(t, joint, append(p, a...))
-	require.Len(t, a, 1)
+	require.Equal(t, joint, append(p, a[0]...))
+	require.Len(t, a[0], 1)
+	require.Len(t, a[1], 1)
 
 	q, err := Load("../testdata/qwen3-tokenizer")
 	require.NoError(t, err)
-	p, a, err = q.EncodePair("Rating: ", "5", false)
+	p, a, err = q.EncodePrompt("Rating: ", []string{"5"}, false)
 	require.NoError(t, err)
 	joint, err = q.Encode("Rating: 5", false)
 	require.NoError(t, err)
-	require.Equal(t, joint, append(p, a...))
+	require.Equal(t, joint, append(p, a[0]...))
 }
 
 func TestRenderPrompt(t *testing.T) {
 	q, err := Load("../testdata/qwen3-tokenizer")
 	require.NoError(t, err)
-	s, err := q.RenderPrompt("Rate it.", "Rating: ", true, map[string]any{"enable_thinking": false})
+	s, err := q.RenderPrompt("Rate it.", "Rating: ", Chat{Enabled: true, Vars: map[string]any{"enable_thinking": false}})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(s, "<|im_start|>user\nRate it.<|im_end|>\n<|im_start|>assistant\n"), s)
 	require.True(t, strings.HasSuffix(s, "Rating: "), s)
-	plain, err := q.RenderPrompt("Rate it.", "Rating: ", false, nil)
+	plain, err := q.RenderPrompt("Rate it.", "Rating: ", Chat{})
 	require.NoError(t, err)
 	require.Equal(t, "Rate it.Rating: ", plain)
 	st, err := Load("../testdata/stories260k")
 	require.NoError(t, err)
-	_, err = st.RenderPrompt("x", "", true, nil)
+	_, err = st.RenderPrompt("x", "", Chat{Enabled: true})
 	require.ErrorContains(t, err, "no chat template")
 }

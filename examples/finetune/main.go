@@ -117,7 +117,7 @@ func readRows(path string, tok *tokenize.Tokenizer, chat, eos bool) ([]train.Exa
 	var xs []train.Example
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<26)
-	vars := map[string]any{"enable_thinking": false}
+	cc := tokenize.Chat{Enabled: chat, Vars: map[string]any{"enable_thinking": false}}
 	for line := 1; sc.Scan(); line++ {
 		if strings.TrimSpace(sc.Text()) == "" {
 			continue
@@ -129,14 +129,15 @@ func readRows(path string, tok *tokenize.Tokenizer, chat, eos bool) ([]train.Exa
 		if r.Prompt == "" || r.Answer == nil || *r.Answer == "" {
 			return nil, fmt.Errorf(`%s:%d: want non-empty "prompt" and "answer" fields`, path, line)
 		}
-		text, err := tok.RenderPrompt(r.Prompt, r.Prefix, chat, vars)
+		text, err := tok.RenderPrompt(r.Prompt, r.Prefix, cc)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
-		p, a, err := tok.EncodePair(text, *r.Answer, !chat)
+		p, ans, err := tok.EncodePrompt(text, []string{*r.Answer}, !chat)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
+		a := ans[0]
 		if eos {
 			id, ok := tok.EOS()
 			if !ok {

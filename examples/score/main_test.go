@@ -130,8 +130,8 @@ func TestScoreErrors(t *testing.T) {
 		{"missing prompt file", []string{"-model", stories, "-prompt-file", filepath.Join(t.TempDir(), "p.txt"), "-candidates", " a"},
 			1, "p.txt"},
 		{"chat without template", []string{"-model", stories, "-chat", "-prompt", "x", "-candidates", " a"}, 1, "no chat_template"},
-		{"prompt ends inside a token", []string{"-model", stories, "-prompt", "Answer: ", "-candidates", "yes,no"}, 1,
-			`candidate "yes" does not start at a token boundary`},
+		{"prompt ends inside a token", []string{"-model", stories, "-prompt", "The ca", "-candidates", "t,r"}, 1,
+			`candidate "t" does not start at a token boundary`},
 		{"missing adapter", []string{"-model", stories, "-adapter", filepath.Join(t.TempDir(), "ad"), "-prompt", "x", "-candidates", " a"},
 			1, "adapter_config.json"},
 	}
