@@ -114,10 +114,9 @@ func readRows(path string, tok *tokenize.Tokenizer, chat, eos bool) ([]train.Exa
 		return nil, err
 	}
 	defer f.Close()
-	var xs []train.Example
+	var xs []train.TextExample
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<26)
-	cc := tokenize.Chat{Enabled: chat, Vars: map[string]any{"enable_thinking": false}}
 	for line := 1; sc.Scan(); line++ {
 		if strings.TrimSpace(sc.Text()) == "" {
 			continue
@@ -129,23 +128,7 @@ func readRows(path string, tok *tokenize.Tokenizer, chat, eos bool) ([]train.Exa
 		if r.Prompt == "" || r.Answer == nil || *r.Answer == "" {
 			return nil, fmt.Errorf(`%s:%d: want non-empty "prompt" and "answer" fields`, path, line)
 		}
-		text, err := tok.RenderPrompt(r.Prompt, r.Prefix, cc)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
-		}
-		p, ans, err := tok.EncodePrompt(text, []string{*r.Answer}, !chat)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
-		}
-		a := ans[0]
-		if eos {
-			id, ok := tok.EOS()
-			if !ok {
-				return nil, fmt.Errorf("-eos: the tokenizer has no end-of-sequence token")
-			}
-			a = append(a, id)
-		}
-		xs = append(xs, train.Example{Prompt: p, Answer: a})
+		xs = append(xs, train.TextExample{Prompt: r.Prompt, Prefix: r.Prefix, Answer: *r.Answer})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -153,7 +136,11 @@ func readRows(path string, tok *tokenize.Tokenizer, chat, eos bool) ([]train.Exa
 	if len(xs) == 0 {
 		return nil, fmt.Errorf("%s: no rows", path)
 	}
-	return xs, nil
+	out, err := train.Encode(tok, xs, tokenize.Chat{Enabled: chat, Vars: map[string]any{"enable_thinking": false}}, eos)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
 }
 
 func finetune(ctx context.Context, o *options, w io.Writer) error {
