@@ -142,6 +142,18 @@ func parse(args []string, stderr io.Writer) (*config, int) {
 	fs.IntVar(&cfg.limit, "limit", 0, "evaluate only the first N posts / rows (games: choice points of each game); 0: all")
 	fs.IntVar(&cfg.batch, "batch", eval.DefaultForwardBatch, "prompts per forward pass")
 	fs.StringVar(&cfg.out, "out", "", "output directory (created if needed), required")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `Usage: evaluate -model DIR [-tokenizer DIR] [-adapter DIR] [-control DIR] -task TASK [-data PATH] [-limit N] -out DIR
+
+Runs one evaluation of the tuned model (base + -adapter, or the base model) against the control
+(base + -control, or the base model) and writes report.json, report.md and the task's chart
+into -out. The data sets are not part of the module: the -data defaults are paths under
+../shared/data (relative to the working directory: run from the repository root), used when
+they exist; otherwise give -data.
+
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, 2
 	}
@@ -291,7 +303,11 @@ func limit[T any](xs []T, n int) []T {
 
 func loadGames(cfg *config) ([]*eval.Game, error) {
 	if cfg.data != "" {
-		return eval.LoadGameData(cfg.data, cfg.games...)
+		games, err := eval.LoadGameData(cfg.data, cfg.games...)
+		if err != nil {
+			return nil, fmt.Errorf("-data %s: %w", cfg.data, err)
+		}
+		return games, nil
 	}
 	all, err := eval.MiniSuite()
 	if err != nil || len(cfg.games) == 0 {

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/lora"
+	"github.com/valora-go/valora/model"
+	"github.com/valora-go/valora/tokenize"
+)
+
+const (
+	stories = "../../testdata/stories260k"
+	shared  = "../../../shared/data"
+)
+
+// makeAdapter writes a PEFT adapter for stories260k into a temp dir: lora.New's A and random
+// non-zero B, large enough to change the model's choices.
+func makeAdapter(t *testing.T, seed uint64) string {
+	t.Helper()
+	m, err := model.Load(stories)
+	require.NoError(t, err)
+	defer m.Close()
+	ad, err := lora.New(m, lora.Config{Rank: 4, Alpha: 8, Targets: lora.AllProjections(), Seed: seed})
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	ad.Each(func(_ int, _ model.Proj, p *lora.Pair) {
+		for i := range p.B {
+			p.B[i] = float32(rng.NormFloat64() * 0.3)
+		}
+	})
+	dir := filepath.Join(t.TempDir(), "adapter")
+	require.NoError(t, ad.Save(dir))
+	return dir
+}
+
+// scorers builds the scorers the command should use: base + adapter dir ("" = base).
+func scorer(t *testing.T, m *model.Model, dir string) eval.Scorer {
+	t.Helper()
+	tok, err := tokenize.Load(stories)
+	require.NoError(t, err)
+	var opts eval.ScorerOptions
+	if dir != "" {
+		ad, err := lora.Load(dir, m)
+		require.NoError(t, err)
+		opts.Adapter = ad
+	}
+	s, err := eval.NewModelScorer(m, tok, opts)
+	require.NoError(t, err)
+	return s
+}
+
+// result is report.json with the task's report decoded into R.
+type result[R any] struct {
+	Task    string `json:"task"`
+	Adapter string `json:"adapter"`
+	Control string `json:"control_adapter"`
+	Data    string `json:"data"`
+	Format  string `json:"format"`
+	Limit   int    `json:"limit"`
+	Items   int    `json:"items"`
+	Report  R      `json:"report"`
+}
+
+// runOK runs the command, requires success and the report files, and decodes report.json.
+func runOK[R any](t *testing.T, out string, charts []string, args ...string) (result[R], string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), append(args, "-out", out), &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	raw, err := os.ReadFile(filepath.Join(out, "report.json"))
+	require.NoError(t, err)
+	var res result[R]
+	require.NoError(t, json.Unmarshal(raw, &res))
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	require.NoError(t, err)
+	require.NotEmpty(t, md)
+	for _, c := range charts {
+		f, err := os.Open(filepath.Join(out, c))
+		require.NoError(t, err)
+		img, err := png.Decode(f)
+		f.Close()
+		require.NoError(t, err, c)
+		require.Greater(t, img.Bounds().Dx(), 100)
+		require.Greater(t, img.Bounds().Dy(), 100)
+	}
+	entries, err := os.ReadDir(out)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	require.ElementsMatch(t, append([]string{"report.json", "report.md"}, charts...), names, "no temporary files are left")
+	require.Contains(t, stdout.String(), "wall time ")
+	return res, stdout.String()
+}
+
+func TestGamesAdapterVsControl(t *testing.T) {
+	ad := makeAdapter(t, 1)
+	base := []string{"-model", stories, "-task", "games", "-games", "harbor-lights,guild-of-coins", "-limit", "3"}
+
+	// Tuned = base + adapter, control = base.
+	a, stdout := runOK[eval.GamesReport](t, t.TempDir(), []string{"games.png"}, append(base, "-adapter", ad)...)
+	require.Contains(t, stdout, "games: 2 games, 6 choice points, greedy agent")
+	require.Contains(t, stdout, "power ")
+	require.Equal(t, ad, a.Adapter)
+	require.Equal(t, "built-in mini suite", a.Data)
+	require.Equal(t, 6, a.Items)
+
+	// The same evaluation through the library.
+	m, err := model.Load(stories)
+	require.NoError(t, err)
+	defer m.Close()
+	suite, err := eval.MiniSuite()
+	require.NoError(t, err)
+	var games []*eval.Game
+	for _, id := range []string{"harbor-lights", "guild-of-coins"} {
+		for _, g := range suite {
+			if g.ID == id {
+				g.Choices = g.Choices[:3]
+				games = append(games, g)
+			}
+		}
+	}
+	want, err := eval.RunGames(context.Background(), scorer(t, m, ad), scorer(t, m, ""), games, eval.GameOptions{})
+	require.NoError(t, err)
+	require.Equal(t, *want, a.Report)
+
+	var differ bool
+	for _, g := range a.Report.Games {
+		require.Len(t, g.Tuned.Choices, 1)
+		require.Len(t, g.Tuned.Choices[0], 3)
+		if !assert.ObjectsAreEqual(g.Tuned.Choices, g.Control.Choices) {
+			differ = true
+		}
+	}
+	require.True(t, differ, "the adapter changes some choice, so the swap below can fail")
+
+	// Tuned = base, control = base + adapter: the two agents swap.
+	b, _ := runOK[eval.GamesReport](t, t.TempDir(), []string{"games.png"}, append(base, "-control", ad)...)
+	require.Equal(t, "", b.Adapter)
+	require.Equal(t, ad, b.Control)
+	for i := range a.Report.Games {
+		require.Equal(t, a.Report.Games[i].Tuned.Choices, b.Report.Games[i].Control.Choices)
+		require.Equal(t, a.Report.Games[i].Control.Choices, b.Report.Games[i].Tuned.Choices)
+	}
+	for _, m := range eval.MetricNames() {
+		require.InDelta(t, -a.Report.Diff[m], b.Report.Diff[m], 1e-9, m)
+	}
+}
+
+func TestGamesSampled(t *testing.T) {
+	ad := makeAdapter(t, 2)
+	args := []string{"-model", stories, "-task", "games", "-games", "orbital-garden", "-limit", "2",
+		"-adapter", ad, "-agent", "sample", "-seed", "5", "-episodes", "3"}
+	a, stdout := runOK[eval.GamesReport](t, t.TempDir(), []string{"games.png"}, args...)
+	require.Contains(t, stdout, "sampled, seed 5 agent, 3 episode(s)")
+	require.True(t, a.Report.Sampled)
+	require.Equal(t, uint64(5), a.Report.Seed)
+	require.Len(t, a.Report.Games[0].Tuned.Choices, 3)
+	b, _ := runOK[eval.GamesReport](t, t.TempDir(), []string{"games.png"}, args...)
+	require.Equal(t, a.Report, b.Report, "the same seed gives the same run")
+}
+
+func TestMoral(t *testing.T) {
+	cases := []struct {
+		task, data string
+		load       func(path string) ([]eval.MoralItem, error)
+	}{
+		{"ethics", shared + "/ethics/cm_test.csv", func(p string) ([]eval.MoralItem, error) { return eval.LoadEthicsCommonsense(p, true) }},
+		{"moral-stories", shared + "/moral_stories/original_ms_norm_distance_test.jsonl", eval.LoadMoralStories},
+	}
+	ad := makeAdapter(t, 3)
+	for _, tc := range cases {
+		t.Run(tc.task, func(t *testing.T) {
+			if _, err := os.Stat(tc.data); err != nil {
+				t.Skipf("shared data %s not present: %v", tc.data, err)
+			}
+			res, stdout := runOK[eval.MoralReport](t, t.TempDir(), nil,
+				"-model", stories, "-task", tc.task, "-data", tc.data, "-limit", "8", "-adapter", ad)
+			require.Contains(t, stdout, tc.task+": 8 items: accuracy control")
+			require.Equal(t, 8, res.Items)
+			require.Len(t, res.Report.Results, 8)
+
+			items, err := tc.load(tc.data)
+			require.NoError(t, err)
+			m, err := model.Load(stories)
+			require.NoError(t, err)
+			defer m.Close()
+			want, err := eval.RunMoral(context.Background(), scorer(t, m, ad), scorer(t, m, ""), items[:8], eval.MoralOptions{})
+			require.NoError(t, err)
+			require.Equal(t, *want, res.Report)
+			require.NotZero(t, res.Report.All.ShiftWrong.SD, "the adapter moves p(wrong)")
+		})
+	}
+}
+
+func TestAITA(t *testing.T) {
+	data := shared + "/aita/aita_value_stances_sample.jsonl"
+	if _, err := os.Stat(data); err != nil {
+		t.Skipf("shared AITA data not present: %v", err)
+	}
+	ad := makeAdapter(t, 4)
+	// The posts are long (hundreds of tokens each for stories260k's 512-piece vocabulary), so
+	// two posts keep the test to a few seconds on a shared CPU.
+	res, stdout := runOK[eval.AITAReport](t, t.TempDir(), []string{"pg_by_value.png"},
+		"-model", stories, "-task", "aita", "-data", data, "-limit", "2", "-adapter", ad)
+	require.Contains(t, stdout, "aita: 2 posts, 1 values: PG ")
+	require.Contains(t, stdout, "pp (SE ")
+	require.Equal(t, 2, res.Report.Posts)
+	require.Len(t, res.Report.Results, 2)
+	var sum float64
+	for _, r := range res.Report.Results {
+		pg, _, err := eval.ProbabilityGain(r.Tuned, r.Control, r.High, r.Low)
+		require.NoError(t, err)
+		require.InDelta(t, 100*pg, r.PG, 1e-9)
+		require.NotEqual(t, r.Tuned, r.Control, "the adapter changes the label probabilities")
+		sum += r.PG
+	}
+	require.InDelta(t, sum/2, res.Report.Overall.Mean, 1e-9)
+}
+
+func TestVerdicts(t *testing.T) {
+	// A small file in the fionasguo layout, and the first post of the real ETHICS AITA set (the
+	// first fionasguo post is a long one: seconds of CPU for stories260k).
+	small := filepath.Join(t.TempDir(), "small.jsonl")
+	require.NoError(t, os.WriteFile(small, []byte(`{"id": "a", "story": "I took my sister's toy.", "top_verdict": 1}`+"\n"+
+		`{"id": "b", "story": "I helped my friend.", "top_verdict": "NTA"}`+"\n"), 0o644))
+	cases := []struct{ data, format string }{
+		{small, "fionasguo"},
+		{shared + "/aita/ethics_cm_test_long_aita_1776.jsonl", "ethics-aita"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.format, func(t *testing.T) {
+			if _, err := os.Stat(tc.data); err != nil {
+				t.Skipf("shared AITA data not present: %v", err)
+			}
+			res, stdout := runOK[eval.VerdictReport](t, t.TempDir(), nil,
+				"-model", stories, "-task", "verdicts", "-data", tc.data, "-limit", "1")
+			require.Contains(t, stdout, "verdicts ("+tc.format+"): 1 posts")
+			require.Equal(t, tc.format, res.Format, "the format is told from the content")
+			require.Equal(t, 1, res.Report.N)
+			// Without adapters both sides are the base model.
+			require.Equal(t, res.Report.Results[0].Tuned, res.Report.Results[0].Control)
+		})
+	}
+	// The real files are told apart by their content.
+	for file, want := range map[string]string{"aita_fionasguo_607.jsonl": "fionasguo", "ethics_cm_test_long_aita_1776.jsonl": "ethics-aita"} {
+		path := shared + "/aita/" + file
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		got, err := detectFormat(path)
+		require.NoError(t, err)
+		require.Equal(t, want, got, file)
+	}
+}
+
+func TestDetectFormat(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct{ name, content, want, err string }{
+		{"fionasguo", `{"id": "a", "story": "s", "top_verdict": 1}` + "\n", "fionasguo", ""},
+		{"ethics", "\n" + `{"ethics_cm_test_row": 3, "label_op_wrong": 0, "title": "t", "body": "b"}` + "\n", "ethics-aita", ""},
+		{"other", `{"post": "p"}` + "\n", "", "cannot tell the format"},
+		{"not json", "label,input\n", "", "first record"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".jsonl")
+			require.NoError(t, os.WriteFile(path, []byte(tc.content), 0o644))
+			got, err := detectFormat(path)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				require.ErrorContains(t, err, path)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tmp := t.TempDir()
+	missing := filepath.Join(tmp, "missing.jsonl")
+	odd := filepath.Join(tmp, "odd.jsonl")
+	require.NoError(t, os.WriteFile(odd, []byte(`{"x": 1}`+"\n"), 0o644))
+	out := filepath.Join(tmp, "out")
+	m := []string{"-model", stories, "-out", out}
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown flag", append(m, "-task", "games", "-nope"), 2, "flag provided but not defined: -nope"},
+		{"no model", []string{"-task", "games", "-out", out}, 2, "-model is required"},
+		{"no task", m, 2, "-task is required"},
+		{"unknown task", append(m, "-task", "poker"), 2, `-task "poker" is unknown`},
+		{"no out", []string{"-model", stories, "-task", "games"}, 2, "-out is required"},
+		{"negative limit", append(m, "-task", "games", "-limit", "-1"), 2, "-limit -1"},
+		{"zero batch", append(m, "-task", "games", "-batch", "0"), 2, "-batch 0"},
+		{"bad agent", append(m, "-task", "games", "-agent", "smart"), 2, `-agent "smart"`},
+		{"bad format", append(m, "-task", "verdicts", "-data", odd, "-format", "csv"), 2, `-format "csv"`},
+		{"flag of another task", append(m, "-task", "ethics", "-data", odd, "-games", "x"), 2, "-games applies to -task games only"},
+		{"empty game id", append(m, "-task", "games", "-games", "a,,b"), 2, "empty game id"},
+		{"extra argument", append(m, "-task", "games", "more"), 2, "unexpected arguments"},
+		// The defaults are relative to the working directory; here (examples/evaluate) they are absent.
+		{"no default data", append(m, "-task", "aita"), 2, "-task aita needs -data"},
+		{"missing data file", append(m, "-task", "aita", "-data", missing), 1, missing},
+		{"missing ethics file", append(m, "-task", "ethics", "-data", missing), 1, missing},
+		{"missing verdicts file", append(m, "-task", "verdicts", "-data", missing), 1, missing},
+		{"undetectable verdicts", append(m, "-task", "verdicts", "-data", odd), 1, odd},
+		{"missing game_data", append(m, "-task", "games", "-data", filepath.Join(tmp, "game_data")), 1, "game_metadata.json"},
+		{"unknown game", append(m, "-task", "games", "-games", "chess"), 1, `no game "chess"`},
+		{"missing adapter", append(m, "-task", "games", "-adapter", filepath.Join(tmp, "ad")), 1,
+			"-adapter: lora: open " + filepath.Join(tmp, "ad", "adapter_config.json")},
+		{"missing control", append(m, "-task", "games", "-control", filepath.Join(tmp, "ctl")), 1,
+			"-control: lora: open " + filepath.Join(tmp, "ctl", "adapter_config.json")},
+		{"missing model", []string{"-model", filepath.Join(tmp, "model"), "-tokenizer", stories, "-task", "games", "-out", out}, 1, "config.json"},
+		{"chat without template", append(m, "-task", "games", "-chat"), 1, "no chat_template"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tc.args, &stdout, &stderr)
+			require.Equal(t, tc.code, code, stderr.String())
+			require.Contains(t, stderr.String(), tc.want)
+			require.Empty(t, stdout.String())
+			_, err := os.Stat(filepath.Join(out, "report.json"))
+			require.ErrorIs(t, err, os.ErrNotExist, "no report is written on failure")
+		})
+	}
+}
