@@ -155,13 +155,7 @@ func (s *ModelScorer) scoreBatch(ctx context.Context, items []scoreItem, out [][
 			longest = max(longest, len(c))
 		}
 	}
-	b, err := model.NewBatch(rows, 0)
-	if err != nil {
-		return err
-	}
-	var cache model.Cache
-	cache.Reserve(longest - 1)
-	res, err := s.m.Forward(ctx, b, model.Options{Rows: b.Last(), Cache: &cache, Adapter: s.opts.Adapter})
+	cache, res, err := s.runPrompts(ctx, rows, longest-1)
 	if err != nil {
 		return fmt.Errorf("eval: scoring prompts %d..%d: %w", items[0].idx, items[len(items)-1].idx, err)
 	}
@@ -219,6 +213,56 @@ func (s *ModelScorer) scoreBatch(ctx context.Context, items []scoreItem, out [][
 		}
 	}
 	return nil
+}
+
+// minSharedPrefix is the shortest common token prefix worth a pass of its own.
+const minSharedPrefix = 8
+
+// runPrompts runs a batch of prompts through the model, filling a cache with room for extra
+// more tokens per row, and returns the logits at each prompt's last token. Prompts that share
+// a token prefix (survey variants share their task text, AITA prompts their instructions) run
+// it once: the prefix in a batch of one, the cache copied to every row, then the rest.
+func (s *ModelScorer) runPrompts(ctx context.Context, rows [][]int, extra int) (*model.Cache, *model.Output, error) {
+	shared := len(rows[0]) - 1 // every row keeps at least one token of its own
+	for _, r := range rows[1:] {
+		k := 0
+		for k < shared && k < len(r)-1 && r[k] == rows[0][k] {
+			k++
+		}
+		shared = k
+	}
+	cache := &model.Cache{}
+	if len(rows) > 1 && shared >= minSharedPrefix {
+		longest := 0
+		for _, r := range rows {
+			longest = max(longest, len(r)-shared)
+		}
+		cache.Reserve(longest + extra)
+		pb, err := model.NewBatch([][]int{rows[0][:shared]}, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := s.m.Forward(ctx, pb, model.Options{Rows: []int{}, Cache: cache, Adapter: s.opts.Adapter}); err != nil {
+			return nil, nil, err
+		}
+		if cache, err = cache.Expand(len(rows)); err != nil {
+			return nil, nil, err
+		}
+		rest := make([][]int, len(rows))
+		for i, r := range rows {
+			rest[i] = r[shared:]
+		}
+		rows = rest
+	} else {
+		cache.Reserve(extra)
+	}
+	b, err := model.NewBatch(rows, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.Pos = nil // positions continue from the cache's (after the shared prefix, if any)
+	res, err := s.m.Forward(ctx, b, model.Options{Rows: b.Last(), Cache: cache, Adapter: s.opts.Adapter})
+	return cache, res, err
 }
 
 // logSumExp returns log Σ exp(row) in float64.

@@ -135,6 +135,42 @@ func TestModelScorerMatchesFullForward(t *testing.T) {
 	require.Greater(t, math.Abs(a[0][0]-b[0][0]), 1e-3)
 }
 
+// Prompts that share a long token prefix (as survey variants share their task text) run the
+// prefix once; the numbers are those of full passes, with and without an adapter.
+func TestModelScorerSharedPrefix(t *testing.T) {
+	stories := loadModel(t, "../testdata/stories260k")
+	tok := loadTok(t, "../testdata/stories260k")
+	llama := loadModel(t, "../testdata/llama-tiny/model")
+	ad, err := lora.Load("../testdata/llama-tiny/adapter", llama)
+	require.NoError(t, err)
+	const task = "Once upon a time, there was a little girl named Lily. She loved to play outside."
+	prompts := []Prompt{
+		{Text: task + " One day she saw a dog.", Prefix: " It was"},
+		{Text: task + " One day she saw a cat.", Prefix: " It was"},
+		{Text: task + " She", Prefix: " was"},
+		{Text: task, Prefix: " Then"},
+	}
+	cands := [][]string{{" happy", " sad"}, {" big", " ballerina"}, {" happy", " sad"}, {" she", " the"}}
+	for _, tc := range []struct {
+		name string
+		m    *model.Model
+		ad   model.Adapter
+	}{{"stories260k", stories, nil}, {"llama-tiny with adapter", llama, ad}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewModelScorer(tc.m, tok, ScorerOptions{BatchSize: 4, Adapter: tc.ad})
+			require.NoError(t, err)
+			got, err := s.LogProbs(context.Background(), prompts, cands)
+			require.NoError(t, err)
+			for i, p := range prompts {
+				for c, cand := range cands[i] {
+					want := fullLogProb(t, tc.m, tok, tc.ad, p.Text+p.Prefix, cand)
+					assert.InDelta(t, want, got[i][c], 1e-5, "prompt %d candidate %q", i, cand)
+				}
+			}
+		})
+	}
+}
+
 type qwenChatGolden struct {
 	Messages []tokenize.Message `json:"messages"`
 	Text     string             `json:"text"`
