@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/tokenize"
@@ -132,21 +133,41 @@ func (s *ModelScorer) LogProbs(ctx context.Context, prompts []Prompt, candidates
 		}
 		items = append(items, scoreItem{idx: i, prompt: ids, cands: cands})
 	}
-	for lo := 0; lo < len(items); lo += s.opts.BatchSize {
+	// Prompts in token order: those that share a prefix land in the same forward batch, which
+	// then runs the prefix once (see runPrompts). Results go back by index.
+	slices.SortStableFunc(items, func(a, b scoreItem) int { return slices.Compare(a.prompt, b.prompt) })
+	var pc prefixCache
+	for lo := 0; lo < len(items); {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := s.scoreBatch(ctx, items[lo:min(lo+s.opts.BatchSize, len(items))], out); err != nil {
+		hi := batchEnd(items, lo, s.opts.BatchSize)
+		if err := s.scoreBatch(ctx, items[lo:hi], out, &pc); err != nil {
 			return nil, err
 		}
+		lo = hi
 	}
 	return out, nil
+}
+
+// batchEnd picks the end of the forward batch that starts at lo: up to size prompts, but once
+// it is half full it ends where the next prompt would shorten the batch's shared prefix, so
+// batches follow the groups of prompts that share the most.
+func batchEnd(items []scoreItem, lo, size int) int {
+	hi := lo + 1
+	for hi < len(items) && hi-lo < size {
+		if hi-lo >= (size+1)/2 && commonPrefix(items[hi].prompt, items[lo].prompt) < commonPrefix(items[hi-1].prompt, items[lo].prompt) {
+			break
+		}
+		hi++
+	}
+	return hi
 }
 
 // scoreBatch fills out for a batch of prompts: one pass over the prompts, then (if any
 // candidate has several tokens) one pass over those candidates' later tokens, continuing a
 // copy of the prompts' cache.
-func (s *ModelScorer) scoreBatch(ctx context.Context, items []scoreItem, out [][]float64) error {
+func (s *ModelScorer) scoreBatch(ctx context.Context, items []scoreItem, out [][]float64, pc *prefixCache) error {
 	rows := make([][]int, len(items))
 	longest := 0
 	for i, it := range items {
@@ -155,9 +176,9 @@ func (s *ModelScorer) scoreBatch(ctx context.Context, items []scoreItem, out [][
 			longest = max(longest, len(c))
 		}
 	}
-	cache, res, err := s.runPrompts(ctx, rows, longest-1)
+	cache, res, err := s.runPrompts(ctx, rows, longest-1, pc)
 	if err != nil {
-		return fmt.Errorf("eval: scoring prompts %d..%d: %w", items[0].idx, items[len(items)-1].idx, err)
+		return fmt.Errorf("eval: scoring a batch of %d prompts (prompt %d first): %w", len(items), items[0].idx, err)
 	}
 	for i, it := range items {
 		row := res.Row(i)
@@ -200,7 +221,7 @@ func (s *ModelScorer) scoreBatch(ctx context.Context, items []scoreItem, out [][
 	}
 	res, err = s.m.Forward(ctx, eb, model.Options{Rows: logitRows, Cache: ext, Adapter: s.opts.Adapter})
 	if err != nil {
-		return fmt.Errorf("eval: scoring the candidates of prompts %d..%d: %w", items[0].idx, items[len(items)-1].idx, err)
+		return fmt.Errorf("eval: scoring the candidates of a batch of %d prompts (prompt %d first): %w", len(items), items[0].idx, err)
 	}
 	n := 0
 	for _, d := range dests {
@@ -218,36 +239,53 @@ func (s *ModelScorer) scoreBatch(ctx context.Context, items []scoreItem, out [][
 // minSharedPrefix is the shortest common token prefix worth a pass of its own.
 const minSharedPrefix = 8
 
+// prefixCache keeps the key/value cache of the last shared prefix run (one row), so that the
+// next batch that starts the same way (survey prompts share their task text across many
+// batches) continues it instead of recomputing it.
+type prefixCache struct {
+	tokens []int
+	cache  *model.Cache
+}
+
 // runPrompts runs a batch of prompts through the model, filling a cache with room for extra
-// more tokens per row, and returns the logits at each prompt's last token. Prompts that share
-// a token prefix (survey variants share their task text, AITA prompts their instructions) run
-// it once: the prefix in a batch of one, the cache copied to every row, then the rest.
-func (s *ModelScorer) runPrompts(ctx context.Context, rows [][]int, extra int) (*model.Cache, *model.Output, error) {
+// more tokens per row, and returns the logits at each prompt's last token. The batch's shared
+// token prefix runs once, in a batch of one, continuing as much of the previous batch's prefix
+// as matches; the cache is then copied to every row and the rest of each prompt follows.
+func (s *ModelScorer) runPrompts(ctx context.Context, rows [][]int, extra int, pc *prefixCache) (*model.Cache, *model.Output, error) {
 	shared := len(rows[0]) - 1 // every row keeps at least one token of its own
 	for _, r := range rows[1:] {
-		k := 0
-		for k < shared && k < len(r)-1 && r[k] == rows[0][k] {
-			k++
-		}
-		shared = k
+		shared = min(shared, commonPrefix(r[:len(r)-1], rows[0]))
 	}
 	cache := &model.Cache{}
 	if len(rows) > 1 && shared >= minSharedPrefix {
+		prefix := rows[0][:shared]
 		longest := 0
 		for _, r := range rows {
 			longest = max(longest, len(r)-shared)
 		}
-		cache.Reserve(longest + extra)
-		pb, err := model.NewBatch([][]int{rows[0][:shared]}, 0)
-		if err != nil {
-			return nil, nil, err
+		if k := commonPrefix(pc.tokens, prefix); k >= minSharedPrefix {
+			cache = pc.cache.Clone()
+			if err := cache.Truncate(k); err != nil {
+				return nil, nil, err
+			}
+			prefix = prefix[k:]
 		}
-		if _, err := s.m.Forward(ctx, pb, model.Options{Rows: []int{}, Cache: cache, Adapter: s.opts.Adapter}); err != nil {
-			return nil, nil, err
+		if len(prefix) > 0 {
+			cache.Reserve(len(prefix))
+			pb := model.Batch{B: 1, T: len(prefix), IDs: make([]int32, len(prefix))}
+			for i, id := range prefix {
+				pb.IDs[i] = int32(id)
+			}
+			if _, err := s.m.Forward(ctx, pb, model.Options{Rows: []int{}, Cache: cache, Adapter: s.opts.Adapter}); err != nil {
+				return nil, nil, err
+			}
 		}
+		pc.tokens, pc.cache = rows[0][:shared], cache
+		var err error
 		if cache, err = cache.Expand(len(rows)); err != nil {
 			return nil, nil, err
 		}
+		cache.Reserve(longest + extra)
 		rest := make([][]int, len(rows))
 		for i, r := range rows {
 			rest[i] = r[shared:]
@@ -263,6 +301,14 @@ func (s *ModelScorer) runPrompts(ctx context.Context, rows [][]int, extra int) (
 	b.Pos = nil // positions continue from the cache's (after the shared prefix, if any)
 	res, err := s.m.Forward(ctx, b, model.Options{Rows: b.Last(), Cache: cache, Adapter: s.opts.Adapter})
 	return cache, res, err
+}
+
+func commonPrefix(a, b []int) int {
+	k := 0
+	for k < len(a) && k < len(b) && a[k] == b[k] {
+		k++
+	}
+	return k
 }
 
 // logSumExp returns log Σ exp(row) in float64.

@@ -152,12 +152,19 @@ func TestModelScorerSharedPrefix(t *testing.T) {
 	}
 	cands := [][]string{{" happy", " sad"}, {" big", " ballerina"}, {" happy", " sad"}, {" she", " the"}}
 	for _, tc := range []struct {
-		name string
-		m    *model.Model
-		ad   model.Adapter
-	}{{"stories260k", stories, nil}, {"llama-tiny with adapter", llama, ad}} {
+		name  string
+		m     *model.Model
+		ad    model.Adapter
+		batch int
+	}{
+		{"stories260k", stories, nil, 4},
+		// Batches of 2: the second batch continues the first one's prefix cache, truncated.
+		{"stories260k, prefix reused across batches", stories, nil, 2},
+		{"llama-tiny with adapter", llama, ad, 4},
+		{"llama-tiny with adapter, batches of 2", llama, ad, 2},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := NewModelScorer(tc.m, tok, ScorerOptions{BatchSize: 4, Adapter: tc.ad})
+			s, err := NewModelScorer(tc.m, tok, ScorerOptions{BatchSize: tc.batch, Adapter: tc.ad})
 			require.NoError(t, err)
 			got, err := s.LogProbs(context.Background(), prompts, cands)
 			require.NoError(t, err)
@@ -298,7 +305,7 @@ func TestModelScorerCancelDuringWork(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.LogProbs(ctx, storyPrompts, storyCands)
 	require.ErrorIs(t, err, context.Canceled)
-	require.ErrorContains(t, err, "scoring prompts 0..4")
+	require.ErrorContains(t, err, "scoring a batch of 5 prompts")
 }
 
 func BenchmarkScorer(b *testing.B) {

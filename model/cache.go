@@ -75,6 +75,27 @@ func regrid(src []float32, rows, from, to, n, w int) []float32 {
 	return dst
 }
 
+// Truncate forgets every cached token from slot n on, so that the cache continues its first n
+// tokens (a shared prompt prefix kept for other continuations). Each row's next position
+// becomes its number of real tokens among the first n, which is right when the cache assigned
+// the positions (Batch.Pos nil).
+func (c *Cache) Truncate(n int) error {
+	if n < 0 || n > c.n {
+		return fmt.Errorf("model: cache truncate: %d outside [0,%d]", n, c.n)
+	}
+	c.n = n
+	for r := range c.next {
+		real := int32(0)
+		for t := 0; t < n; t++ {
+			if c.mask[r*c.slots+t] != 0 {
+				real++
+			}
+		}
+		c.next[r] = real
+	}
+	return nil
+}
+
 // Clone returns an independent copy of the cache.
 func (c *Cache) Clone() *Cache {
 	rows := make([]int, c.rows)

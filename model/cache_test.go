@@ -235,3 +235,33 @@ func TestCacheErrorsLeaveItUnchanged(t *testing.T) {
 	_, err = other.Forward(ctx, step, Options{Cache: &cache})
 	require.ErrorContains(t, err, "cache was filled by a model with 5 layers")
 }
+
+// Truncate keeps a prefix of the cache: continuing it with other tokens gives the logits of
+// full passes over prefix + those tokens.
+func TestCacheTruncate(t *testing.T) {
+	m, err := Load(filepath.Join("..", "testdata", "stories260k"))
+	require.NoError(t, err)
+	defer m.Close()
+	ctx := context.Background()
+	rows := randRows(11, m.Config.VocabSize, 12)
+	var c Cache
+	b, err := NewBatch(rows, 0)
+	require.NoError(t, err)
+	b.Pos = nil
+	_, err = m.Forward(ctx, b, Options{Rows: []int{}, Cache: &c})
+	require.NoError(t, err)
+	require.Error(t, c.Truncate(13))
+	require.NoError(t, c.Truncate(7))
+	require.Equal(t, 7, c.Len())
+	require.Equal(t, 7, c.NextPos(0))
+	tail := []int{5, 9, 200}
+	nb, err := NewBatch([][]int{tail}, 0)
+	require.NoError(t, err)
+	nb.Pos = nil
+	got, err := m.Forward(ctx, nb, Options{Cache: &c})
+	require.NoError(t, err)
+	want := fullLogits(t, m, [][]int{append(append([]int(nil), rows[0][:7]...), tail...)}, nil)
+	for i := range tail {
+		requireRowsClose(t, want[0][7+i], got.Row(i), "token %d after the truncated prefix", i)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/valora-go/valora/eval"
 )
@@ -138,4 +139,23 @@ func InDomainScorers(ctx context.Context, control, tuned eval.Scorer, in *Instru
 		return nil, fmt.Errorf("survey: in-domain: tuned: %w", err)
 	}
 	return InDomain(c, t, targets, opts)
+}
+
+// Markdown renders the in-domain metrics as a table, values in circular order.
+func (r *InDomainResult) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Target rating drop (control - tuned): **%.3f** over %d prompts; other values' fluctuation |tuned - control|: **%.3f** over %d prompts.\n\n",
+		r.TargetDrop, r.TargetPrompts, r.OtherFluctuation, r.OtherPrompts)
+	b.WriteString("| value | target | prompts | control | tuned | drop | fluctuation |\n|---|---|---:|---:|---:|---:|---:|\n")
+	for _, v := range r.PerValue {
+		target := ""
+		if v.Target {
+			target = "down"
+			if v.Direction == Up {
+				target = "up"
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %.3f | %.3f | %.3f | %.3f |\n", v.Value, target, v.Prompts, v.Control, v.Tuned, v.Drop, v.Fluctuation)
+	}
+	return b.String()
 }

@@ -93,3 +93,14 @@ func TestInDomainScorers(t *testing.T) {
 	// Stimulation: 6 test descriptions of 104 non-target ones move by 1.
 	assert.InDelta(t, 6.0/104, res.OtherFluctuation, 1e-12)
 }
+
+func TestInDomainMarkdown(t *testing.T) {
+	r := &InDomainResult{TargetDrop: 1.5, TargetPrompts: 2, OtherFluctuation: 0.25, OtherPrompts: 4, PerValue: []ValueShift{
+		{Value: PowerDominance, Target: true, Direction: Down, Prompts: 2, Control: 4, Tuned: 2.5, Drop: 1.5, Fluctuation: 1.5},
+		{Value: Hedonism, Prompts: 4, Control: 3, Tuned: 3.25, Drop: -0.25, Fluctuation: 0.25},
+	}}
+	md := r.Markdown()
+	require.Contains(t, md, "Target rating drop (control - tuned): **1.500** over 2 prompts")
+	require.Contains(t, md, "| Power_dominance | down | 2 | 4.000 | 2.500 | 1.500 | 1.500 |")
+	require.Contains(t, md, "| Hedonism |  | 4 | 3.000 | 3.250 | -0.250 | 0.250 |")
+}

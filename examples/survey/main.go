@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -44,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	batch := fs.Int("batch", 16, "prompts per forward pass")
 	out := fs.String("out", "out/survey", "output directory")
 	label := fs.String("label", "", "name of the model in the report (default: the model directory)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -66,6 +68,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *tokDir == "" {
 		*tokDir = *modelDir
 	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "survey: -cpuprofile: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "survey: -cpuprofile: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *label == "" {
 		*label = filepath.Base(filepath.Clean(*modelDir))
 		if *adapter != "" {
@@ -73,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	opts := survey.ProfileOptions{Splits: sp, Label: *label, Rate: survey.RateOptions{
-		Mode: survey.Mode(*mode), Temperature: *temperature, Seed: *seed, BatchSize: *batch,
+		Mode: survey.Mode(*mode), Temperature: *temperature, Seed: *seed, BatchSize: 16 * *batch,
 	}}
 	if err := profile(ctx, stdout, *modelDir, *tokDir, *adapter, *instrument, *chat, *batch, *out, opts); err != nil {
 		fmt.Fprintf(stderr, "survey: %v\n", err)
