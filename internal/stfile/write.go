@@ -10,11 +10,12 @@ import (
 	"github.com/nlpodyssey/safetensors"
 )
 
-// Entry is one tensor to write. Exactly one of F32 and I64 is set.
+// Entry is one tensor to write. Exactly one of F32, BF16 (raw bfloat16 bits) and I64 is set.
 type Entry struct {
 	Name  string
 	Shape []int
 	F32   []float32
+	BF16  []uint16
 	I64   []int64
 }
 
@@ -38,19 +39,26 @@ func Write(path string, entries []Entry, metadata map[string]string) error {
 		}
 		var dt safetensors.DType
 		var raw []byte
+		set := 0
+		for _, given := range []bool{e.F32 != nil, e.BF16 != nil, e.I64 != nil} {
+			if given {
+				set++
+			}
+		}
+		if set != 1 {
+			return fmt.Errorf("safetensors %s: tensor %s: exactly one of F32, BF16 and I64 must be set", path, e.Name)
+		}
+		var count int
 		switch {
-		case e.F32 != nil && e.I64 == nil:
-			if len(e.F32) != n {
-				return fmt.Errorf("safetensors %s: tensor %s: %d values for shape %v (want %d)", path, e.Name, len(e.F32), e.Shape, n)
-			}
-			dt, raw = safetensors.F32, f32Bytes(e.F32)
-		case e.I64 != nil && e.F32 == nil:
-			if len(e.I64) != n {
-				return fmt.Errorf("safetensors %s: tensor %s: %d values for shape %v (want %d)", path, e.Name, len(e.I64), e.Shape, n)
-			}
-			dt, raw = safetensors.I64, i64Bytes(e.I64)
+		case e.F32 != nil:
+			count, dt, raw = len(e.F32), safetensors.F32, f32Bytes(e.F32)
+		case e.BF16 != nil:
+			count, dt, raw = len(e.BF16), safetensors.BF16, u16Bytes(e.BF16)
 		default:
-			return fmt.Errorf("safetensors %s: tensor %s: exactly one of F32 and I64 must be set", path, e.Name)
+			count, dt, raw = len(e.I64), safetensors.I64, i64Bytes(e.I64)
+		}
+		if count != n {
+			return fmt.Errorf("safetensors %s: tensor %s: %d values for shape %v (want %d)", path, e.Name, count, e.Shape, n)
 		}
 		tv, err := safetensors.NewTensorView(dt, shape, raw)
 		if err != nil {
@@ -101,6 +109,13 @@ func f32Bytes(v []float32) []byte {
 		return []byte{}
 	}
 	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
+}
+
+func u16Bytes(v []uint16) []byte {
+	if len(v) == 0 {
+		return []byte{}
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 2*len(v))
 }
 
 func i64Bytes(v []int64) []byte {
