@@ -3,35 +3,15 @@ package eval
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
+
+	"github.com/valora-go/valora/internal/stfile"
 )
 
 // WriteFileAtomic writes data to path through a temporary file in the same directory that is
 // renamed over path once it is complete, so that readers never see a half-written file.
 func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("eval: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	serr := f.Sync()
-	cerr := f.Close()
-	for _, e := range []error{werr, serr, cerr} {
-		if e != nil {
-			os.Remove(tmp)
-			return fmt.Errorf("eval: write %s: %w", path, e)
-		}
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("eval: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("eval: write %s: %w", path, err)
+	if err := stfile.WriteFile(path, data); err != nil {
+		return fmt.Errorf("eval: %w", err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package lora
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,11 +87,7 @@ func (a *Adapter) Save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("lora: save %s: %w", dir, err)
 	}
-	err = stfile.WriteAtomic(filepath.Join(dir, ConfigFile), func(w *bufio.Writer) error {
-		_, err := w.Write(append(raw, '\n'))
-		return err
-	})
-	if err != nil {
+	if err := stfile.WriteFile(filepath.Join(dir, ConfigFile), append(raw, '\n')); err != nil {
 		return fmt.Errorf("lora: save: %w", err)
 	}
 	return nil

@@ -7,9 +7,9 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/valora-go/valora/internal/stfile"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -322,28 +322,8 @@ func WriteProfilesPNG(w io.Writer, results ...*ProfileResult) error {
 // WriteFileAtomic writes a file through write: into a temporary file in the same directory,
 // renamed to path only when write and close succeed, so that no half-written file is left.
 func WriteFileAtomic(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("survey: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("survey: write %s: %w", path, err)
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("survey: write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("survey: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("survey: write %s: %w", path, err)
+	if err := stfile.WriteAtomic(path, write); err != nil {
+		return fmt.Errorf("survey: %w", err)
 	}
 	return nil
 }

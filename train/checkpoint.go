@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,7 +84,7 @@ func (t *Trainer) checkpoint() error {
 	if err != nil {
 		return fail(err)
 	}
-	if err := stfile.WriteAtomic(filepath.Join(tmp, stateFile), func(w *bufio.Writer) error { _, err := w.Write(raw); return err }); err != nil {
+	if err := stfile.WriteFile(filepath.Join(tmp, stateFile), raw); err != nil {
 		return fail(err)
 	}
 	final := filepath.Join(root, name)
@@ -96,7 +95,7 @@ func (t *Trainer) checkpoint() error {
 	if err := syncDir(root); err != nil {
 		return fail(err)
 	}
-	if err := stfile.WriteAtomic(filepath.Join(root, latestFile), func(w *bufio.Writer) error { _, err := w.WriteString(name + "\n"); return err }); err != nil {
+	if err := stfile.WriteFile(filepath.Join(root, latestFile), []byte(name+"\n")); err != nil {
 		return fmt.Errorf("train: checkpoint %s: %w", name, err)
 	}
 	ents, _ := os.ReadDir(root)

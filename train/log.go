@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -81,7 +80,7 @@ func trimMetrics(dir string, step int) error {
 		keep.Write(line)
 		keep.WriteByte('\n')
 	}
-	return stfile.WriteAtomic(path, func(w *bufio.Writer) error { _, err := w.Write(keep.Bytes()); return err })
+	return stfile.WriteFile(path, keep.Bytes())
 }
 
 // progress draws a one-line bar with loss, throughput and ETA on a terminal, or prints a plain

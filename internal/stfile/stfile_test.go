@@ -1,8 +1,8 @@
 package stfile
 
 import (
-	"bufio"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -42,8 +42,8 @@ func TestWriteRejectsBadEntriesAndLeavesNoFile(t *testing.T) {
 	p := filepath.Join(dir, "t.safetensors")
 	err := Write(p, []Entry{{Name: "w", Shape: []int{3}, F32: []float32{1, 2}}}, nil)
 	require.ErrorContains(t, err, "tensor w: 2 values for shape [3]")
-	err = WriteAtomic(p, func(w *bufio.Writer) error {
-		w.WriteString("partial")
+	err = WriteAtomic(p, func(w io.Writer) error {
+		io.WriteString(w, "partial")
 		return errors.New("disk on fire")
 	})
 	require.ErrorContains(t, err, "disk on fire")
@@ -78,4 +78,12 @@ func TestViewF32IsZeroCopyWhenAligned(t *testing.T) {
 	require.Equal(t, float32(7), buf[1])
 	_, ok = ViewF32(b[1:13])
 	require.False(t, ok)
+}
+
+func TestWriteFileIsReadableByAll(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.json")
+	require.NoError(t, WriteFile(p, []byte("{}")))
+	st, err := os.Stat(p)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o644), st.Mode().Perm())
 }

@@ -3,6 +3,7 @@ package stfile
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"unsafe"
@@ -66,14 +67,16 @@ func Write(path string, entries []Entry, metadata map[string]string) error {
 		}
 		views[e.Name] = tv
 	}
-	return WriteAtomic(path, func(w *bufio.Writer) error {
+	return WriteAtomic(path, func(w io.Writer) error {
 		return safetensors.SerializeToWriter(views, metadata, w)
 	})
 }
 
-// WriteAtomic writes a file through fill into a temporary file beside path, syncs it and
-// renames it over path. On any error the temporary file is removed and path is untouched.
-func WriteAtomic(path string, fill func(w *bufio.Writer) error) (err error) {
+// WriteAtomic writes a file through fill into a temporary file beside path (buffered), syncs
+// it, makes it readable by all (0644, as os.WriteFile would) and renames it over path. On any
+// error the temporary file is removed and path is untouched: a reader never sees a half-written
+// file.
+func WriteAtomic(path string, fill func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -90,6 +93,9 @@ func WriteAtomic(path string, fill func(w *bufio.Writer) error) (err error) {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = w.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Chmod(0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = tmp.Sync(); err != nil {
@@ -123,4 +129,12 @@ func i64Bytes(v []int64) []byte {
 		return []byte{}
 	}
 	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 8*len(v))
+}
+
+// WriteFile writes data to path atomically (see WriteAtomic).
+func WriteFile(path string, data []byte) error {
+	return WriteAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
 }
