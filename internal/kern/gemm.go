@@ -11,11 +11,14 @@ import (
 // micro-kernel; kcBlock x ncBlock is the packed panel of op(B) shared by the
 // workers; mcBlock rows of op(A) are packed per worker at a time.
 const (
-	mr      = 4
-	nr      = 4
-	kcBlock = 256
-	mcBlock = 64
-	ncBlock = 1024
+	// fastMinM is the smallest m that Gemm sends to the packed assembly
+	// micro-kernel; fewer rows take the unpacked dot/axpy path.
+	fastMinM = 2 * mr
+	mr       = 4
+	nr       = 4
+	kcBlock  = 256
+	mcBlock  = 64
+	ncBlock  = 1024
 )
 
 // Gemm computes C[m,n] = alpha * op(A) * op(B) + beta * C where op(X) is X or
@@ -31,6 +34,10 @@ const (
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
+		return
+	}
+	if fastKernel != nil && m >= fastMinM && alpha != 0 && k != 0 {
+		gemmBlocked(fastKernel, transA, m, n, k, alpha, a, lda, bMat{f32: b, trans: transB, ld: ldb}, beta, c, ldc, true)
 		return
 	}
 	scaleC(m, n, beta, c, ldc)

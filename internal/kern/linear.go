@@ -22,7 +22,9 @@ func tileRows(rows, cols int) int {
 }
 
 // Linear computes y[m,w.Rows] = x[m,w.Cols] · Wᵀ (y += when accumulate).
-// Half-precision weights are decoded tile by tile into pooled scratch.
+// With the assembly Gemm kernel (amd64 AVX2+FMA) and m >= 8, half-precision
+// weights are decoded while packing the kernel's panels; otherwise they are
+// decoded tile by tile into pooled scratch.
 func Linear(y, x []float32, m int, w *Weight, accumulate bool) {
 	R, C := w.Rows, w.Cols
 	checkLinear("linear", y, x, m, R, C, w)
@@ -35,6 +37,11 @@ func Linear(y, x []float32, m int, w *Weight, accumulate bool) {
 	}
 	if w.DType == F32 {
 		Gemm(false, true, m, R, C, 1, x, C, w.F32, C, beta, y, R)
+		return
+	}
+	if fastKernel != nil && m >= fastMinM {
+		// Half-precision rows are decoded straight into the packed panels.
+		gemmBlocked(fastKernel, false, m, R, C, 1, x, C, bMat{half: w.Half, dt: w.DType, trans: true, ld: C}, beta, y, R, true)
 		return
 	}
 	tr := tileRows(R, C)
@@ -86,6 +93,10 @@ func LinearBackwardInput(dx, dy []float32, m int, w *Weight, accumulate bool) {
 	}
 	if w.DType == F32 {
 		Gemm(false, false, m, C, R, 1, dy, R, w.F32, C, beta, dx, C)
+		return
+	}
+	if fastKernel != nil && m >= fastMinM {
+		gemmBlocked(fastKernel, false, m, C, R, 1, dy, R, bMat{half: w.Half, dt: w.DType, ld: C}, beta, dx, C, true)
 		return
 	}
 	tr := tileRows(R, C)
