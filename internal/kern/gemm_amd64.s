@@ -136,3 +136,181 @@ general:
 	STORE2(Y14, Y15)
 	VZEROUPPER
 	RET
+
+// Transpose Y0..Y7 (8 rows of 8) into Y8..Y15 (8 columns), using Y0..Y7 as
+// scratch: Y(8+c) holds element c of every input row.
+#define TRANSPOSE8 \
+	VUNPCKLPS  Y1, Y0, Y8; \
+	VUNPCKHPS  Y1, Y0, Y9; \
+	VUNPCKLPS  Y3, Y2, Y10; \
+	VUNPCKHPS  Y3, Y2, Y11; \
+	VUNPCKLPS  Y5, Y4, Y12; \
+	VUNPCKHPS  Y5, Y4, Y13; \
+	VUNPCKLPS  Y7, Y6, Y14; \
+	VUNPCKHPS  Y7, Y6, Y15; \
+	VSHUFPS    $0x44, Y10, Y8, Y0; \
+	VSHUFPS    $0xEE, Y10, Y8, Y1; \
+	VSHUFPS    $0x44, Y11, Y9, Y2; \
+	VSHUFPS    $0xEE, Y11, Y9, Y3; \
+	VSHUFPS    $0x44, Y14, Y12, Y4; \
+	VSHUFPS    $0xEE, Y14, Y12, Y5; \
+	VSHUFPS    $0x44, Y15, Y13, Y6; \
+	VSHUFPS    $0xEE, Y15, Y13, Y7; \
+	VPERM2F128 $0x20, Y4, Y0, Y8; \
+	VPERM2F128 $0x20, Y5, Y1, Y9; \
+	VPERM2F128 $0x20, Y6, Y2, Y10; \
+	VPERM2F128 $0x20, Y7, Y3, Y11; \
+	VPERM2F128 $0x31, Y4, Y0, Y12; \
+	VPERM2F128 $0x31, Y5, Y1, Y13; \
+	VPERM2F128 $0x31, Y6, Y2, Y14; \
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+// Store the 8 transposed columns at DI with a 64-byte (fnr floats) stride.
+#define STORECOLS \
+	VMOVUPS Y8, (DI); \
+	VMOVUPS Y9, 64(DI); \
+	VMOVUPS Y10, 128(DI); \
+	VMOVUPS Y11, 192(DI); \
+	VMOVUPS Y12, 256(DI); \
+	VMOVUPS Y13, 320(DI); \
+	VMOVUPS Y14, 384(DI); \
+	VMOVUPS Y15, 448(DI)
+
+// Row addressing for 8 rows at SI with byte stride R8: R9 = 3*R8,
+// R10 = 5*R8, R11 = 7*R8.
+#define ROWREGS \
+	LEAQ (R8)(R8*2), R9; \
+	LEAQ (R8)(R8*4), R10; \
+	LEAQ (R9)(R8*4), R11
+
+// func packBT8F32(src *float32, ld int, dst *float32, n8 int)
+TEXT ·packBT8F32(SB), NOSPLIT, $0-32
+	MOVQ src+0(FP), SI
+	MOVQ ld+8(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+16(FP), DI
+	MOVQ n8+24(FP), CX
+	ROWREGS
+
+t32loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (SI)(R9*1), Y3
+	VMOVUPS (SI)(R8*4), Y4
+	VMOVUPS (SI)(R10*1), Y5
+	VMOVUPS (SI)(R9*2), Y6
+	VMOVUPS (SI)(R11*1), Y7
+	TRANSPOSE8
+	STORECOLS
+	ADDQ $32, SI
+	ADDQ $512, DI
+	DECQ CX
+	JNZ  t32loop
+	VZEROUPPER
+	RET
+
+// func packBT8BF16(src *uint16, ld int, dst *float32, n8 int)
+TEXT ·packBT8BF16(SB), NOSPLIT, $0-32
+	MOVQ src+0(FP), SI
+	MOVQ ld+8(FP), R8
+	SHLQ $1, R8
+	MOVQ dst+16(FP), DI
+	MOVQ n8+24(FP), CX
+	ROWREGS
+
+tbf16loop:
+	VPMOVZXWD (SI), Y0
+	VPMOVZXWD (SI)(R8*1), Y1
+	VPMOVZXWD (SI)(R8*2), Y2
+	VPMOVZXWD (SI)(R9*1), Y3
+	VPMOVZXWD (SI)(R8*4), Y4
+	VPMOVZXWD (SI)(R10*1), Y5
+	VPMOVZXWD (SI)(R9*2), Y6
+	VPMOVZXWD (SI)(R11*1), Y7
+	VPSLLD    $16, Y0, Y0
+	VPSLLD    $16, Y1, Y1
+	VPSLLD    $16, Y2, Y2
+	VPSLLD    $16, Y3, Y3
+	VPSLLD    $16, Y4, Y4
+	VPSLLD    $16, Y5, Y5
+	VPSLLD    $16, Y6, Y6
+	VPSLLD    $16, Y7, Y7
+	TRANSPOSE8
+	STORECOLS
+	ADDQ $16, SI
+	ADDQ $512, DI
+	DECQ CX
+	JNZ  tbf16loop
+	VZEROUPPER
+	RET
+
+// func packBT8F16(src *uint16, ld int, dst *float32, n8 int)
+TEXT ·packBT8F16(SB), NOSPLIT, $0-32
+	MOVQ src+0(FP), SI
+	MOVQ ld+8(FP), R8
+	SHLQ $1, R8
+	MOVQ dst+16(FP), DI
+	MOVQ n8+24(FP), CX
+	ROWREGS
+
+tf16loop:
+	VCVTPH2PS (SI), Y0
+	VCVTPH2PS (SI)(R8*1), Y1
+	VCVTPH2PS (SI)(R8*2), Y2
+	VCVTPH2PS (SI)(R9*1), Y3
+	VCVTPH2PS (SI)(R8*4), Y4
+	VCVTPH2PS (SI)(R10*1), Y5
+	VCVTPH2PS (SI)(R9*2), Y6
+	VCVTPH2PS (SI)(R11*1), Y7
+	TRANSPOSE8
+	STORECOLS
+	ADDQ $16, SI
+	ADDQ $512, DI
+	DECQ CX
+	JNZ  tf16loop
+	VZEROUPPER
+	RET
+
+// func packBN16BF16(src *uint16, ld int, dst *float32, kc int) widens kc
+// rows of 16 (row stride ld) into dst with a 16-float stride.
+TEXT ·packBN16BF16(SB), NOSPLIT, $0-32
+	MOVQ src+0(FP), SI
+	MOVQ ld+8(FP), R8
+	SHLQ $1, R8
+	MOVQ dst+16(FP), DI
+	MOVQ kc+24(FP), CX
+
+nbf16loop:
+	VPMOVZXWD (SI), Y0
+	VPMOVZXWD 16(SI), Y1
+	VPSLLD    $16, Y0, Y0
+	VPSLLD    $16, Y1, Y1
+	VMOVUPS   Y0, (DI)
+	VMOVUPS   Y1, 32(DI)
+	ADDQ      R8, SI
+	ADDQ      $64, DI
+	DECQ      CX
+	JNZ       nbf16loop
+	VZEROUPPER
+	RET
+
+// func packBN16F16(src *uint16, ld int, dst *float32, kc int)
+TEXT ·packBN16F16(SB), NOSPLIT, $0-32
+	MOVQ src+0(FP), SI
+	MOVQ ld+8(FP), R8
+	SHLQ $1, R8
+	MOVQ dst+16(FP), DI
+	MOVQ kc+24(FP), CX
+
+nf16loop:
+	VCVTPH2PS (SI), Y0
+	VCVTPH2PS 16(SI), Y1
+	VMOVUPS   Y0, (DI)
+	VMOVUPS   Y1, 32(DI)
+	ADDQ      R8, SI
+	ADDQ      $64, DI
+	DECQ      CX
+	JNZ       nf16loop
+	VZEROUPPER
+	RET

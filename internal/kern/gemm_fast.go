@@ -30,6 +30,16 @@ type microKernel func(kc int, a, b, c []float32, ldc int, alpha, beta float32, m
 // amd64 without the purego tag), else nil and Gemm uses its portable paths.
 var fastKernel microKernel
 
+// Optional assembly packers of full fnr-wide op(B) panels (nil when absent;
+// packBPanel then uses packBPanelGo). packT8* transpose 8 rows of the stored
+// matrix (stride ld) by 8·n8 columns into dst[p*fnr+r]; packN16Half widens kc
+// rows of fnr half values into dst[p*fnr+j]. Both index by DType.
+var (
+	packT8F32   func(src []float32, ld int, dst []float32, n8 int)
+	packT8Half  [F16 + 1]func(src []uint16, ld int, dst []float32, n8 int)
+	packN16Half [F16 + 1]func(src []uint16, ld int, dst []float32, kc int)
+)
+
 // microGo is the portable reference micro-kernel, used to test the driver on
 // every platform.
 func microGo(kc int, a, b, c []float32, ldc int, alpha, beta float32, mode int) {
@@ -237,6 +247,13 @@ func packAPanel(trans bool, a []float32, lda, r0, rows, p0, kc int, dst []float3
 		clear(dst)
 	}
 	if trans {
+		if rows == fmr {
+			for p := 0; p < kc; p++ {
+				off := (p0+p)*lda + r0
+				*(*[fmr]float32)(dst[p*fmr:]) = [fmr]float32(a[off : off+fmr])
+			}
+			return
+		}
 		for p := 0; p < kc; p++ {
 			copy(dst[p*fmr:p*fmr+rows], a[(p0+p)*lda+r0:(p0+p)*lda+r0+rows])
 		}
@@ -265,8 +282,41 @@ func packAPanel(trans bool, a []float32, lda, r0, rows, p0, kc int, dst []float3
 
 // packBPanel packs rows [p0,p0+kc) x columns [j0,j0+cols) of op(B) into dst
 // as kc groups of fnr values (columns >= cols are zero), decoding half
-// precision on the way.
+// precision on the way, with the assembly packers where they apply.
 func packBPanel(b bMat, p0, kc, j0, cols int, dst []float32) {
+	if cols == fnr {
+		ld := b.ld
+		if b.trans {
+			if n8 := kc / 8; n8 > 0 {
+				done := false
+				if b.dt == F32 && packT8F32 != nil {
+					for h := 0; h < fnr; h += 8 {
+						packT8F32(b.f32[(j0+h)*ld+p0:], ld, dst[h:], n8)
+					}
+					done = true
+				} else if b.dt != F32 && packT8Half[b.dt] != nil {
+					for h := 0; h < fnr; h += 8 {
+						packT8Half[b.dt](b.half[(j0+h)*ld+p0:], ld, dst[h:], n8)
+					}
+					done = true
+				}
+				if done {
+					if r := kc - 8*n8; r > 0 {
+						packBPanelGo(b, p0+8*n8, r, j0, cols, dst[8*n8*fnr:])
+					}
+					return
+				}
+			}
+		} else if b.dt != F32 && packN16Half[b.dt] != nil {
+			packN16Half[b.dt](b.half[p0*ld+j0:], ld, dst, kc)
+			return
+		}
+	}
+	packBPanelGo(b, p0, kc, j0, cols, dst)
+}
+
+// packBPanelGo is packBPanel in portable Go.
+func packBPanelGo(b bMat, p0, kc, j0, cols int, dst []float32) {
 	dst = dst[:fnr*kc]
 	if cols < fnr {
 		clear(dst)
@@ -278,6 +328,10 @@ func packBPanel(b bMat, p0, kc, j0, cols int, dst []float32) {
 			d := dst[p*fnr : p*fnr+cols]
 			switch b.dt {
 			case F32:
+				if cols == fnr {
+					*(*[fnr]float32)(d) = [fnr]float32(b.f32[off : off+fnr])
+					continue
+				}
 				copy(d, b.f32[off:off+cols])
 			case BF16:
 				for j, h := range b.half[off : off+cols] {

@@ -201,3 +201,43 @@ func BenchmarkMicroKernelParallel(b *testing.B) {
 	})
 	b.ReportMetric(float64(2*fmr*fnr*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// TestPackBPanelHalfAllValues packs every one of the 65536 half bit patterns
+// (as a 16 x 4096 matrix, both layouts) with packBPanel (assembly where the
+// CPU has it) and compares with the portable packBPanelGo: bit-exact, and NaN
+// where NaN. Subnormals, infinities and signed zeros included.
+func TestPackBPanelHalfAllValues(t *testing.T) {
+	const rows, cols = fnr, 4096
+	for _, dt := range []DType{BF16, F16} {
+		for _, trans := range []bool{false, true} {
+			src := make([]uint16, rows*cols)
+			for i := range src {
+				src[i] = uint16(i)
+			}
+			b := bMat{half: src, dt: dt, trans: trans, ld: cols}
+			if !trans { // op(B) is [cols=k... ] stored as [k rows, fnr cols]
+				for p := 0; p < cols; p++ {
+					for j := 0; j < fnr; j++ {
+						src[p*fnr+j] = uint16(j*cols + p)
+					}
+				}
+				b.ld = fnr
+			}
+			for _, p0 := range []int{0, 3} {
+				kc := cols - p0 - 5 // odd length: assembly body plus Go tail
+				got := make([]float32, fnr*kc)
+				want := make([]float32, fnr*kc)
+				packBPanel(b, p0, kc, 0, fnr, got)
+				packBPanelGo(b, p0, kc, 0, fnr, want)
+				for i := range want {
+					g, w := got[i], want[i]
+					if math.IsNaN(float64(w)) {
+						require.True(t, math.IsNaN(float64(g)), "%s trans=%v p0=%d elem %d: got %v want NaN", dt, trans, p0, i, g)
+						continue
+					}
+					require.Equal(t, math.Float32bits(w), math.Float32bits(g), "%s trans=%v p0=%d elem %d: got %v want %v", dt, trans, p0, i, g, w)
+				}
+			}
+		}
+	}
+}
