@@ -61,6 +61,27 @@ TEXT ·sgemmKern6x16(SB), NOSPLIT, $0-56
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
 
+	// Prefetch the C tile (6 rows of 64 bytes, maybe split over two lines)
+	// so that its misses overlap the k loop instead of stalling the stores.
+	MOVQ       DX, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 63(AX)
+	ADDQ       R8, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 63(AX)
+	ADDQ       R8, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 63(AX)
+	ADDQ       R8, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 63(AX)
+	ADDQ       R8, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 63(AX)
+	ADDQ       R8, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 63(AX)
+
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6

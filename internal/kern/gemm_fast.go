@@ -141,9 +141,24 @@ func gemmBlocked(kern microKernel, transA bool, m, n, k int, alpha float32, a []
 				grainB = max(1, (1<<14)/(fnr*kc))
 			}
 			ParallelFor(npan, grainB, func(lo, hi int) {
-				for jp := lo; jp < hi; jp++ {
-					j0 := jc + jp*fnr
-					packBPanel(b, pc, kc, j0, min(fnr, n-j0), bp[jp*fnr*kc:(jp+1)*fnr*kc])
+				if b.trans { // each panel reads fnr contiguous rows of b
+					for jp := lo; jp < hi; jp++ {
+						j0 := jc + jp*fnr
+						packBPanel(b, pc, kc, j0, min(fnr, n-j0), bp[jp*fnr*kc:(jp+1)*fnr*kc])
+					}
+					return
+				}
+				// Row-major b: walk bands of rows across all panels so that
+				// each row is read as one run rather than one page per panel
+				// row (a panel alone touches kc pages when ld >= 1024).
+				const band = 16
+				for p := 0; p < kc; p += band {
+					pk := min(band, kc-p)
+					for jp := lo; jp < hi; jp++ {
+						j0 := jc + jp*fnr
+						off := jp*fnr*kc + p*fnr
+						packBPanel(b, pc+p, pk, j0, min(fnr, n-j0), bp[off:off+pk*fnr])
+					}
 				}
 			})
 			bet, mode := float32(1), 1
