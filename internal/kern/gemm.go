@@ -2,6 +2,7 @@ package kern
 
 import (
 	"fmt"
+	"runtime"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -295,20 +296,49 @@ func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			for j := lo; j < hi; j++ {
 				brow := b[j*ldb : j*ldb+k]
 				for i := 0; i < m; i++ {
-					c[i*ldc+j] += alpha * dot(arow[i], brow)
+					c[i*ldc+j] += alpha * dotK(arow[i], brow)
 				}
 			}
 		})
 	} else {
-		ParallelFor((n+63)/64, max(grain/64, 1), func(lo, hi int) {
-			j0, j1 := lo*64, min(n, hi*64)
-			for i := 0; i < m; i++ {
-				crow := c[i*ldc+j0 : i*ldc+j1]
-				for p, av := range arow[i] {
-					axpy(alpha*av, b[p*ldb+j0:p*ldb+j1], crow)
+		// Split k (rows of B, read as contiguous runs) over the workers: the
+		// first accumulates into C, the others into private partial sums
+		// added at the end. Columns go in blocks of 2048 so that the m rows
+		// of the accumulator stay in L1/L2 while each B row segment is used
+		// for all of them.
+		workers := min(runtime.GOMAXPROCS(0), k, max(1, n/grain)) // grain: columns worth a goroutine
+		var part *f32Buf
+		if workers > 1 {
+			part = getF32((workers - 1) * m * n)
+			clear(part.s)
+		}
+		ParallelFor(workers, 1, func(lo, hi int) {
+			for w := lo; w < hi; w++ {
+				dst, ld := c, ldc
+				if w > 0 {
+					dst, ld = part.s[(w-1)*m*n:w*m*n], n
+				}
+				p0, p1 := w*k/workers, (w+1)*k/workers
+				const cb = 2048
+				for j0 := 0; j0 < n; j0 += cb {
+					j1 := min(n, j0+cb)
+					for p := p0; p < p1; p++ {
+						brow := b[p*ldb+j0 : p*ldb+j1]
+						for i := 0; i < m; i++ {
+							axpyK(alpha*arow[i][p], brow, dst[i*ld+j0:i*ld+j1])
+						}
+					}
 				}
 			}
 		})
+		if part != nil {
+			for w := 1; w < workers; w++ {
+				for i := 0; i < m; i++ {
+					axpyK(1, part.s[(w-1)*m*n+i*n:(w-1)*m*n+(i+1)*n], c[i*ldc:i*ldc+n])
+				}
+			}
+			putF32(part)
+		}
 	}
 	if abuf != nil {
 		putF32(abuf)

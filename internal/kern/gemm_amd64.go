@@ -46,6 +46,16 @@ func packBN16BF16(src *uint16, ld int, dst *float32, kc int)
 //go:noescape
 func packBN16F16(src *uint16, ld int, dst *float32, kc int)
 
+// dotAVX2 returns Σ x[i]·y[i] over n >= 0 elements (four 8-wide FMA sums).
+//
+//go:noescape
+func dotAVX2(x, y *float32, n int) float32
+
+// axpyAVX2 computes y[i] += alpha·x[i] over n >= 0 elements.
+//
+//go:noescape
+func axpyAVX2(alpha float32, x, y *float32, n int)
+
 // checkT8 checks the extents that an 8-row transposing packer touches.
 func checkT8(srcLen, ld, dstLen, n8 int) {
 	if n8 < 1 || srcLen < 7*ld+8*n8 || dstLen < (8*n8-1)*fnr+8 {
@@ -64,6 +74,20 @@ func init() {
 		return
 	}
 	fastKernel = kernAVX2
+	dotK = func(x, y []float32) float32 {
+		if len(x) == 0 {
+			return 0
+		}
+		y = y[:len(x)]
+		return dotAVX2(&x[0], &y[0], len(x))
+	}
+	axpyK = func(alpha float32, x, y []float32) {
+		if len(x) == 0 {
+			return
+		}
+		y = y[:len(x)]
+		axpyAVX2(alpha, &x[0], &y[0], len(x))
+	}
 	packT8F32 = func(src []float32, ld int, dst []float32, n8 int) {
 		checkT8(len(src), ld, len(dst), n8)
 		packBT8F32(&src[0], ld, &dst[0], n8)

@@ -30,6 +30,13 @@ type microKernel func(kc int, a, b, c []float32, ldc int, alpha, beta float32, m
 // amd64 without the purego tag), else nil and Gemm uses its portable paths.
 var fastKernel microKernel
 
+// dotK and axpyK are dot and axpy for the unpacked small-m Gemm and Linear
+// paths: AVX2/FMA assembly where available (set at init), else the Go loops.
+var (
+	dotK  = dot
+	axpyK = axpy
+)
+
 // Optional assembly packers of full fnr-wide op(B) panels (nil when absent;
 // packBPanel then uses packBPanelGo). packT8* transpose 8 rows of the stored
 // matrix (stride ld) by 8·n8 columns into dst[p*fnr+r]; packN16Half widens kc
@@ -80,6 +87,27 @@ type bMat struct {
 	dt    DType
 	trans bool
 	ld    int
+}
+
+// decodeRows decodes rows [r0,r1) x columns [c0,c1) of w into dst like
+// w.decodeBlock, with the assembly widening loops where available.
+func decodeRows(w *Weight, r0, r1, c0, c1 int, dst []float32) {
+	widen := packN16Half[min(w.DType, F16)]
+	if w.DType == F32 || widen == nil || c1-c0 < fnr {
+		w.decodeBlock(r0, r1, c0, c1, dst)
+		return
+	}
+	cw := c1 - c0
+	n16 := cw / fnr
+	for r := r0; r < r1; r++ {
+		off := r*w.Cols + c0
+		d := dst[(r-r0)*cw : (r-r0+1)*cw]
+		// Contiguous halves read as n16 "rows" of fnr with stride fnr.
+		widen(w.Half[off:off+n16*fnr], fnr, d, n16)
+		if n16*fnr < cw {
+			w.decodeBlock(r, r+1, c0+n16*fnr, c1, d[n16*fnr:])
+		}
+	}
 }
 
 // packPool holds the packed A and B panels of gemmBlocked (kept apart from

@@ -241,3 +241,44 @@ func TestPackBPanelHalfAllValues(t *testing.T) {
 		}
 	}
 }
+
+// TestDotAxpyK checks the small-m dot/axpy kernels (assembly where
+// available) at every length through the 32-, 8- and 1-wide loops.
+func TestDotAxpyK(t *testing.T) {
+	rng := newRNG(16)
+	for n := 0; n <= 100; n++ {
+		x := randSlice(rng, n)
+		y := randSlice(rng, n+1) // longer y: only the first n are used
+		var want, mag float64
+		for i := range x {
+			want += float64(x[i]) * float64(y[i])
+			mag += math.Abs(float64(x[i]) * float64(y[i]))
+		}
+		got := float64(dotK(x, y))
+		// float32 summation error scales with Σ|x·y|, not with the (possibly
+		// cancelling) result.
+		require.InDelta(t, want, got, 1e-6*mag+1e-30, "dot n=%d", n)
+		wantY := to64(y)
+		for i := range x {
+			wantY[i] += -1.5 * float64(x[i])
+		}
+		axpyK(-1.5, x, y)
+		requireClose(t, wantY, y, 1e-6, fmt.Sprintf("axpy n=%d", n))
+	}
+}
+
+// TestDecodeRows checks the (assembly) row decoder against decodeBlock on
+// sub-blocks with ragged widths.
+func TestDecodeRows(t *testing.T) {
+	rng := newRNG(17)
+	for _, dt := range []DType{F32, BF16, F16} {
+		w := halfWeight(rng, 9, 70, dt)
+		for _, cc := range [][2]int{{0, 70}, {3, 70}, {5, 37}, {0, 16}, {2, 9}} {
+			n := (7 - 2) * (cc[1] - cc[0])
+			got, want := make([]float32, n), make([]float32, n)
+			decodeRows(w, 2, 7, cc[0], cc[1], got)
+			w.decodeBlock(2, 7, cc[0], cc[1], want)
+			require.Equal(t, want, got, "%s cols %v", dt, cc)
+		}
+	}
+}

@@ -52,12 +52,12 @@ func Linear(y, x []float32, m int, w *Weight, accumulate bool) {
 			buf := getF32(tr * C)
 			for t := lo; t < hi; t++ {
 				r0, r1 := t*tr, min(R, (t+1)*tr)
-				w.decodeBlock(r0, r1, 0, C, buf.s)
+				decodeRows(w, r0, r1, 0, C, buf.s)
 				for i := 0; i < m; i++ {
 					xi := x[i*C : (i+1)*C]
 					yi := y[i*R+r0 : i*R+r1]
 					for j := range yi {
-						d := dot(xi, buf.s[j*C:(j+1)*C])
+						d := dotK(xi, buf.s[j*C:(j+1)*C])
 						if accumulate {
 							yi[j] += d
 						} else {
@@ -117,6 +117,6 @@ func LinearBackwardInput(dx, dy []float32, m int, w *Weight, accumulate bool) {
 func decodeParallel(w *Weight, r0, r1, c0, c1 int, dst []float32) {
 	cw := c1 - c0
 	ParallelFor(r1-r0, max(1, 16384/max(cw, 1)), func(lo, hi int) {
-		w.decodeBlock(r0+lo, r0+hi, c0, c1, dst[lo*cw:hi*cw])
+		decodeRows(w, r0+lo, r0+hi, c0, c1, dst[lo*cw:hi*cw])
 	})
 }
