@@ -4,18 +4,21 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Blocking of the fast (BLIS-style) Gemm driver gemmBlocked. fmr x fnr is the
 // register tile of the micro-kernel (12 YMM accumulators for AVX2). A packed
-// op(B) block of fkc x fnc (6 MiB) is shared by the workers and stays in L3;
-// each worker packs up to fmc rows of op(A) (fmc x fkc, 216 KiB) into its L2
-// and streams fkc x fnr micro-panels of B (24 KiB) through L1. Tuned on a
-// 2-core Zen 4 (32 KiB L1d, 2 MiB L2 per core): kc 384..512 beat 256 by ~3%.
+// op(B) block of fkc x fnc (4 MiB) is shared by the workers and stays in L3;
+// each worker packs up to fmc rows of op(A) (fmc x fkc, 144 KiB) into its L2
+// and streams fkc x fnr micro-panels of B (16 KiB, which with the 6 KiB A
+// micro-panel fits the 32 KiB L1d) through L1. Tuned on a 2-core Zen 4 (32
+// KiB L1d, 2 MiB L2 per core): kc 256 / mc 144 was the steadiest of kc
+// 256..512 x mc 96..240 (±5%, within the noise of a shared machine).
 const (
 	fmr = 6
 	fnr = 16
-	fkc = 384
+	fkc = 256
 	fmc = 144
 	fnc = 4096
 )
@@ -195,21 +198,10 @@ func gemmBlocked(kern microKernel, transA bool, m, n, k int, alpha float32, a []
 			}
 			blk := gemmBlock{kern: kern, transA: transA, m: m, n: n, alpha: alpha, beta: bet, mode: mode,
 				a: a, lda: lda, c: c, ldc: ldc, pc: pc, kc: kc, jc: jc, bp: bp}
-			// Split the larger panel count over the workers: each worker packs
-			// the rows of op(A) it needs and runs its own tiles.
-			tileFlops := 2 * fmr * fnr * kc
-			if npan >= mpan {
-				grain := npan
-				if workers > 1 {
-					grain = max(1, (1<<17)/(tileFlops*mpan))
-				}
-				ParallelFor(npan, grain, func(lo, hi int) { blk.run(0, mpan, lo, hi) })
+			if workers == 1 || mpan*npan*2*fmr*fnr*kc < 1<<18 {
+				blk.run(0, mpan, 0, npan)
 			} else {
-				grain := mpan
-				if workers > 1 {
-					grain = max(1, (1<<17)/(tileFlops*npan))
-				}
-				ParallelFor(mpan, grain, func(lo, hi int) { blk.run(lo, hi, 0, npan) })
+				blk.runParallel(workers, mpan, npan)
 			}
 		}
 	}
@@ -231,55 +223,123 @@ type gemmBlock struct {
 	bp          []float32
 }
 
-// run computes row panels [ip0,ip1) x column panels [jp0,jp1) of the block.
+// run computes row panels [ip0,ip1) x column panels [jp0,jp1) of the block
+// on the calling goroutine.
 func (g *gemmBlock) run(ip0, ip1, jp0, jp1 int) {
-	kc := g.kc
 	// Cut [ip0,ip1) into near-equal chunks of at most fmc/fmr panels.
 	np := ip1 - ip0
 	nchunks := (np + fmc/fmr - 1) / (fmc / fmr)
 	per := (np + nchunks - 1) / nchunks
-	abuf := getPack(per * fmr * kc)
+	abuf := getPack(per * fmr * g.kc)
 	tile := getF32(fmr * fnr)
 	for ic := ip0; ic < ip1; ic += per {
 		icEnd := min(ip1, ic+per)
-		for ip := ic; ip < icEnd; ip++ {
-			r0 := ip * fmr
-			packAPanel(g.transA, g.a, g.lda, r0, min(fmr, g.m-r0), g.pc, kc, abuf.s[(ip-ic)*fmr*kc:(ip-ic+1)*fmr*kc])
-		}
-		for jp := jp0; jp < jp1; jp++ {
-			j0 := g.jc + jp*fnr
-			nw := min(fnr, g.n-j0)
-			bpan := g.bp[jp*fnr*kc : (jp+1)*fnr*kc]
-			for ip := ic; ip < icEnd; ip++ {
-				r0 := ip * fmr
-				mw := min(fmr, g.m-r0)
-				apan := abuf.s[(ip-ic)*fmr*kc : (ip-ic+1)*fmr*kc]
-				if mw == fmr && nw == fnr {
-					g.kern(kc, apan, bpan, g.c[r0*g.ldc+j0:], g.ldc, g.alpha, g.beta, g.mode)
+		g.packA(ic, icEnd, abuf.s)
+		g.tiles(ic, icEnd, jp0, jp1, abuf.s, tile.s)
+	}
+	putF32(tile)
+	putPack(abuf)
+}
+
+// runParallel computes all mpan x npan tiles of the block on `workers`
+// goroutines that claim chunks of work from atomic counters, so that a worker
+// slowed down (by another process on a shared machine) takes fewer chunks.
+// With more column than row panels, every worker walks the row blocks of
+// op(A) in order, packs each block it still finds work in, and claims chunks
+// of that block's column panels; otherwise workers claim chunks of row
+// panels, pack them and run them against every column panel.
+func (g *gemmBlock) runParallel(workers, mpan, npan int) {
+	if npan >= mpan {
+		nblk := (mpan + fmc/fmr - 1) / (fmc / fmr)
+		per := (mpan + nblk - 1) / nblk
+		chunk := max(1, npan/(4*workers))
+		next := make([]atomic.Int64, nblk)
+		ParallelFor(workers, 1, func(lo, hi int) {
+			abuf := getPack(per * fmr * g.kc)
+			tile := getF32(fmr * fnr)
+			for b := range next {
+				ctr := &next[b]
+				if ctr.Load() >= int64(npan) {
 					continue
 				}
-				g.kern(kc, apan, bpan, tile.s, fnr, g.alpha, 0, 0)
-				for ii := 0; ii < mw; ii++ {
-					crow := g.c[(r0+ii)*g.ldc+j0 : (r0+ii)*g.ldc+j0+nw]
-					t := tile.s[ii*fnr : ii*fnr+nw]
-					switch g.mode {
-					case 0:
-						copy(crow, t)
-					case 1:
-						for jj, v := range t {
-							crow[jj] += v
-						}
-					default:
-						for jj, v := range t {
-							crow[jj] = g.beta*crow[jj] + v
-						}
+				ic, icEnd := b*per, min(mpan, (b+1)*per)
+				g.packA(ic, icEnd, abuf.s)
+				for {
+					j := int(ctr.Add(int64(chunk))) - chunk
+					if j >= npan {
+						break
+					}
+					g.tiles(ic, icEnd, j, min(npan, j+chunk), abuf.s, tile.s)
+				}
+			}
+			putF32(tile)
+			putPack(abuf)
+		})
+		return
+	}
+	chunk := min(fmc/fmr, max(1, mpan/(4*workers)))
+	var next atomic.Int64
+	ParallelFor(workers, 1, func(lo, hi int) {
+		abuf := getPack(chunk * fmr * g.kc)
+		tile := getF32(fmr * fnr)
+		for {
+			i := int(next.Add(int64(chunk))) - chunk
+			if i >= mpan {
+				break
+			}
+			iEnd := min(mpan, i+chunk)
+			g.packA(i, iEnd, abuf.s)
+			g.tiles(i, iEnd, 0, npan, abuf.s, tile.s)
+		}
+		putF32(tile)
+		putPack(abuf)
+	})
+}
+
+// packA packs row panels [ic,icEnd) of op(A) (depth pc..pc+kc) into abuf.
+func (g *gemmBlock) packA(ic, icEnd int, abuf []float32) {
+	kc := g.kc
+	for ip := ic; ip < icEnd; ip++ {
+		r0 := ip * fmr
+		packAPanel(g.transA, g.a, g.lda, r0, min(fmr, g.m-r0), g.pc, kc, abuf[(ip-ic)*fmr*kc:(ip-ic+1)*fmr*kc])
+	}
+}
+
+// tiles runs the micro-kernel over row panels [ic,icEnd) (packed in abuf) x
+// column panels [jp0,jp1), through the scratch tile at the edges of C.
+func (g *gemmBlock) tiles(ic, icEnd, jp0, jp1 int, abuf, tile []float32) {
+	kc := g.kc
+	for jp := jp0; jp < jp1; jp++ {
+		j0 := g.jc + jp*fnr
+		nw := min(fnr, g.n-j0)
+		bpan := g.bp[jp*fnr*kc : (jp+1)*fnr*kc]
+		for ip := ic; ip < icEnd; ip++ {
+			r0 := ip * fmr
+			mw := min(fmr, g.m-r0)
+			apan := abuf[(ip-ic)*fmr*kc : (ip-ic+1)*fmr*kc]
+			if mw == fmr && nw == fnr {
+				g.kern(kc, apan, bpan, g.c[r0*g.ldc+j0:], g.ldc, g.alpha, g.beta, g.mode)
+				continue
+			}
+			g.kern(kc, apan, bpan, tile, fnr, g.alpha, 0, 0)
+			for ii := 0; ii < mw; ii++ {
+				crow := g.c[(r0+ii)*g.ldc+j0 : (r0+ii)*g.ldc+j0+nw]
+				t := tile[ii*fnr : ii*fnr+nw]
+				switch g.mode {
+				case 0:
+					copy(crow, t)
+				case 1:
+					for jj, v := range t {
+						crow[jj] += v
+					}
+				default:
+					for jj, v := range t {
+						crow[jj] = g.beta*crow[jj] + v
 					}
 				}
 			}
 		}
 	}
-	putF32(tile)
-	putPack(abuf)
 }
 
 // packAPanel packs rows [r0,r0+rows) x columns [p0,p0+kc) of op(A) into dst

@@ -76,7 +76,7 @@ func TestGemmBlockedEdges(t *testing.T) {
 	shapes = append(shapes,
 		shape{13, 35, fkc - 1}, shape{13, 35, fkc}, shape{13, 35, fkc + 1}, shape{7, 5, 3*fkc + 17},
 		shape{fmc - 1, 20, 40}, shape{fmc + 1, 20, 40}, shape{2*fmc + fmr + 1, 3, 10},
-		shape{9, fnc - 1, 20}, shape{9, fnc + 1, 20}, shape{50, 70, 1100},
+		shape{9, fnc - 1, 20}, shape{9, fnc + 1, 20}, shape{50, 70, 1100}, shape{fmc + 7, 3 * fmc, 30},
 	)
 	scalars := []struct{ alpha, beta float32 }{{1, 0}, {-0.5, 1}, {2, 0.25}, {1, -1}}
 	rng := newRNG(12)
