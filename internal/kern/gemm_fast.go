@@ -1,6 +1,7 @@
 package kern
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"sync"
@@ -95,11 +96,11 @@ type bMat struct {
 // decodeRows decodes rows [r0,r1) x columns [c0,c1) of w into dst like
 // w.decodeBlock, with the assembly widening loops where available.
 func decodeRows(w *Weight, r0, r1, c0, c1 int, dst []float32) {
-	widen := packN16Half[min(w.DType, F16)]
-	if w.DType == F32 || widen == nil || c1-c0 < fnr {
+	if (w.DType != BF16 && w.DType != F16) || packN16Half[w.DType] == nil || c1-c0 < fnr {
 		w.decodeBlock(r0, r1, c0, c1, dst)
 		return
 	}
+	widen := packN16Half[w.DType]
 	cw := c1 - c0
 	n16 := cw / fnr
 	for r := r0; r < r1; r++ {
@@ -397,7 +398,7 @@ func packBPanel(b bMat, p0, kc, j0, cols int, dst []float32) {
 						packT8F32(b.f32[(j0+h)*ld+p0:], ld, dst[h:], n8)
 					}
 					done = true
-				} else if b.dt != F32 && packT8Half[b.dt] != nil {
+				} else if (b.dt == BF16 || b.dt == F16) && packT8Half[b.dt] != nil {
 					for h := 0; h < fnr; h += 8 {
 						packT8Half[b.dt](b.half[(j0+h)*ld+p0:], ld, dst[h:], n8)
 					}
@@ -410,7 +411,7 @@ func packBPanel(b bMat, p0, kc, j0, cols int, dst []float32) {
 					return
 				}
 			}
-		} else if b.dt != F32 && packN16Half[b.dt] != nil {
+		} else if (b.dt == BF16 || b.dt == F16) && packN16Half[b.dt] != nil {
 			packN16Half[b.dt](b.half[p0*ld+j0:], ld, dst, kc)
 			return
 		}
@@ -440,10 +441,12 @@ func packBPanelGo(b bMat, p0, kc, j0, cols int, dst []float32) {
 				for j, h := range b.half[off : off+cols] {
 					d[j] = math.Float32frombits(uint32(h) << 16)
 				}
-			default:
+			case F16:
 				for j, h := range b.half[off : off+cols] {
 					d[j] = F16ToF32(h)
 				}
+			default:
+				panic(fmt.Sprintf("kern: gemm: unknown dtype %s", b.dt))
 			}
 		}
 		return
@@ -493,6 +496,9 @@ func packBPanelGo(b bMat, p0, kc, j0, cols int, dst []float32) {
 			}
 		}
 		return
+	}
+	if b.dt != F16 {
+		panic(fmt.Sprintf("kern: gemm: unknown dtype %s", b.dt))
 	}
 	for ; jj < cols; jj++ {
 		off := (j0+jj)*ld + p0

@@ -282,3 +282,17 @@ func TestDecodeRows(t *testing.T) {
 		}
 	}
 }
+
+// TestLinearUnknownDTypePanics: a weight with an unknown dtype must never be
+// decoded as some other precision, on either the packed or the small-m path.
+func TestLinearUnknownDTypePanics(t *testing.T) {
+	for _, m := range []int{1, 16} {
+		w := &Weight{Rows: 20, Cols: 40, DType: DType(7), Half: make([]uint16, 800)}
+		x := make([]float32, m*40)
+		require.Panics(t, func() { Linear(make([]float32, m*20), x, m, w, false) }, "linear m=%d", m)
+		require.Panics(t, func() { LinearBackwardInput(x, make([]float32, m*20), m, w, false) }, "backward m=%d", m)
+		require.Panics(t, func() {
+			gemmBlocked(microGo, false, m, 20, 40, 1, x, 40, bMat{half: w.Half, dt: w.DType, trans: true, ld: 40}, 0, make([]float32, m*20), 20, false)
+		}, "gemmBlocked m=%d", m)
+	}
+}

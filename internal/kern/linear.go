@@ -39,7 +39,7 @@ func Linear(y, x []float32, m int, w *Weight, accumulate bool) {
 		Gemm(false, true, m, R, C, 1, x, C, w.F32, C, beta, y, R)
 		return
 	}
-	if fastKernel != nil && m >= fastMinM {
+	if fastKernel != nil && m >= fastMinM && (w.DType == BF16 || w.DType == F16) {
 		// Half-precision rows are decoded straight into the packed panels.
 		gemmBlocked(fastKernel, false, m, R, C, 1, x, C, bMat{half: w.Half, dt: w.DType, trans: true, ld: C}, beta, y, R, true)
 		return
@@ -95,7 +95,7 @@ func LinearBackwardInput(dx, dy []float32, m int, w *Weight, accumulate bool) {
 		Gemm(false, false, m, C, R, 1, dy, R, w.F32, C, beta, dx, C)
 		return
 	}
-	if fastKernel != nil && m >= fastMinM {
+	if fastKernel != nil && m >= fastMinM && (w.DType == BF16 || w.DType == F16) {
 		gemmBlocked(fastKernel, false, m, C, R, 1, dy, R, bMat{half: w.Half, dt: w.DType, ld: C}, beta, dx, C, true)
 		return
 	}
