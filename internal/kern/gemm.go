@@ -2,6 +2,7 @@ package kern
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 
 	"gonum.org/v1/gonum/blas"
@@ -124,7 +125,7 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 	}
 	grain := func(work int) int { // items per goroutine worth ~64k flops
 		if !parallel {
-			return 1 << 62
+			return math.MaxInt
 		}
 		g := (1 << 16) / max(work, 1)
 		return max(g, 1)
