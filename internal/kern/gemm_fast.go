@@ -199,7 +199,7 @@ func gemmBlocked(kern microKernel, transA bool, m, n, k int, alpha float32, a []
 			}
 			blk := gemmBlock{kern: kern, transA: transA, m: m, n: n, alpha: alpha, beta: bet, mode: mode,
 				a: a, lda: lda, c: c, ldc: ldc, pc: pc, kc: kc, jc: jc, bp: bp}
-			if workers == 1 || mpan*npan*2*fmr*fnr*kc < 1<<18 {
+			if workers == 1 || int64(mpan)*int64(npan)*int64(2*fmr*fnr*kc) < 1<<18 {
 				blk.run(0, mpan, 0, npan)
 			} else {
 				blk.runParallel(workers, mpan, npan)
