@@ -2,6 +2,8 @@ package kern
 
 import (
 	"fmt"
+	"math"
+	"runtime"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -11,11 +13,14 @@ import (
 // micro-kernel; kcBlock x ncBlock is the packed panel of op(B) shared by the
 // workers; mcBlock rows of op(A) are packed per worker at a time.
 const (
-	mr      = 4
-	nr      = 4
-	kcBlock = 256
-	mcBlock = 64
-	ncBlock = 1024
+	// fastMinM is the smallest m that Gemm sends to the packed assembly
+	// micro-kernel; fewer rows take the unpacked dot/axpy path.
+	fastMinM = 2 * mr
+	mr       = 4
+	nr       = 4
+	kcBlock  = 256
+	mcBlock  = 64
+	ncBlock  = 1024
 )
 
 // Gemm computes C[m,n] = alpha * op(A) * op(B) + beta * C where op(X) is X or
@@ -25,12 +30,18 @@ const (
 // ignored (NaNs in C do not propagate), as in BLAS.
 //
 // Implementation: for m < 8 (token-by-token decoding) a parallel dot/axpy path
-// that needs no packing; otherwise, for now, gonum's blas32.Sgemm (SSE
-// assembly, about 3x the packed pure-Go gemmPacked below, which stays as the
-// scaffold for a future AVX2/FMA micro-kernel).
+// that needs no packing (AVX2/FMA assembly dot and axpy where available).
+// Otherwise, on amd64 with AVX2+FMA (and without the purego build tag), the
+// BLIS-style packed driver gemmBlocked with a 6x16 assembly micro-kernel,
+// parallel over all processors (see gemm_fast.go); elsewhere gonum's
+// blas32.Sgemm, which beats the pure-Go packed gemmPacked below by about 3x.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
+		return
+	}
+	if fastKernel != nil && m >= fastMinM && alpha != 0 && k != 0 {
+		gemmBlocked(fastKernel, transA, m, n, k, alpha, a, lda, bMat{f32: b, trans: transB, ld: ldb}, beta, c, ldc, true)
 		return
 	}
 	scaleC(m, n, beta, c, ldc)
@@ -114,7 +125,7 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 	}
 	grain := func(work int) int { // items per goroutine worth ~64k flops
 		if !parallel {
-			return 1 << 62
+			return math.MaxInt
 		}
 		g := (1 << 16) / max(work, 1)
 		return max(g, 1)
@@ -288,20 +299,49 @@ func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			for j := lo; j < hi; j++ {
 				brow := b[j*ldb : j*ldb+k]
 				for i := 0; i < m; i++ {
-					c[i*ldc+j] += alpha * dot(arow[i], brow)
+					c[i*ldc+j] += alpha * dotK(arow[i], brow)
 				}
 			}
 		})
 	} else {
-		ParallelFor((n+63)/64, max(grain/64, 1), func(lo, hi int) {
-			j0, j1 := lo*64, min(n, hi*64)
-			for i := 0; i < m; i++ {
-				crow := c[i*ldc+j0 : i*ldc+j1]
-				for p, av := range arow[i] {
-					axpy(alpha*av, b[p*ldb+j0:p*ldb+j1], crow)
+		// Split k (rows of B, read as contiguous runs) over the workers: the
+		// first accumulates into C, the others into private partial sums
+		// added at the end. Columns go in blocks of 2048 so that the m rows
+		// of the accumulator stay in L1/L2 while each B row segment is used
+		// for all of them.
+		workers := min(runtime.GOMAXPROCS(0), k, max(1, n/grain)) // grain: columns worth a goroutine
+		var part *f32Buf
+		if workers > 1 {
+			part = getF32((workers - 1) * m * n)
+			clear(part.s)
+		}
+		ParallelFor(workers, 1, func(lo, hi int) {
+			for w := lo; w < hi; w++ {
+				dst, ld := c, ldc
+				if w > 0 {
+					dst, ld = part.s[(w-1)*m*n:w*m*n], n
+				}
+				p0, p1 := w*k/workers, (w+1)*k/workers
+				const cb = 2048
+				for j0 := 0; j0 < n; j0 += cb {
+					j1 := min(n, j0+cb)
+					for p := p0; p < p1; p++ {
+						brow := b[p*ldb+j0 : p*ldb+j1]
+						for i := 0; i < m; i++ {
+							axpyK(alpha*arow[i][p], brow, dst[i*ld+j0:i*ld+j1])
+						}
+					}
 				}
 			}
 		})
+		if part != nil {
+			for w := 1; w < workers; w++ {
+				for i := 0; i < m; i++ {
+					axpyK(1, part.s[(w-1)*m*n+i*n:(w-1)*m*n+(i+1)*n], c[i*ldc:i*ldc+n])
+				}
+			}
+			putF32(part)
+		}
 	}
 	if abuf != nil {
 		putF32(abuf)

@@ -134,7 +134,7 @@ func decoded(w *Weight) []float64 {
 func TestLinear(t *testing.T) {
 	rng := newRNG(2)
 	for _, dt := range []DType{F32, BF16, F16} {
-		for _, sh := range []struct{ m, rows, cols int }{{1, 5, 7}, {3, 16, 9}, {8, 13, 31}, {37, 300, 1100}, {2, 300, 1100}, {1, 1, 1}} {
+		for _, sh := range []struct{ m, rows, cols int }{{1, 5, 7}, {3, 16, 9}, {8, 13, 31}, {37, 300, 1100}, {2, 300, 1100}, {1, 1, 1}, {20, fnc + 5, 40}} {
 			w := halfWeight(rng, sh.rows, sh.cols, dt)
 			require.NoError(t, w.Validate())
 			W := decoded(w)

@@ -22,7 +22,9 @@ func tileRows(rows, cols int) int {
 }
 
 // Linear computes y[m,w.Rows] = x[m,w.Cols] · Wᵀ (y += when accumulate).
-// Half-precision weights are decoded tile by tile into pooled scratch.
+// With the assembly Gemm kernel (amd64 AVX2+FMA) and m >= 8, half-precision
+// weights are decoded while packing the kernel's panels; otherwise they are
+// decoded tile by tile into pooled scratch.
 func Linear(y, x []float32, m int, w *Weight, accumulate bool) {
 	R, C := w.Rows, w.Cols
 	checkLinear("linear", y, x, m, R, C, w)
@@ -37,6 +39,11 @@ func Linear(y, x []float32, m int, w *Weight, accumulate bool) {
 		Gemm(false, true, m, R, C, 1, x, C, w.F32, C, beta, y, R)
 		return
 	}
+	if fastKernel != nil && m >= fastMinM && (w.DType == BF16 || w.DType == F16) {
+		// Half-precision rows are decoded straight into the packed panels.
+		gemmBlocked(fastKernel, false, m, R, C, 1, x, C, bMat{half: w.Half, dt: w.DType, trans: true, ld: C}, beta, y, R, true)
+		return
+	}
 	tr := tileRows(R, C)
 	ntiles := (R + tr - 1) / tr
 	if m < 2*mr {
@@ -45,12 +52,12 @@ func Linear(y, x []float32, m int, w *Weight, accumulate bool) {
 			buf := getF32(tr * C)
 			for t := lo; t < hi; t++ {
 				r0, r1 := t*tr, min(R, (t+1)*tr)
-				w.decodeBlock(r0, r1, 0, C, buf.s)
+				decodeRows(w, r0, r1, 0, C, buf.s)
 				for i := 0; i < m; i++ {
 					xi := x[i*C : (i+1)*C]
 					yi := y[i*R+r0 : i*R+r1]
 					for j := range yi {
-						d := dot(xi, buf.s[j*C:(j+1)*C])
+						d := dotK(xi, buf.s[j*C:(j+1)*C])
 						if accumulate {
 							yi[j] += d
 						} else {
@@ -88,6 +95,10 @@ func LinearBackwardInput(dx, dy []float32, m int, w *Weight, accumulate bool) {
 		Gemm(false, false, m, C, R, 1, dy, R, w.F32, C, beta, dx, C)
 		return
 	}
+	if fastKernel != nil && m >= fastMinM && (w.DType == BF16 || w.DType == F16) {
+		gemmBlocked(fastKernel, false, m, C, R, 1, dy, R, bMat{half: w.Half, dt: w.DType, ld: C}, beta, dx, C, true)
+		return
+	}
 	tr := tileRows(R, C)
 	buf := getF32(tr * C)
 	for r0 := 0; r0 < R; r0 += tr {
@@ -106,6 +117,6 @@ func LinearBackwardInput(dx, dy []float32, m int, w *Weight, accumulate bool) {
 func decodeParallel(w *Weight, r0, r1, c0, c1 int, dst []float32) {
 	cw := c1 - c0
 	ParallelFor(r1-r0, max(1, 16384/max(cw, 1)), func(lo, hi int) {
-		w.decodeBlock(r0+lo, r0+hi, c0, c1, dst[lo*cw:hi*cw])
+		decodeRows(w, r0+lo, r0+hi, c0, c1, dst[lo*cw:hi*cw])
 	})
 }
