@@ -9,7 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const cacheTol = 1e-5
+// Different batch shapes take different GEMM paths (the packed kernel for 8 or more rows, dot
+// products below), whose float32 rounding differs by a few ulps of the logits.
+const cacheTol = 5e-5
 
 var cacheFixtures = []string{"llama-tiny/model", "qwen3-tiny/model", "stories260k"}
 
