@@ -217,6 +217,27 @@ func (o AITAOptions) Prompt(post string) Prompt {
 }
 
 // scoreLabels gives the normalised label probabilities of every text under s.
+// scoreTunedControl scores the label probabilities of every text with the tuned and the control
+// scorer (both required: a tuned model is always compared with a control).
+func scoreTunedControl(ctx context.Context, tuned, control Scorer, texts []string, opts AITAOptions, what string) (o AITAOptions, pt, pc []LabelProbs, err error) {
+	if tuned == nil || control == nil {
+		return o, nil, nil, fmt.Errorf("eval: %s: both a tuned and a control scorer are required", what)
+	}
+	if len(texts) == 0 {
+		return o, nil, nil, fmt.Errorf("eval: %s: no posts", what)
+	}
+	if o, err = opts.withDefaults(); err != nil {
+		return o, nil, nil, err
+	}
+	if pc, err = scoreLabels(ctx, control, texts, o, what+" control"); err != nil {
+		return o, nil, nil, err
+	}
+	if pt, err = scoreLabels(ctx, tuned, texts, o, what+" tuned"); err != nil {
+		return o, nil, nil, err
+	}
+	return o, pt, pc, nil
+}
+
 func scoreLabels(ctx context.Context, s Scorer, texts []string, o AITAOptions, what string) ([]LabelProbs, error) {
 	prompts := make([]Prompt, len(texts))
 	cands := make([][]string, len(texts))
@@ -305,25 +326,11 @@ type AITAReport struct {
 // RunAITA scores every post with the tuned and the control scorer and computes the probability
 // gains. Both scorers are required: a tuned model is always compared with a control.
 func RunAITA(ctx context.Context, tuned, control Scorer, posts []AITAPost, opts AITAOptions) (*AITAReport, error) {
-	if tuned == nil || control == nil {
-		return nil, fmt.Errorf("eval: AITA: both a tuned and a control scorer are required")
-	}
-	if len(posts) == 0 {
-		return nil, fmt.Errorf("eval: AITA: no posts")
-	}
-	o, err := opts.withDefaults()
-	if err != nil {
-		return nil, err
-	}
 	texts := make([]string, len(posts))
 	for i, p := range posts {
 		texts[i] = p.Text
 	}
-	pc, err := scoreLabels(ctx, control, texts, o, "AITA control")
-	if err != nil {
-		return nil, err
-	}
-	pt, err := scoreLabels(ctx, tuned, texts, o, "AITA tuned")
+	o, pt, pc, err := scoreTunedControl(ctx, tuned, control, texts, opts, "AITA")
 	if err != nil {
 		return nil, err
 	}

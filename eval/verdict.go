@@ -193,25 +193,11 @@ type VerdictReport struct {
 // RunVerdicts scores a verdict-only AITA set with the tuned and the control scorer, using the
 // same prompts and labels as RunAITA.
 func RunVerdicts(ctx context.Context, tuned, control Scorer, posts []VerdictPost, opts AITAOptions) (*VerdictReport, error) {
-	if tuned == nil || control == nil {
-		return nil, fmt.Errorf("eval: AITA verdicts: both a tuned and a control scorer are required")
-	}
-	if len(posts) == 0 {
-		return nil, fmt.Errorf("eval: AITA verdicts: no posts")
-	}
-	o, err := opts.withDefaults()
-	if err != nil {
-		return nil, err
-	}
 	texts := make([]string, len(posts))
 	for i, p := range posts {
 		texts[i] = p.Text
 	}
-	pc, err := scoreLabels(ctx, control, texts, o, "AITA verdicts control")
-	if err != nil {
-		return nil, err
-	}
-	pt, err := scoreLabels(ctx, tuned, texts, o, "AITA verdicts tuned")
+	o, pt, pc, err := scoreTunedControl(ctx, tuned, control, texts, opts, "AITA verdicts")
 	if err != nil {
 		return nil, err
 	}
