@@ -168,3 +168,20 @@ func TestReadJSONL(t *testing.T) {
 	// A single description of a level-1 value without a split is train.
 	assert.Equal(t, Description{Index: 1, Text: "b", Level1: "Be polite", Value: ConformityInterpersonal, Split: SplitTrain}, in.Descriptions[1])
 }
+
+func TestSubset(t *testing.T) {
+	in, err := Builtin()
+	require.NoError(t, err)
+	s, err := in.Subset(1, 1, 3)
+	require.NoError(t, err)
+	require.Equal(t, 60, len(s.Descriptions))
+	require.Equal(t, 3, s.VariantsPerDescription())
+	require.Equal(t, 20, len(s.InSplits(SplitTest)))
+	for i, d := range s.Descriptions {
+		require.Equal(t, i, d.Index)
+	}
+	_, err = in.Subset(0, 1, 1)
+	require.ErrorContains(t, err, "0 per value and split")
+	_, err = in.Subset(1, 9, 1)
+	require.ErrorContains(t, err, "9 tasks")
+}
