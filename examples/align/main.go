@@ -249,7 +249,7 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 		}
 	}
 	var parts []string
-	for _, k := range []string{"power", "disutility", "violations"} {
+	for _, k := range []string{eval.MetricPower, eval.MetricUtility, eval.MetricViolations} {
 		if v, ok := gr.Tuned[k]; ok {
 			parts = append(parts, fmt.Sprintf("%s %.1f -> %.1f", k, gr.Control[k], v))
 		}
