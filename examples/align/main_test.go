@@ -32,7 +32,7 @@ func TestAlignEndToEnd(t *testing.T) {
 	t.Log(stdout.String())
 	require.Equal(t, 0, code, stderr.String())
 	require.Contains(t, stdout.String(), "2. intervention power-minimisation: 60 training rows, 60 validation rows")
-	require.Regexp(t, `5\. games \(control -> tuned, 100 = random agent\): power [0-9.]+ -> [0-9.]+, .+`, stdout.String())
+	require.Regexp(t, `5\. games \(control -> tuned, 100 = random agent\): power.Σ [0-9.]+ -> [0-9.]+, utility.Σ .+`, stdout.String())
 
 	for _, f := range []string{"baseline/profile.json", "baseline/profile.png", "in_domain.json", "in_domain.md",
 		"games.json", "games.md", "games.png", "tuned/adapter_config.json", "control/metrics.jsonl"} {
