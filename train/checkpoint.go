@@ -29,8 +29,6 @@ const (
 	bestDir        = "best"
 )
 
-func adapterDir(dir string) string { return dir }
-
 // checkpoint writes the run's state as the newest checkpoint.
 func (t *Trainer) checkpoint() error {
 	root := filepath.Join(t.cfg.Dir, checkpointsDir)

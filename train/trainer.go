@@ -109,7 +109,6 @@ type Trainer struct {
 	bar    *progress
 	best   *snapshot
 	start  time.Time
-	tokens int
 	onStep func(step int) // test hook, called after every optimizer step
 }
 
@@ -205,7 +204,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		res.BestValLoss = math.NaN()
 	}
 	if t.cfg.Dir != "" {
-		if err := t.a.Save(adapterDir(t.cfg.Dir)); err != nil {
+		if err := t.a.Save(t.cfg.Dir); err != nil {
 			return nil, err
 		}
 	}
@@ -300,7 +299,6 @@ func (t *Trainer) step(ctx context.Context, micro [][]int, total int) error {
 		t.state.FirstLoss = loss
 	}
 	t.state.LastLoss = loss
-	t.tokens += tokens
 	elapsed := time.Since(t.start).Seconds()
 	t.state.Elapsed = elapsed
 	tps := float64(tokens) / time.Since(stepStart).Seconds()
