@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
+
+	"gorgonia.org/tensor"
 
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
@@ -31,20 +34,27 @@ type Engine struct {
 	graphs map[shapeKey]*graph
 	pcg    *rand.PCG // dropout masks
 	rng    *rand.Rand
-	// MaxGraphs bounds the compiled graphs kept (one per batch shape); the least recently
-	// built is dropped beyond it.
+	// MaxGraphs bounds the compiled graphs kept (one per batch shape, lengths rounded up to a
+	// multiple of 8); the least recently built is dropped beyond it. An idle graph holds only
+	// its structure (about 1 MB for a 5-layer model).
 	MaxGraphs int
 	order     []shapeKey
 	step      int
 }
 
+// noTensorPool turns off gorgonia/tensor's recycling of *tensor.Dense structs: values released
+// after a step must not be handed out again while an op still holds their backing arrays, and
+// the pool offers nothing here (every value is allocated by valora's ops).
+var noTensorPool sync.Once
+
 // NewEngine prepares training of a on m. seed drives dropout masks.
 func NewEngine(m *model.Model, a *lora.Adapter, seed uint64) (*Engine, error) {
+	noTensorPool.Do(tensor.DontUsePool)
 	if a.Merged() {
 		return nil, fmt.Errorf("train: the adapter is merged into the model; unmerge it before training")
 	}
 	pcg := rand.NewPCG(seed, 0x74726169)
-	e := &Engine{m: m, a: a, graphs: map[shapeKey]*graph{}, pcg: pcg, rng: rand.New(pcg), MaxGraphs: 8}
+	e := &Engine{m: m, a: a, graphs: map[shapeKey]*graph{}, pcg: pcg, rng: rand.New(pcg), MaxGraphs: 64}
 	a.Each(func(l int, p model.Proj, pr *lora.Pair) {
 		e.params = append(e.params, &param{
 			name: fmt.Sprintf("layers.%d.%s", l, p.Module()), pair: pr,
@@ -120,6 +130,10 @@ func (e *Engine) Accumulate(ctx context.Context, b model.Batch, labels []int32, 
 			return 0, 0, fmt.Errorf("train: token id %d at row %d position %d is outside the vocabulary [0,%d)", id, i/b.T, i%b.T, c.VocabSize)
 		}
 	}
+	b, rows = padShape(b, rows)
+	for len(rows)%shapeQuantum != 0 { // padded rows: their target is ignored, their gradient 0
+		rows, targets = append(rows, 0), append(targets, -1)
+	}
 	gr, err := e.graph(shapeKey{b: b.B, t: b.T, k: len(rows), padded: b.Mask != nil})
 	if err != nil {
 		return 0, 0, err
@@ -142,6 +156,40 @@ func (e *Engine) Accumulate(ctx context.Context, b model.Batch, labels []int32, 
 		return 0, 0, err
 	}
 	return gr.ce.sum, gr.ce.count, nil
+}
+
+// shapeQuantum rounds the batch length and the number of predicted positions up to a
+// multiple, so that a run meets few distinct shapes and compiles few graphs.
+const shapeQuantum = 8
+
+// padShape left-pads every row of b to a multiple of shapeQuantum tokens (masked pads; the
+// flat indices in rows move with their tokens).
+func padShape(b model.Batch, rows []int) (model.Batch, []int) {
+	extra := (shapeQuantum - b.T%shapeQuantum) % shapeQuantum
+	if extra == 0 {
+		return b, rows
+	}
+	t := b.T + extra
+	out := model.Batch{B: b.B, T: t, IDs: make([]int32, b.B*t), Mask: make([]float32, b.B*t), Pos: make([]int32, b.B*t)}
+	for r := 0; r < b.B; r++ {
+		for j := 0; j < b.T; j++ {
+			src, dst := r*b.T+j, r*t+extra+j
+			out.IDs[dst] = b.IDs[src]
+			out.Mask[dst] = 1
+			if b.Mask != nil {
+				out.Mask[dst] = b.Mask[src]
+			}
+			out.Pos[dst] = int32(j)
+			if b.Pos != nil {
+				out.Pos[dst] = b.Pos[src]
+			}
+		}
+	}
+	moved := make([]int, len(rows))
+	for i, r := range rows {
+		moved[i] = (r/b.T)*t + extra + r%b.T
+	}
+	return out, moved
 }
 
 func (e *Engine) graph(key shapeKey) (*graph, error) {

@@ -123,7 +123,11 @@ func buildGraph(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw
 	if err != nil {
 		return nil, err
 	}
-	grads, err := G.Grad(loss, wrt...)
+	// G.Grad would seed the backward pass with gorgonia's package-level constant 1, whose
+	// derivOf list then keeps every graph ever differentiated alive (a leak of a whole step's
+	// activations per compiled batch shape). A per-graph seed avoids it.
+	seed := G.NewScalar(g, G.Float32, G.WithName("dloss"), G.WithValue(float32(1)))
+	grads, err := G.Backpropagate(G.Nodes{loss}, G.Nodes{seed}, wrt)
 	if err != nil {
 		return nil, fmt.Errorf("train: graph: differentiate: %w", err)
 	}
@@ -139,13 +143,33 @@ func buildGraph(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw
 	return gr, nil
 }
 
+// release drops the values of the last run.
+func (gr *graph) release() {
+	gr.g.UnbindAllNonInputs()
+	for _, n := range gr.g.AllNodes() {
+		switch op := n.Op().(type) {
+		case *loraOp:
+			op.st.t, op.st.u = nil, nil
+		case *attnOp:
+			op.st.probs, op.st.dq, op.st.dk, op.st.dv = nil, nil, nil, nil
+		case *swigluOp:
+			op.st.dg, op.st.du = nil, nil
+		case *dropoutOp:
+			op.mask = nil
+		}
+	}
+}
+
 // run executes the graph once. Gradients are added into the params' buffers by the sinks.
+// Afterwards every value of the step is released (the nodes' values and the ops' saved
+// activations), so an idle compiled graph holds only its structure.
 func (gr *graph) run() (err error) {
 	defer func() { // gorgonia panics on some internal errors; keep them inside valora
 		if r := recover(); r != nil {
 			err = fmt.Errorf("train: graph execution failed: %v", r)
 		}
 	}()
+	defer gr.release()
 	defer gr.vm.Reset()
 	if err := gr.vm.RunAll(); err != nil {
 		return fmt.Errorf("train: graph execution failed: %w", err)
