@@ -215,20 +215,40 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 		return err
 	}
 
-	// 4a. In domain: held-out test descriptions, all variants.
+	// 4a. In domain: held-out test descriptions, all variants; the protocol's ratings (argmax
+	// digits) and the expected ratings, which show smaller moves.
 	t0 = time.Now()
-	inDomain, err := survey.InDomainScorers(ctx, ctrlScorer, tunedScorer, in, targets, rate, survey.MetricOptions{})
+	test := in.InSplits(survey.SplitTest)
+	ctrlRatings, err := survey.Rate(ctx, ctrlScorer, in, test, rate)
 	if err != nil {
-		return fmt.Errorf("in-domain metrics: %w", err)
+		return fmt.Errorf("in-domain ratings, control: %w", err)
 	}
-	if err := eval.WriteJSON(filepath.Join(o.out, "in_domain.json"), inDomain); err != nil {
-		return err
+	tunedRatings, err := survey.Rate(ctx, tunedScorer, in, test, rate)
+	if err != nil {
+		return fmt.Errorf("in-domain ratings, tuned: %w", err)
 	}
-	if err := eval.WriteMarkdown(filepath.Join(o.out, "in_domain.md"), inDomain); err != nil {
-		return err
+	for _, mode := range []struct {
+		name     string
+		expected bool
+	}{{"in_domain", false}, {"in_domain_expected", true}} {
+		r, err := survey.InDomain(ctrlRatings, tunedRatings, targets, survey.MetricOptions{Expected: mode.expected})
+		if err != nil {
+			return fmt.Errorf("in-domain metrics: %w", err)
+		}
+		if err := eval.WriteJSON(filepath.Join(o.out, mode.name+".json"), r); err != nil {
+			return err
+		}
+		if err := eval.WriteMarkdown(filepath.Join(o.out, mode.name+".md"), r); err != nil {
+			return err
+		}
+		what := "ratings"
+		if mode.expected {
+			what = "expected ratings"
+		}
+		fmt.Fprintf(w, "4. in domain (test split, %s): target rating drop %.3f over %d prompts, other values' fluctuation %.3f over %d prompts\n",
+			what, r.TargetDrop, r.TargetPrompts, r.OtherFluctuation, r.OtherPrompts)
 	}
-	fmt.Fprintf(w, "4. in domain (test split): target rating drop %.3f over %d prompts, other values' fluctuation %.3f over %d prompts (%s)\n",
-		inDomain.TargetDrop, inDomain.TargetPrompts, inDomain.OtherFluctuation, inDomain.OtherPrompts, time.Since(t0).Round(time.Second))
+	fmt.Fprintf(w, "   (%s)\n", time.Since(t0).Round(time.Second))
 
 	// 4b. Out of domain: the built-in text games.
 	games, err := eval.MiniSuite()

@@ -34,7 +34,7 @@ func TestAlignEndToEnd(t *testing.T) {
 	require.Contains(t, stdout.String(), "2. intervention power-minimisation: 60 training rows, 60 validation rows")
 	require.Regexp(t, `5\. games \(control -> tuned, 100 = random agent\): power.Σ [0-9.]+ -> [0-9.]+, utility.Σ .+`, stdout.String())
 
-	for _, f := range []string{"baseline/profile.json", "baseline/profile.png", "in_domain.json", "in_domain.md",
+	for _, f := range []string{"baseline/profile.json", "baseline/profile.png", "in_domain.json", "in_domain.md", "in_domain_expected.json",
 		"games.json", "games.md", "games.png", "tuned/adapter_config.json", "control/metrics.jsonl"} {
 		_, err := os.Stat(filepath.Join(out, f))
 		require.NoError(t, err, f)
