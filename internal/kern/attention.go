@@ -2,7 +2,6 @@ package kern
 
 import (
 	"fmt"
-	"math"
 )
 
 // AttnShape gives the sizes of an attention call: batch B, sequence T, query
@@ -34,80 +33,7 @@ func (s AttnShape) check(name string, lens ...lenCheck) {
 // AttentionBackward needs. Scores are scaled by scale (usually 1/sqrt(D)); the
 // softmax is float32 with max subtraction.
 func Attention(out, q, k, v, probs []float32, mask []float32, s AttnShape, scale float32) {
-	B, T, Hq, Hkv, D := s.B, s.T, s.Hq, s.Hkv, s.D
-	np, nm := B*Hq*T*T, B*T
-	if probs == nil {
-		np = 0
-	}
-	if mask == nil {
-		nm = 0
-	}
-	s.check("attention", lenCheck{"q", len(q), B * T * Hq * D}, lenCheck{"out", len(out), B * T * Hq * D},
-		lenCheck{"k", len(k), B * T * Hkv * D}, lenCheck{"v", len(v), B * T * Hkv * D},
-		lenCheck{"probs", len(probs), np}, lenCheck{"mask", len(mask), nm})
-	group := Hq / Hkv
-	rows := B * Hq * T // one unit per (b, h, i)
-	ParallelFor(rows, max(1, 16384/max(T*D, 1)), func(lo, hi int) {
-		var sbuf *f32Buf
-		if probs == nil {
-			sbuf = getF32(T)
-		}
-		for r := lo; r < hi; r++ {
-			i := r % T
-			h := (r / T) % Hq
-			b := r / (T * Hq)
-			kh := h / group
-			var p []float32
-			if probs != nil {
-				p = probs[r*T : (r+1)*T]
-			} else {
-				p = sbuf.s[:T]
-			}
-			qi := q[((b*T+i)*Hq+h)*D : ((b*T+i)*Hq+h+1)*D]
-			o := out[((b*T+i)*Hq+h)*D : ((b*T+i)*Hq+h+1)*D]
-			mx := float32(math.Inf(-1))
-			seen := false
-			for j := 0; j <= i; j++ {
-				if mask != nil && mask[b*T+j] == 0 {
-					continue
-				}
-				kj := k[((b*T+j)*Hkv+kh)*D : ((b*T+j)*Hkv+kh+1)*D]
-				sc := float32(dot(qi, kj) * scale)
-				p[j] = sc
-				if !seen || sc > mx {
-					mx = sc
-				}
-				seen = true
-			}
-			clear(o)
-			if !seen {
-				clear(p)
-				continue
-			}
-			var sum float64
-			for j := 0; j <= i; j++ {
-				if mask != nil && mask[b*T+j] == 0 {
-					p[j] = 0
-					continue
-				}
-				e := float32(math.Exp(float64(p[j] - mx)))
-				p[j] = e
-				sum += float64(e)
-			}
-			clear(p[i+1:])
-			inv := float32(1 / sum)
-			for j := 0; j <= i; j++ {
-				if p[j] == 0 {
-					continue
-				}
-				p[j] *= inv
-				axpy(p[j], v[((b*T+j)*Hkv+kh)*D:((b*T+j)*Hkv+kh+1)*D], o)
-			}
-		}
-		if sbuf != nil {
-			putF32(sbuf)
-		}
-	})
+	attend(out, q, k, v, probs, mask, CachedShape{B: s.B, Tq: s.T, Tk: s.T, Cap: s.T, Hq: s.Hq, Hkv: s.Hkv, D: s.D}, scale)
 }
 
 // AttentionBackward computes the gradients of Attention given dout

@@ -26,19 +26,31 @@ func (s CachedShape) slots() int {
 // key gets out = 0. With Tk == Tq (and Cap == Tk) the result equals Attention's, computed with
 // the same float32 arithmetic (scores scaled by scale, max-subtracted softmax summed in float64).
 func AttentionCached(out, q, k, v, mask []float32, s CachedShape, scale float32) {
+	attend(out, q, k, v, nil, mask, s, scale)
+}
+
+// attend is the one implementation of causal grouped-query attention: Tq new queries over Tk
+// keys (the last Tq of them are the queries' own tokens), key slots laid out with capacity Cap.
+// probs, when not nil, is a [B,Hq,Tq,Tk] buffer that receives the softmax probabilities (0 for
+// invisible keys), as AttentionBackward needs.
+func attend(out, q, k, v, probs, mask []float32, s CachedShape, scale float32) {
 	B, Tq, Tk, Hq, Hkv, D := s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D
 	C := s.slots()
 	if B < 0 || Tq < 0 || Tk < Tq || C < Tk || Hq <= 0 || Hkv <= 0 || D <= 0 || Hq%Hkv != 0 {
-		panic(fmt.Sprintf("kern: attention cached: bad shape %+v", s))
+		panic(fmt.Sprintf("kern: attention: bad shape %+v", s))
 	}
-	nm := B * C
+	nm, np := B*C, B*Hq*Tq*Tk
 	if mask == nil {
 		nm = 0
 	}
+	if probs == nil {
+		np = 0
+	}
 	for _, l := range []lenCheck{{"q", len(q), B * Tq * Hq * D}, {"out", len(out), B * Tq * Hq * D},
-		{"k", len(k), B * C * Hkv * D}, {"v", len(v), B * C * Hkv * D}, {"mask", len(mask), nm}} {
+		{"k", len(k), B * C * Hkv * D}, {"v", len(v), B * C * Hkv * D}, {"mask", len(mask), nm},
+		{"probs", len(probs), np}} {
 		if l.got != l.want {
-			panic(fmt.Sprintf("kern: attention cached: shape %+v: len(%s)=%d, want %d", s, l.name, l.got, l.want))
+			panic(fmt.Sprintf("kern: attention: shape %+v: len(%s)=%d, want %d", s, l.name, l.got, l.want))
 		}
 	}
 	group := Hq / Hkv
@@ -47,6 +59,9 @@ func AttentionCached(out, q, k, v, mask []float32, s CachedShape, scale float32)
 		buf := getF32(Tk)
 		p := buf.s[:Tk]
 		for r := lo; r < hi; r++ { // one unit per (b, h, i)
+			if probs != nil {
+				p = probs[r*Tk : (r+1)*Tk]
+			}
 			i := r % Tq
 			h := (r / Tq) % Hq
 			b := r / (Tq * Hq)
@@ -70,6 +85,7 @@ func AttentionCached(out, q, k, v, mask []float32, s CachedShape, scale float32)
 			}
 			clear(o)
 			if !seen {
+				clear(p)
 				continue
 			}
 			var sum float64
@@ -82,12 +98,14 @@ func AttentionCached(out, q, k, v, mask []float32, s CachedShape, scale float32)
 				p[j] = e
 				sum += float64(e)
 			}
+			clear(p[last+1:])
 			inv := float32(1 / sum)
 			for j := 0; j <= last; j++ {
 				if p[j] == 0 {
 					continue
 				}
-				axpy(p[j]*inv, v[((b*C+j)*Hkv+kh)*D:((b*C+j)*Hkv+kh+1)*D], o)
+				p[j] *= inv
+				axpy(p[j], v[((b*C+j)*Hkv+kh)*D:((b*C+j)*Hkv+kh+1)*D], o)
 			}
 		}
 		putF32(buf)

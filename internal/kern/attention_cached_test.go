@@ -143,7 +143,7 @@ func TestAttentionCachedMatchesAttentionRows(t *testing.T) {
 func TestAttentionCachedChecksShapes(t *testing.T) {
 	s := CachedShape{B: 1, Tq: 2, Tk: 3, Hq: 2, Hkv: 1, D: 2}
 	q, kv := make([]float32, 8), make([]float32, 6)
-	require.PanicsWithValue(t, "kern: attention cached: shape {B:1 Tq:2 Tk:3 Cap:0 Hq:2 Hkv:1 D:2}: len(mask)=2, want 3", func() {
+	require.PanicsWithValue(t, "kern: attention: shape {B:1 Tq:2 Tk:3 Cap:0 Hq:2 Hkv:1 D:2}: len(mask)=2, want 3", func() {
 		AttentionCached(make([]float32, 8), q, kv, kv, make([]float32, 2), s, 1)
 	})
 	require.Panics(t, func() { AttentionCached(make([]float32, 8), q, kv, kv, nil, CachedShape{1, 3, 2, 0, 2, 1, 2}, 1) })

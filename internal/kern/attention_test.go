@@ -188,7 +188,7 @@ func BenchmarkAttention(b *testing.B) {
 func TestAttentionChecksLengths(t *testing.T) {
 	s := AttnShape{B: 1, T: 2, Hq: 2, Hkv: 1, D: 2}
 	q, kv := make([]float32, 8), make([]float32, 4)
-	require.PanicsWithValue(t, "kern: attention: shape {B:1 T:2 Hq:2 Hkv:1 D:2}: len(mask)=3, want 2", func() {
+	require.PanicsWithValue(t, "kern: attention: shape {B:1 Tq:2 Tk:2 Cap:2 Hq:2 Hkv:1 D:2}: len(mask)=3, want 2", func() {
 		Attention(make([]float32, 8), q, kv, kv, nil, make([]float32, 3), s, 1)
 	})
 	require.Panics(t, func() { Attention(make([]float32, 8), q, kv, kv, nil, nil, AttnShape{1, 2, 3, 2, 2}, 1) })
