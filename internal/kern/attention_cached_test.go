@@ -1,6 +1,7 @@
 package kern
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -113,7 +114,8 @@ func TestAttentionCached(t *testing.T) {
 }
 
 // Splitting a sequence into a past and new tokens gives the same numbers as one Attention call
-// over the whole sequence (the new queries' rows).
+// over the whole sequence (the new queries' rows), up to the float32 summation order of the
+// matrix products, which may depend on how many queries share one.
 func TestAttentionCachedMatchesAttentionRows(t *testing.T) {
 	rng := newRNG(12)
 	full := AttnShape{B: 2, T: 9, Hq: 4, Hkv: 2, D: 16}
@@ -136,7 +138,7 @@ func TestAttentionCachedMatchesAttentionRows(t *testing.T) {
 		}
 		out := make([]float32, len(nq))
 		AttentionCached(out, nq, k, v, mask, s, scale)
-		require.Equal(t, wq, out, "Tq=%d", tq)
+		requireClose(t, to64(wq), out, 1e-6, fmt.Sprintf("Tq=%d", tq))
 	}
 }
 

@@ -161,30 +161,6 @@ func TestAttentionBackward(t *testing.T) {
 	}
 }
 
-func BenchmarkAttention(b *testing.B) {
-	s := AttnShape{B: 4, T: 96, Hq: 16, Hkv: 8, D: 128}
-	rng := newRNG(10)
-	q := randSlice(rng, s.B*s.T*s.Hq*s.D)
-	k := randSlice(rng, s.B*s.T*s.Hkv*s.D)
-	v := randSlice(rng, s.B*s.T*s.Hkv*s.D)
-	out := make([]float32, len(q))
-	probs := make([]float32, s.B*s.Hq*s.T*s.T)
-	scale := float32(1 / math.Sqrt(float64(s.D)))
-	b.Run("forward", func(b *testing.B) {
-		for b.Loop() {
-			Attention(out, q, k, v, probs, nil, s, scale)
-		}
-	})
-	dq := make([]float32, len(q))
-	dk := make([]float32, len(k))
-	dv := make([]float32, len(v))
-	b.Run("backward", func(b *testing.B) {
-		for b.Loop() {
-			AttentionBackward(dq, dk, dv, out, q, k, v, probs, s, scale)
-		}
-	})
-}
-
 func TestAttentionChecksLengths(t *testing.T) {
 	s := AttnShape{B: 1, T: 2, Hq: 2, Hkv: 1, D: 2}
 	q, kv := make([]float32, 8), make([]float32, 4)
@@ -193,4 +169,311 @@ func TestAttentionChecksLengths(t *testing.T) {
 	})
 	require.Panics(t, func() { Attention(make([]float32, 8), q, kv, kv, nil, nil, AttnShape{1, 2, 3, 2, 2}, 1) })
 	require.Panics(t, func() { AttentionBackward(q, kv, kv, q, q, kv, kv, make([]float32, 7), s, 1) })
+}
+
+// loopDot and loopAxpy are the float32 dot product and axpy the loop attention used.
+func loopDot(x, y []float32) float32 {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i] * y[i]
+		s1 += x[i+1] * y[i+1]
+		s2 += x[i+2] * y[i+2]
+		s3 += x[i+3] * y[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i] * y[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func loopAxpy(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += alpha * v
+	}
+}
+
+// loopAttend is the scalar implementation attend replaced (one query at a time, a dot product
+// per visible key and an axpy per value, float32 softmax with a float64 sum): the reference
+// for the numerics of the matrix-product version. Arguments as attend's.
+func loopAttend(out, q, k, v, probs, mask []float32, s CachedShape, scale float32) {
+	B, Tq, Tk, Hq, Hkv, D := s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D
+	C := s.slots()
+	group := Hq / Hkv
+	past := Tk - Tq
+	p := make([]float32, Tk)
+	for r := 0; r < B*Hq*Tq; r++ { // (b, h, i)
+		if probs != nil {
+			p = probs[r*Tk : (r+1)*Tk]
+		}
+		i, h, b := r%Tq, (r/Tq)%Hq, r/(Tq*Hq)
+		kh := h / group
+		last := past + i
+		qi := q[((b*Tq+i)*Hq+h)*D : ((b*Tq+i)*Hq+h+1)*D]
+		o := out[((b*Tq+i)*Hq+h)*D : ((b*Tq+i)*Hq+h+1)*D]
+		mx := float32(math.Inf(-1))
+		seen := false
+		for j := 0; j <= last; j++ {
+			if mask != nil && mask[b*C+j] == 0 {
+				continue
+			}
+			sc := loopDot(qi, k[((b*C+j)*Hkv+kh)*D:((b*C+j)*Hkv+kh+1)*D]) * scale
+			p[j] = sc
+			if !seen || sc > mx {
+				mx = sc
+			}
+			seen = true
+		}
+		clear(o)
+		if !seen {
+			clear(p)
+			continue
+		}
+		var sum float64
+		for j := 0; j <= last; j++ {
+			if mask != nil && mask[b*C+j] == 0 {
+				p[j] = 0
+				continue
+			}
+			e := float32(math.Exp(float64(p[j] - mx)))
+			p[j] = e
+			sum += float64(e)
+		}
+		clear(p[last+1:])
+		inv := float32(1 / sum)
+		for j := 0; j <= last; j++ {
+			if p[j] != 0 {
+				p[j] *= inv
+				loopAxpy(p[j], v[((b*C+j)*Hkv+kh)*D:((b*C+j)*Hkv+kh+1)*D], o)
+			}
+		}
+	}
+}
+
+// loopAttentionBackward is the scalar AttentionBackward the matrix-product version replaced.
+func loopAttentionBackward(dq, dk, dv, dout, q, k, v, probs []float32, s AttnShape, scale float32) {
+	B, T, Hq, Hkv, D := s.B, s.T, s.Hq, s.Hkv, s.D
+	group := Hq / Hkv
+	ds := make([]float32, T)
+	clear(dk)
+	clear(dv)
+	for b := 0; b < B; b++ {
+		for h := 0; h < Hq; h++ {
+			kh := h / group
+			for i := 0; i < T; i++ {
+				qoff := ((b*T+i)*Hq + h) * D
+				doi, qi, dqi := dout[qoff:qoff+D], q[qoff:qoff+D], dq[qoff:qoff+D]
+				clear(dqi)
+				p := probs[((b*Hq+h)*T+i)*T : ((b*Hq+h)*T+i+1)*T]
+				var tot float64
+				for j := 0; j <= i; j++ {
+					if p[j] == 0 {
+						continue
+					}
+					koff := ((b*T+j)*Hkv + kh) * D
+					loopAxpy(p[j], doi, dv[koff:koff+D])
+					ds[j] = loopDot(doi, v[koff:koff+D])
+					tot += float64(p[j]) * float64(ds[j])
+				}
+				t32 := float32(tot)
+				for j := 0; j <= i; j++ {
+					if p[j] == 0 {
+						continue
+					}
+					g := p[j] * (ds[j] - t32) * scale
+					koff := ((b*T+j)*Hkv + kh) * D
+					loopAxpy(g, k[koff:koff+D], dqi)
+					loopAxpy(g, qi, dk[koff:koff+D])
+				}
+			}
+		}
+	}
+}
+
+// maskWith builds a [B,T] mask whose row b is rows[b%len(rows)](j) for each position j.
+func maskWith(rows ...func(j int) bool) func(B, T int) []float32 {
+	return func(B, T int) []float32 {
+		m := make([]float32, B*T)
+		for b := 0; b < B; b++ {
+			for j := 0; j < T; j++ {
+				if rows[b%len(rows)](j) {
+					m[b*T+j] = 1
+				}
+			}
+		}
+		return m
+	}
+}
+
+// loopTol bounds the difference between the matrix-product attention and the loops: they
+// differ by float32 summation order only (the products accumulate each score over D in one
+// chain where the loops used four), a few 1e-7 of the outputs' rms.
+const loopTol = 5e-6
+
+// The matrix-product attention agrees with the loop implementation it replaced: forward,
+// probabilities and all three gradients, over shapes with one and several causal blocks.
+func TestAttentionMatchesLoops(t *testing.T) {
+	holes := maskWith(func(j int) bool { return j%3 != 1 }, func(j int) bool { return j >= 2 && j != 5 })
+	cases := []attnCase{
+		{"one token", AttnShape{1, 1, 1, 1, 8}, nil},
+		{"mha", AttnShape{2, 7, 2, 2, 16}, nil},
+		{"gqa2 odd D left padding", AttnShape{3, 17, 4, 2, 33}, leftPad(0, 5, 16)},
+		{"mqa right padding", AttnShape{2, 33, 4, 1, 64}, rightPad(33, 20)},
+		{"gqa4 D128", AttnShape{1, 40, 8, 2, 128}, nil},
+		{"fully padded row", AttnShape{2, 9, 2, 1, 8}, leftPad(0, 9)},
+		{"fully padded last row gqa", AttnShape{3, 6, 4, 2, 8}, leftPad(2, 0, 6)},
+		{"mask with holes", AttnShape{2, 13, 4, 4, 24}, holes},
+		{"two blocks gqa2", AttnShape{2, attnBlock + 5, 4, 2, 16}, leftPad(0, 7)},
+		{"three blocks mqa", AttnShape{1, 2*attnBlock + 1, 2, 1, 8}, rightPad(2*attnBlock - 3)},
+	}
+	rng := newRNG(21)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.s
+			q := randSlice(rng, s.B*s.T*s.Hq*s.D)
+			k := randSlice(rng, s.B*s.T*s.Hkv*s.D)
+			v := randSlice(rng, s.B*s.T*s.Hkv*s.D)
+			dout := randSlice(rng, len(q))
+			var mask []float32
+			if tc.mask != nil {
+				mask = tc.mask(s.B, s.T)
+			}
+			scale := float32(1 / math.Sqrt(float64(s.D)))
+			cs := CachedShape{B: s.B, Tq: s.T, Tk: s.T, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
+			wantOut, wantP := make([]float32, len(q)), make([]float32, s.B*s.Hq*s.T*s.T)
+			loopAttend(wantOut, q, k, v, wantP, mask, cs, scale)
+			out, probs := randSlice(rng, len(q)), randSlice(rng, len(wantP)) // garbage is overwritten
+			Attention(out, q, k, v, probs, mask, s, scale)
+			requireClose(t, to64(wantOut), out, loopTol, "out")
+			requireClose(t, to64(wantP), probs, loopTol, "probs")
+			for i, w := range wantP {
+				if w == 0 {
+					require.Zero(t, probs[i], "probs[%d] of an invisible key", i)
+				}
+			}
+
+			wdq, wdk, wdv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
+			loopAttentionBackward(wdq, wdk, wdv, dout, q, k, v, wantP, s, scale)
+			dq, dk, dv := randSlice(rng, len(q)), randSlice(rng, len(k)), randSlice(rng, len(v))
+			AttentionBackward(dq, dk, dv, dout, q, k, v, wantP, s, scale)
+			requireClose(t, to64(wdq), dq, 2*loopTol, "dq")
+			requireClose(t, to64(wdk), dk, 2*loopTol, "dk")
+			requireClose(t, to64(wdv), dv, loopTol, "dv")
+		})
+	}
+}
+
+// AttentionCached (and attend's probabilities with a past) agree with the loop implementation.
+func TestAttentionCachedMatchesLoops(t *testing.T) {
+	cases := []struct {
+		name string
+		s    CachedShape
+		mask func(B, T int) []float32 // over the Cap slots
+	}{
+		{"decode one token", CachedShape{B: 3, Tq: 1, Tk: 20, Cap: 24, Hq: 4, Hkv: 2, D: 32}, leftPad(0, 4, 19)},
+		{"16 new of 112", CachedShape{B: 2, Tq: 16, Tk: 112, Hq: 4, Hkv: 2, D: 128}, nil},
+		{"left-padded past", CachedShape{B: 3, Tq: 5, Tk: 11, Cap: 16, Hq: 8, Hkv: 2, D: 8}, leftPad(0, 3, 9)},
+		{"no visible key for early queries", CachedShape{B: 1, Tq: 6, Tk: 8, Hq: 2, Hkv: 1, D: 16}, leftPad(5)},
+		{"last row all padding", CachedShape{B: 2, Tq: 3, Tk: 5, Hq: 4, Hkv: 2, D: 8}, leftPad(1, 5)},
+		{"right-padded new tokens", CachedShape{B: 2, Tq: 7, Tk: 15, Cap: 20, Hq: 2, Hkv: 2, D: 12}, rightPad(12, 15)},
+		{"several blocks with past", CachedShape{B: 1, Tq: attnBlock + 9, Tk: attnBlock + 30, Hq: 2, Hkv: 1, D: 8}, leftPad(3)},
+	}
+	rng := newRNG(22)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.s
+			C := s.slots()
+			q := randSlice(rng, s.B*s.Tq*s.Hq*s.D)
+			k := randSlice(rng, s.B*C*s.Hkv*s.D)
+			v := randSlice(rng, s.B*C*s.Hkv*s.D)
+			var mask []float32
+			if tc.mask != nil {
+				mask = tc.mask(s.B, C)
+			}
+			scale := float32(1 / math.Sqrt(float64(s.D)))
+			want, wantP := make([]float32, len(q)), make([]float32, s.B*s.Hq*s.Tq*s.Tk)
+			loopAttend(want, q, k, v, wantP, mask, s, scale)
+			out := randSlice(rng, len(q))
+			AttentionCached(out, q, k, v, mask, s, scale)
+			requireClose(t, to64(want), out, loopTol, "out")
+			out2, probs := randSlice(rng, len(q)), randSlice(rng, len(wantP))
+			attend(out2, q, k, v, probs, mask, s, scale)
+			require.Equal(t, out, out2, "result does not depend on saving probs")
+			requireClose(t, to64(wantP), probs, loopTol, "probs")
+		})
+	}
+}
+
+// Attention's own scratch is pooled: apart from what the matrix products themselves allocate
+// and a constant for starting workers, a call does not allocate.
+func TestAttentionAllocations(t *testing.T) {
+	s := AttnShape{B: 2, T: attnBlock + 8, Hq: 4, Hkv: 2, D: 32}
+	cs := CachedShape{B: 2, Tq: 8, Tk: 40, Hq: 4, Hkv: 2, D: 32}
+	rng := newRNG(23)
+	q, k, v := randSlice(rng, s.B*s.T*s.Hq*s.D), randSlice(rng, s.B*s.T*s.Hkv*s.D), randSlice(rng, s.B*s.T*s.Hkv*s.D)
+	out, probs := make([]float32, len(q)), make([]float32, s.B*s.Hq*s.T*s.T)
+	dq, dk, dv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
+	cq, cout := q[:cs.B*cs.Tq*cs.Hq*cs.D], make([]float32, cs.B*cs.Tq*cs.Hq*cs.D)
+	ck, cv := k[:cs.B*cs.Tk*cs.Hkv*cs.D], v[:cs.B*cs.Tk*cs.Hkv*cs.D]
+	scratch := make([]float32, s.T*s.T)
+	gemms := testing.AllocsPerRun(5, func() {
+		// The kinds of products the attention runs, at its sizes.
+		GemmSerial(false, true, attnBlock, s.T, s.D, 1, q, s.Hq*s.D, k, s.Hkv*s.D, 0, scratch, s.T)
+		GemmSerial(false, false, 8, s.D, s.T, 1, scratch, s.T, v, s.Hkv*s.D, 0, out, s.Hq*s.D)
+		GemmSerial(true, false, attnBlock, s.D, s.T, 1, scratch, s.T, q, s.Hq*s.D, 1, dk, s.Hkv*s.D)
+	})
+	if gemms > 0 {
+		t.Skipf("GemmSerial allocates (%v allocations for three calls); attention's own allocations cannot be told apart", gemms)
+	}
+	for name, f := range map[string]func(){
+		"forward":  func() { Attention(out, q, k, v, probs, nil, s, 0.2) },
+		"backward": func() { AttentionBackward(dq, dk, dv, out, q, k, v, probs, s, 0.2) },
+		"cached":   func() { AttentionCached(cout, cq, ck, cv, nil, cs, 0.2) },
+	} {
+		require.LessOrEqual(t, testing.AllocsPerRun(10, f), 4.0, name)
+	}
+}
+
+// expShifted is float32(math.Exp(float64(x))) but for rare one-ulp differences, and sums.
+func TestExpShifted(t *testing.T) {
+	expNonPos := func(x float32) float32 {
+		v := []float32{x}
+		sum := expShifted(v, 0)
+		if !math.IsNaN(float64(v[0])) {
+			require.Equal(t, float64(v[0]), sum)
+		}
+		return v[0]
+	}
+	check := func(x float32) {
+		want, got := float32(math.Exp(float64(x))), expNonPos(x)
+		d := int64(math.Float32bits(want)) - int64(math.Float32bits(got))
+		if d < -1 || d > 1 {
+			require.Failf(t, "expNonPos", "x=%g: got %g want %g", x, got, want)
+		}
+	}
+	for x := float32(0); x > -110; x -= 1.0 / 1024 {
+		check(x)
+	}
+	rng := newRNG(24)
+	for range 100000 {
+		check(-float32(rng.ExpFloat64() * 3))
+	}
+	require.Equal(t, float32(1), expNonPos(0))
+	require.Equal(t, float32(1), expNonPos(float32(math.Copysign(0, -1))))
+	require.Zero(t, expNonPos(float32(math.Inf(-1))))
+	require.Zero(t, expNonPos(-104.5))
+	require.True(t, math.IsNaN(float64(expNonPos(float32(math.NaN())))))
+	require.Equal(t, float32(math.Exp(-100)), expNonPos(-100)) // a subnormal
+
+	x := []float32{-1, 2, 0.5, float32(math.Inf(-1)), 1.25}
+	var want float64
+	for i, v := range x {
+		x[i] = float32(math.Exp(float64(v - 2)))
+		want += float64(x[i])
+	}
+	y := []float32{-1, 2, 0.5, float32(math.Inf(-1)), 1.25}
+	require.InDelta(t, want, expShifted(y, 2), 1e-15)
+	requireClose(t, to64(x), y, 2e-7, "shifted row")
 }
