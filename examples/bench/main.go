@@ -1,0 +1,497 @@
+// Command bench measures valora's LoRA scoring and training throughput, peak memory and GEMM
+// speed on a random model of a preset shape, and prints one JSON line on stdout (progress goes
+// to stderr). Its presets, flags and keys follow the PyTorch harness in ../shared/bench/
+// (torch_lora_bench.py), which compare.sh runs back to back with it:
+//
+//	go run ./examples/bench -preset qwen3-0.6b -steps 3
+//	../shared/bench/compare.sh qwen3-0.6b 3
+//
+// Phases, in the harness's order: build the model (float32, weights N(0, 0.02²)) and a LoRA
+// adapter on all seven projections (A as PEFT initialises it, B ~ N(0, 0.001²) so that the
+// adapter's product is not zero); score (a forward pass over batch x seq random tokens, logits
+// and their log-softmax at the last position of every row); train (forward, backward and an
+// AdamW step with lr 1e-4 and weight decay 0.01, cross-entropy on one position per row); then
+// GEMM GFLOP/s on fixed shapes and the model's MLP shape. Each timed phase runs -warmup untimed
+// repeats, then -steps timed ones, and reports their median. peak_rss_mb is the process's peak
+// resident set (getrusage ru_maxrss) at the end, as the harness's rss_mb.peak.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/valora-go/valora/lora"
+	"github.com/valora-go/valora/model"
+	"github.com/valora-go/valora/train"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the parsed flags.
+type options struct {
+	preset                 preset
+	workload               string // what the timed phases run on: "random" (random token ids)
+	batch, seq             int
+	scoreSteps, trainSteps int
+	warmup                 int
+	rank                   int
+	alpha                  float64
+	lr                     float64
+	seed                   uint64
+	threads                int
+	gemmReps               int
+	noScore, noTrain       bool
+	noGemm                 bool
+}
+
+// stats summarises the timed repeats of a phase.
+type stats struct {
+	MedianS        float64 `json:"median_s"`
+	MinS           float64 `json:"min_s"`
+	MaxS           float64 `json:"max_s"`
+	N              int     `json:"n"`
+	SamplesPerS    float64 `json:"samples_per_s"`
+	TokensPerS     float64 `json:"tokens_per_s"`
+	AchievedGFLOPS float64 `json:"achieved_gflops"`
+}
+
+// rssMB holds peak resident set sizes (ru_maxrss) in MiB after each phase.
+type rssMB struct {
+	AfterBuildPeak float64 `json:"after_build_peak"`
+	AfterScorePeak float64 `json:"after_score_peak,omitempty"`
+	AfterTrainPeak float64 `json:"after_train_peak,omitempty"`
+	Peak           float64 `json:"peak"`
+}
+
+// result is the JSON line. Phases that did not run leave their keys out.
+type result struct {
+	Bench            string             `json:"bench"`
+	Preset           string             `json:"preset"`
+	Workload         string             `json:"workload"`
+	CPU              string             `json:"cpu"`
+	Kernel           string             `json:"kernel"`
+	Go               string             `json:"go"`
+	Threads          int                `json:"threads"`
+	Batch            int                `json:"batch"`
+	Seq              int                `json:"seq"`
+	Rank             int                `json:"rank"`
+	Alpha            float64            `json:"alpha"`
+	Warmup           int                `json:"warmup"`
+	Seed             uint64             `json:"seed"`
+	Model            map[string]any     `json:"model"`
+	Env              map[string]string  `json:"env"`
+	Params           map[string]int     `json:"params"`
+	Flops            map[string]float64 `json:"flops"`
+	BuildS           float64            `json:"build_s"`
+	ScoreSamplesPerS *float64           `json:"score_samples_per_s,omitempty"`
+	TrainSamplesPerS *float64           `json:"train_samples_per_s,omitempty"`
+	PeakRSSMB        float64            `json:"peak_rss_mb"`
+	Score            *stats             `json:"score,omitempty"`
+	Train            *stats             `json:"train,omitempty"`
+	Losses           []float64          `json:"losses,omitempty"`
+	GemmGFLOPS       map[string]float64 `json:"gemm_gflops,omitempty"`
+	GemmPeakGFLOPS   float64            `json:"gemm_peak_gflops,omitempty"`
+	RSSMB            rssMB              `json:"rss_mb"`
+}
+
+// run parses args, runs the benchmark and writes the JSON line to stdout. It returns 0 on
+// success, 2 for bad flags and 1 for any other failure.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, code := parse(args, stderr)
+	if code >= 0 {
+		return code
+	}
+	if o.threads > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(o.threads))
+	}
+	res, err := bench(ctx, o, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 1
+	}
+	line, err := json.Marshal(res)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: encoding the result: %v\n", err)
+		return 1
+	}
+	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// parse reads the flags. code is -1 when the benchmark should run, else the exit status (0 for
+// -h, 2 for bad flags).
+func parse(args []string, stderr io.Writer) (o options, code int) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("preset", "small", "model shape: "+presetNames())
+	batch := fs.Int("batch", 4, "rows per batch (B)")
+	seq := fs.Int("seq", 96, "tokens per row (T)")
+	steps := fs.Int("steps", 3, "timed repeats of each phase (the median is reported)")
+	scoreSteps := fs.Int("score-steps", 0, "timed scoring repeats (default: -steps)")
+	trainSteps := fs.Int("train-steps", 0, "timed training steps (default: -steps)")
+	warmup := fs.Int("warmup", 1, "untimed repeats before the timed ones")
+	rank := fs.Int("rank", 0, "LoRA rank (default: the preset's, 128; tiny 16)")
+	alpha := fs.Float64("alpha", 0, "LoRA alpha (default: the preset's, 512; tiny 64; 4*rank when -rank is given)")
+	lr := fs.Float64("lr", 1e-4, "AdamW learning rate")
+	seed := fs.Uint64("seed", 0, "seed of the model (seed), the adapter (seed+1) and the tokens (seed+2)")
+	threads := fs.Int("threads", 0, "GOMAXPROCS (default: all processors)")
+	gemmReps := fs.Int("gemm-reps", 5, "timed repeats of each GEMM shape")
+	noScore := fs.Bool("no-score", false, "skip scoring")
+	noTrain := fs.Bool("no-train", false, "skip training")
+	noGemm := fs.Bool("no-gemm", false, "skip the GEMM measurements")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return o, 0
+		}
+		return o, 2
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	usage := func(format string, a ...any) (options, int) {
+		fmt.Fprintf(stderr, "bench: %s\n", fmt.Sprintf(format, a...))
+		fs.Usage()
+		return o, 2
+	}
+	p, ok := findPreset(*name)
+	switch {
+	case fs.NArg() > 0:
+		return usage("unexpected arguments %q", fs.Args())
+	case !ok:
+		return usage("unknown preset %q (want %s)", *name, presetNames())
+	case *batch < 1 || *seq < 1:
+		return usage("-batch %d -seq %d: both must be at least 1", *batch, *seq)
+	case *steps < 1 || *scoreSteps < 0 || *trainSteps < 0 || set["score-steps"] && *scoreSteps < 1 || set["train-steps"] && *trainSteps < 1:
+		return usage("-steps, -score-steps and -train-steps must be at least 1")
+	case *warmup < 0:
+		return usage("-warmup %d: must be at least 0", *warmup)
+	case set["rank"] && *rank < 1:
+		return usage("-rank %d: must be at least 1", *rank)
+	case set["alpha"] && !(*alpha > 0 && !math.IsInf(*alpha, 0)):
+		return usage("-alpha %v: must be positive", *alpha)
+	case !(*lr >= 0 && !math.IsInf(*lr, 0)):
+		return usage("-lr %v: must be finite and at least 0", *lr)
+	case *threads < 0:
+		return usage("-threads %d: must be at least 0 (0: all processors)", *threads)
+	case *gemmReps < 1:
+		return usage("-gemm-reps %d: must be at least 1", *gemmReps)
+	}
+	o = options{preset: p, workload: "random", batch: *batch, seq: *seq, scoreSteps: *steps, trainSteps: *steps,
+		warmup: *warmup, rank: p.rank, alpha: p.alpha, lr: *lr, seed: *seed, threads: *threads,
+		gemmReps: *gemmReps, noScore: *noScore, noTrain: *noTrain, noGemm: *noGemm}
+	if set["score-steps"] {
+		o.scoreSteps = *scoreSteps
+	}
+	if set["train-steps"] {
+		o.trainSteps = *trainSteps
+	}
+	if set["rank"] {
+		o.rank, o.alpha = *rank, 4*float64(*rank)
+	}
+	if set["alpha"] {
+		o.alpha = *alpha
+	}
+	return o, -1
+}
+
+// workload is what the timed phases run on.
+type workload struct {
+	batch     model.Batch
+	scoreRows []int   // flat indices whose logits scoring reads
+	labels    []int32 // [B*T] training labels (train.IgnoreIndex where no loss)
+	nLabels   int     // labels that count
+}
+
+// newWorkload builds the phases' inputs. "random": random token ids, scoring at the last
+// position of every row, and one random target per row, predicted from the row's
+// next-to-last position (labels shift by one: the label at position T-1 is predicted by the
+// logits at T-2).
+func newWorkload(o options, c *model.Config) (*workload, error) {
+	switch o.workload {
+	case "random":
+		rng := rand.New(rand.NewPCG(o.seed+2, 0xbe4c))
+		b := model.Batch{B: o.batch, T: o.seq, IDs: make([]int32, o.batch*o.seq)}
+		for i := range b.IDs {
+			b.IDs[i] = int32(rng.IntN(c.VocabSize))
+		}
+		w := &workload{batch: b, scoreRows: b.Last(), labels: make([]int32, len(b.IDs))}
+		for i := range w.labels {
+			w.labels[i] = train.IgnoreIndex
+		}
+		if o.seq >= 2 {
+			for r := range o.batch {
+				w.labels[r*o.seq+o.seq-1] = int32(rng.IntN(c.VocabSize))
+				w.nLabels++
+			}
+		}
+		return w, nil
+	}
+	return nil, fmt.Errorf("unknown workload %q", o.workload)
+}
+
+// bench runs the phases and collects the result.
+func bench(ctx context.Context, o options, stderr io.Writer) (*result, error) {
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "[bench] "+format+"\n", a...) }
+	c := o.preset.cfg
+	res := &result{
+		Bench: "valora_bench", Preset: o.preset.name, Workload: o.workload, CPU: cpuName(),
+		Kernel: model.KernelName(), Go: runtime.Version(), Threads: runtime.GOMAXPROCS(0),
+		Batch: o.batch, Seq: o.seq, Rank: o.rank, Alpha: o.alpha, Warmup: o.warmup, Seed: o.seed,
+		Model: modelJSON(&c), Env: map[string]string{},
+	}
+	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GODEBUG", "GOAMD64"} {
+		if v, ok := os.LookupEnv(k); ok {
+			res.Env[k] = v
+		}
+	}
+
+	t0 := time.Now()
+	logf("building %s (float32, %d threads, kernel %s) ...", o.preset.name, res.Threads, res.Kernel)
+	m, err := model.Random(c, o.seed)
+	if err != nil {
+		return nil, fmt.Errorf("building the model: %w", err)
+	}
+	ad, err := newAdapter(m, o)
+	if err != nil {
+		return nil, err
+	}
+	res.Params = map[string]int{"base": baseParams(m), "lora": ad.NumParams()}
+	res.Flops = flops(&c, o.rank, o.batch, o.seq)
+	res.BuildS = time.Since(t0).Seconds()
+	res.RSSMB.AfterBuildPeak = peakRSSMiB()
+	logf("base %.1fM params, LoRA %.2fM, build %.1fs", float64(res.Params["base"])/1e6,
+		float64(ad.NumParams())/1e6, res.BuildS)
+
+	w, err := newWorkload(o, &c)
+	if err != nil {
+		return nil, err
+	}
+	samples, tokens := float64(o.batch), float64(o.batch*o.seq)
+
+	if !o.noScore {
+		logf("score: warmup %d, steps %d", o.warmup, o.scoreSteps)
+		opt := model.Options{Rows: w.scoreRows, Adapter: ad}
+		lsm := make([]float32, c.VocabSize)
+		ts, err := timeRuns(o.warmup, o.scoreSteps, func() error {
+			out, err := m.Forward(ctx, w.batch, opt)
+			if err != nil {
+				return err
+			}
+			for i := range w.scoreRows {
+				logSoftmax(out.Row(i), lsm)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("scoring: %w", err)
+		}
+		s := summarise(ts, samples, tokens, res.Flops["score_gflop"])
+		res.Score, res.ScoreSamplesPerS = s, &s.SamplesPerS
+		res.RSSMB.AfterScorePeak = peakRSSMiB()
+		logf("score %.3fs  %.2f samples/s  %.1f tok/s", s.MedianS, s.SamplesPerS, s.TokensPerS)
+	}
+
+	if !o.noTrain {
+		if w.nLabels == 0 {
+			return nil, fmt.Errorf("training needs -seq of at least 2")
+		}
+		logf("train: warmup %d, steps %d", o.warmup, o.trainSteps)
+		e, err := train.NewEngine(m, ad, o.seed+3)
+		if err != nil {
+			return nil, fmt.Errorf("training engine: %w", err)
+		}
+		adam := train.DefaultAdamW()
+		adam.WeightDecay = 0.01
+		losses := []float64{}
+		ts, err := timeRuns(o.warmup, o.trainSteps, func() error {
+			e.ZeroGrad()
+			sum, n, err := e.Accumulate(ctx, w.batch, w.labels, 1/float32(w.nLabels))
+			if err != nil {
+				return err
+			}
+			if err := e.Step(adam, o.lr); err != nil {
+				return err
+			}
+			losses = append(losses, math.Round(sum/float64(n)*1e5)/1e5)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("training: %w", err)
+		}
+		s := summarise(ts, samples, tokens, res.Flops["train_gflop"])
+		res.Train, res.TrainSamplesPerS, res.Losses = s, &s.SamplesPerS, losses
+		res.RSSMB.AfterTrainPeak = peakRSSMiB()
+		logf("train %.3fs  %.2f samples/s  %.1f tok/s  losses %v", s.MedianS, s.SamplesPerS, s.TokensPerS, losses)
+	}
+
+	if !o.noGemm {
+		m, ad, w = nil, nil, nil // as the harness, free the model before the GEMM buffers
+		runtime.GC()
+		debug.FreeOSMemory()
+		res.GemmGFLOPS = map[string]float64{}
+		shapes := [][3]int{{2048, 2048, 2048}, {1024, 4096, 1024}, {1024, 1024, 1024},
+			{o.batch * o.seq, c.HiddenSize, c.IntermediateSize}} // the last: the model's MLP
+		logf("gemm ...")
+		var report []string
+		for i, s := range shapes {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			key := fmt.Sprintf("%dx%dx%d", s[0], s[1], s[2])
+			g := model.GemmGFLOPS(s[0], s[1], s[2], o.gemmReps)
+			res.GemmGFLOPS[key] = g
+			if i < 3 {
+				res.GemmPeakGFLOPS = max(res.GemmPeakGFLOPS, g)
+			}
+			report = append(report, fmt.Sprintf("%s: %.1f", key, g))
+		}
+		logf("gemm %s", strings.Join(report, ", "))
+	}
+
+	res.RSSMB.Peak = peakRSSMiB()
+	res.PeakRSSMB = res.RSSMB.Peak
+	return res, nil
+}
+
+// newAdapter creates the rank-o.rank adapter on every projection: A as PEFT initialises it
+// (seed+1), B drawn from N(0, 0.001²) as the harness's b_std, so that its update is not zero.
+func newAdapter(m *model.Model, o options) (*lora.Adapter, error) {
+	cfg := lora.DefaultConfig()
+	cfg.Rank, cfg.Alpha, cfg.Targets, cfg.Seed = o.rank, o.alpha, lora.AllProjections(), o.seed+1
+	ad, err := lora.New(m, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating the adapter: %w", err)
+	}
+	rng := rand.New(rand.NewPCG(o.seed+1, 0xb57d))
+	ad.Each(func(_ int, _ model.Proj, p *lora.Pair) {
+		for i := range p.B {
+			p.B[i] = float32(rng.NormFloat64() * 1e-3)
+		}
+	})
+	return ad, nil
+}
+
+// modelJSON describes the model's shape with config.json's keys, as the harness does.
+func modelJSON(c *model.Config) map[string]any {
+	return map[string]any{
+		"model_type": c.ModelType, "vocab_size": c.VocabSize, "hidden_size": c.HiddenSize,
+		"intermediate_size": c.IntermediateSize, "num_hidden_layers": c.NumLayers,
+		"num_attention_heads": c.NumHeads, "num_key_value_heads": c.NumKVHeads, "head_dim": c.HeadDim,
+		"rms_norm_eps": c.RMSNormEps, "rope_theta": c.RopeTheta, "tie_word_embeddings": c.TieWordEmbeddings,
+	}
+}
+
+// baseParams counts the frozen model's values (a tied LM head once).
+func baseParams(m *model.Model) int {
+	c := &m.Config
+	n := c.VocabSize*c.HiddenSize + c.HiddenSize // embedding, final norm
+	if !c.TieWordEmbeddings {
+		n += c.VocabSize * c.HiddenSize
+	}
+	per := 2 * c.HiddenSize // input and post-attention norms
+	if c.QKNorm {
+		per += 2 * c.HeadDim
+	}
+	for p := model.Proj(0); p < model.NumProj; p++ {
+		s := c.ProjShape(p)
+		per += s[0] * s[1]
+	}
+	return n + c.NumLayers*per
+}
+
+// flops is the harness's FLOP model (loss on one position per row): useful GFLOP per scoring
+// call and per training step, a multiply-add counting 2, attention counted in full (T x T).
+func flops(c *model.Config, r, b, t int) map[string]float64 {
+	h, in, l, v := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.NumLayers), float64(c.VocabSize)
+	nq, nkv := float64(c.NumHeads*c.HeadDim), float64(c.NumKVHeads*c.HeadDim)
+	rf, n := float64(r), float64(b*t)
+	pLin := h*nq + 2*h*nkv + nq*h + 3*h*in
+	pLoRA := rf * ((h + nq) + 2*(h+nkv) + (nq + h) + 2*(h+in) + (in + h))
+	attn := 4 * float64(b) * float64(t) * float64(t) * float64(c.NumHeads*c.HeadDim) * l
+	body := 2*n*l*(pLin+pLoRA) + attn
+	head := 2 * float64(b) * h * v
+	score := body + head
+	trainF := body + head + 2*n*l*pLin + 4*n*l*pLoRA + 2*attn + head
+	return map[string]float64{"score_gflop": score / 1e9, "train_gflop": trainF / 1e9}
+}
+
+// timeRuns calls fn warmup times, then steps times, timing each of the latter.
+func timeRuns(warmup, steps int, fn func() error) ([]float64, error) {
+	for range warmup {
+		if err := fn(); err != nil {
+			return nil, err
+		}
+	}
+	ts := make([]float64, steps)
+	for i := range ts {
+		t0 := time.Now()
+		if err := fn(); err != nil {
+			return nil, err
+		}
+		ts[i] = time.Since(t0).Seconds()
+	}
+	return ts, nil
+}
+
+// summarise computes the median, range and rates of timed runs; samples, tokens and gflop are
+// per run.
+func summarise(ts []float64, samples, tokens, gflop float64) *stats {
+	s := slices.Clone(ts)
+	slices.Sort(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	med = max(med, 1e-9)
+	return &stats{MedianS: med, MinS: s[0], MaxS: s[len(s)-1], N: len(s),
+		SamplesPerS: samples / med, TokensPerS: tokens / med, AchievedGFLOPS: gflop / med}
+}
+
+// logSoftmax writes log-softmax(x) to dst (len(dst) >= len(x)), accumulating in float64.
+func logSoftmax(x, dst []float32) {
+	mx := float32(math.Inf(-1))
+	for _, v := range x {
+		mx = max(mx, v)
+	}
+	var sum float64
+	for _, v := range x {
+		sum += math.Exp(float64(v - mx))
+	}
+	lse := float32(math.Log(sum)) + mx
+	for i, v := range x {
+		dst[i] = v - lse
+	}
+}
+
+// cpuName is the processor's model name from /proc/cpuinfo, else GOARCH.
+func cpuName() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err == nil {
+		for line := range strings.Lines(string(data)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				if name := strings.TrimSpace(v); name != "" {
+					return name
+				}
+			}
+		}
+	}
+	return runtime.GOARCH
+}
