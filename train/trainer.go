@@ -110,6 +110,8 @@ type Trainer struct {
 	best   *snapshot
 	start  time.Time
 	onStep func(step int) // test hook, called after every optimizer step
+	// gradsZero: the engine's gradients are clear (the last Update cleared them).
+	gradsZero bool
 }
 
 // state is everything a checkpoint must restore for a bit-identical resume.
@@ -263,7 +265,10 @@ func (t *Trainer) step(ctx context.Context, micro [][]int, total int) error {
 			count += len(t.train[i].Answer)
 		}
 	}
-	t.e.ZeroGrad()
+	if !t.gradsZero { // the previous step's Update cleared them
+		t.e.ZeroGrad()
+	}
+	t.gradsZero = false
 	var lossSum float64
 	tokens := 0
 	for _, mb := range micro {
@@ -286,14 +291,12 @@ func (t *Trainer) step(ctx context.Context, micro [][]int, total int) error {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return fmt.Errorf("train: loss is %v at step %d (epoch %d); stopped, the last checkpoint is kept", loss, t.state.Step+1, t.state.Epoch+1)
 	}
-	gnorm := t.e.GradNorm()
-	if t.cfg.MaxGradNorm > 0 && gnorm > t.cfg.MaxGradNorm {
-		t.e.scaleGrad(float32(t.cfg.MaxGradNorm / (gnorm + 1e-6)))
-	}
 	lr := t.cfg.LRAt(t.state.Step, total)
-	if err := t.e.Step(t.cfg.AdamW, lr); err != nil {
+	gnorm, err := t.e.Update(t.cfg.AdamW, lr, UpdateOptions{MaxGradNorm: t.cfg.MaxGradNorm, ZeroGrad: true})
+	if err != nil {
 		return err
 	}
+	t.gradsZero = true
 	t.state.Step++
 	if t.state.Step == 1 {
 		t.state.FirstLoss = loss
