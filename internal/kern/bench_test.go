@@ -17,37 +17,55 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 	return s
 }
 
-// BenchmarkGemm compares Gemm (the packed AVX2/FMA kernel where available),
-// the pure-Go packed gemmPacked and gonum's blas32 on transformer shapes
-// (m = tokens, n = out features, k = in features; transB=true is x·Wᵀ as in
-// Linear). Run e.g. go test -run '^$' -bench Gemm -benchtime 3x -count 3.
+// BenchmarkGemm measures Gemm (the variant chosen for this CPU, see
+// KernelName) and every packed variant the CPU supports through the same
+// driver (kern/<variant>/...), against the pure-Go packed gemmPacked and
+// gonum's blas32 on the 1024³ reference and transformer shapes, named MxKxN
+// (m = tokens, k = in features, n = out features; transB=true is x·Wᵀ as in
+// Linear; n or k = 128 are the LoRA shapes at rank 128). Run e.g.
+//
+//	go test ./internal/kern -run '^$' -bench 'Gemm$' -benchtime 3x -count 5
+//
+// (VALORA_GEMM_KERNEL=avx2-fma forces the AVX2 variant on Gemm itself.)
 func BenchmarkGemm(b *testing.B) {
-	for _, sz := range []struct{ m, n, k int }{{1024, 1024, 1024}, {384, 1024, 3072}, {384, 3072, 1024}, {384, 32768, 1024}} {
+	for _, sz := range []struct{ m, k, n int }{{1024, 1024, 1024}, {384, 1024, 3072}, {384, 3072, 1024}, {384, 1024, 2048}, {384, 1024, 128}, {384, 128, 1024}, {384, 1024, 32768}} {
 		rng := rand.New(rand.NewPCG(1, 2))
 		a := randSlice(rng, sz.m*sz.k)
 		bb := randSlice(rng, sz.n*sz.k)
 		c := make([]float32, sz.m*sz.n)
 		flops := 2 * float64(sz.m) * float64(sz.n) * float64(sz.k)
 		for _, tb := range []bool{false, true} {
-			name := fmt.Sprintf("%dx%dx%d/transB=%v", sz.m, sz.n, sz.k, tb)
+			name := fmt.Sprintf("%dx%dx%d/transB=%v", sz.m, sz.k, sz.n, tb)
 			ldb := sz.n
 			if tb {
 				ldb = sz.k
 			}
-			b.Run("kern/"+name, func(b *testing.B) {
+			b.Run("Gemm/"+name, func(b *testing.B) {
 				for b.Loop() {
 					Gemm(false, tb, sz.m, sz.n, sz.k, 1, a, sz.k, bb, ldb, 0, c, sz.n)
 				}
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
-			if sz.n <= 4096 {
-				b.Run("packedGo/"+name, func(b *testing.B) {
+			if sz.n > 4096 {
+				continue
+			}
+			for _, kv := range archKernels() {
+				b.Run("kern/"+kv.name+"/"+name, func(b *testing.B) {
 					for b.Loop() {
-						gemmPacked(false, tb, sz.m, sz.n, sz.k, 1, a, sz.k, bb, ldb, 0, c, sz.n, true)
+						gemmBlocked(kv, false, sz.m, sz.n, sz.k, 1, a, sz.k, bMat{f32: bb, trans: tb, ld: ldb}, 0, c, sz.n, true)
 					}
 					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				})
 			}
+			if sz.m*sz.n*sz.k > 1<<29 {
+				continue // the portable paths are slow: keep the run short
+			}
+			b.Run("packedGo/"+name, func(b *testing.B) {
+				for b.Loop() {
+					gemmPacked(false, tb, sz.m, sz.n, sz.k, 1, a, sz.k, bb, ldb, 0, c, sz.n, true)
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
 			b.Run("gonum/"+name, func(b *testing.B) {
 				tr := blas.NoTrans
 				if tb {
@@ -65,6 +83,33 @@ func BenchmarkGemm(b *testing.B) {
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+// BenchmarkGemmSerial measures GemmSerial on attention-sized products (one
+// head: 96 queries x 96 keys x head_dim 128, scores·V) and one token, with
+// allocations reported: steady state must show 0 allocs/op.
+func BenchmarkGemmSerial(b *testing.B) {
+	for _, sz := range []struct {
+		m, k, n int
+		tb      bool
+	}{{96, 128, 96, true}, {96, 96, 128, false}, {1, 1024, 1024, true}} {
+		rng := rand.New(rand.NewPCG(3, 4))
+		a := randSlice(rng, sz.m*sz.k)
+		bb := randSlice(rng, sz.n*sz.k)
+		c := make([]float32, sz.m*sz.n)
+		ldb := sz.n
+		if sz.tb {
+			ldb = sz.k
+		}
+		flops := 2 * float64(sz.m) * float64(sz.n) * float64(sz.k)
+		b.Run(fmt.Sprintf("%dx%dx%d/transB=%v", sz.m, sz.k, sz.n, sz.tb), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				GemmSerial(false, sz.tb, sz.m, sz.n, sz.k, 1, a, sz.k, bb, ldb, 0, c, sz.n)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
 }
 

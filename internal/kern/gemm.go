@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 )
 
-// Blocking parameters of the packed Gemm. mr x nr is the register tile of the
+// Blocking parameters of the pure-Go packed gemmPacked (the assembly variants
+// carry their own, see gemmKernel). mr x nr is the register tile of the
 // micro-kernel; kcBlock x ncBlock is the packed panel of op(B) shared by the
 // workers; mcBlock rows of op(A) are packed per worker at a time.
 const (
@@ -31,10 +34,13 @@ const (
 //
 // Implementation: for m < 8 (token-by-token decoding) a parallel dot/axpy path
 // that needs no packing (AVX2/FMA assembly dot and axpy where available).
-// Otherwise, on amd64 with AVX2+FMA (and without the purego build tag), the
-// BLIS-style packed driver gemmBlocked with a 6x16 assembly micro-kernel,
-// parallel over all processors (see gemm_fast.go); elsewhere gonum's
-// blas32.Sgemm, which beats the pure-Go packed gemmPacked below by about 3x.
+// Otherwise, on amd64 without the purego build tag, the BLIS-style packed
+// driver gemmBlocked (gemm_fast.go) with the best assembly micro-kernel the
+// CPU has, chosen at start-up (KernelName): AVX-512F with a 12x32 register
+// tile, else AVX2/FMA with 6x16, parallel over all processors on a pool of
+// workers; elsewhere gonum's blas32.Sgemm, which beats the pure-Go packed
+// gemmPacked below by about 3x. Steady-state calls allocate nothing on the
+// assembly paths.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
@@ -277,9 +283,12 @@ func micro(kc int, a, b []float32, tile *[mr * nr]float32) {
 }
 
 // gemmSmallM handles m < 2*mr (e.g. one token at a time) without packing:
-// C += alpha * op(A) * op(B), parallel over columns of C.
+// C += alpha * op(A) * op(B), parallel over columns of C (transB) or over k
+// (otherwise) when grain allows, on the Gemm worker pool with pooled state,
+// so that it allocates nothing in steady state.
 func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, grain int) {
-	var arow [2 * mr][]float32
+	t := smallMPool.Get().(*smallMTask)
+	t.transB, t.m, t.n, t.k, t.alpha, t.b, t.ldb, t.c, t.ldc = transB, m, n, k, alpha, b, ldb, c, ldc
 	var abuf *f32Buf
 	if transA { // gather the m columns of A into contiguous rows
 		abuf = getF32(m * k)
@@ -287,53 +296,36 @@ func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			for p := 0; p < k; p++ {
 				abuf.s[i*k+p] = a[p*lda+i]
 			}
-			arow[i] = abuf.s[i*k : (i+1)*k]
+			t.arow[i] = abuf.s[i*k : (i+1)*k]
 		}
 	} else {
 		for i := 0; i < m; i++ {
-			arow[i] = a[i*lda : i*lda+k]
+			t.arow[i] = a[i*lda : i*lda+k]
 		}
 	}
+	procs := runtime.GOMAXPROCS(0)
 	if transB {
-		ParallelFor(n, grain, func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				brow := b[j*ldb : j*ldb+k]
-				for i := 0; i < m; i++ {
-					c[i*ldc+j] += alpha * dotK(arow[i], brow)
-				}
-			}
-		})
+		workers := max(1, min(procs, n/max(grain, 1)))
+		t.chunk = max(1, n/(4*workers))
+		t.next.Store(0)
+		runWorkers(t, workers, &t.wg)
 	} else {
 		// Split k (rows of B, read as contiguous runs) over the workers: the
-		// first accumulates into C, the others into private partial sums
-		// added at the end. Columns go in blocks of 2048 so that the m rows
-		// of the accumulator stay in L1/L2 while each B row segment is used
-		// for all of them.
-		workers := min(runtime.GOMAXPROCS(0), k, max(1, n/grain)) // grain: columns worth a goroutine
+		// caller accumulates into C, the others into private partial sums
+		// added at the end.
+		workers := max(1, min(procs, k, n/max(grain, 1)))
+		t.chunk = max(1, (k+4*workers-1)/(4*workers))
+		if workers == 1 {
+			t.chunk = k
+		}
+		t.next.Store(0)
 		var part *f32Buf
 		if workers > 1 {
 			part = getF32((workers - 1) * m * n)
 			clear(part.s)
+			t.part = part.s
 		}
-		ParallelFor(workers, 1, func(lo, hi int) {
-			for w := lo; w < hi; w++ {
-				dst, ld := c, ldc
-				if w > 0 {
-					dst, ld = part.s[(w-1)*m*n:w*m*n], n
-				}
-				p0, p1 := w*k/workers, (w+1)*k/workers
-				const cb = 2048
-				for j0 := 0; j0 < n; j0 += cb {
-					j1 := min(n, j0+cb)
-					for p := p0; p < p1; p++ {
-						brow := b[p*ldb+j0 : p*ldb+j1]
-						for i := 0; i < m; i++ {
-							axpyK(alpha*arow[i][p], brow, dst[i*ld+j0:i*ld+j1])
-						}
-					}
-				}
-			}
-		})
+		runWorkers(t, workers, &t.wg)
 		if part != nil {
 			for w := 1; w < workers; w++ {
 				for i := 0; i < m; i++ {
@@ -345,6 +337,69 @@ func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 	}
 	if abuf != nil {
 		putF32(abuf)
+	}
+	*t = smallMTask{}
+	smallMPool.Put(t)
+}
+
+// smallMTask is the pooled state of one gemmSmallM call.
+type smallMTask struct {
+	transB  bool
+	m, n, k int
+	alpha   float32
+	arow    [2 * mr][]float32
+	b       []float32
+	ldb     int
+	c       []float32
+	ldc     int
+	workers int          // k split (!transB)
+	part    []float32    // partial sums of workers 1.. (!transB)
+	chunk   int          // columns claimed at a time (transB)
+	next    atomic.Int64 // next column (transB)
+	wg      sync.WaitGroup
+}
+
+var smallMPool = sync.Pool{New: func() any { return new(smallMTask) }}
+
+func (t *smallMTask) work(w int) {
+	m, n, k, alpha := t.m, t.n, t.k, t.alpha
+	if t.transB {
+		for {
+			j0 := int(t.next.Add(int64(t.chunk))) - t.chunk
+			if j0 >= n {
+				return
+			}
+			for j := j0; j < min(n, j0+t.chunk); j++ {
+				brow := t.b[j*t.ldb : j*t.ldb+k]
+				for i := 0; i < m; i++ {
+					t.c[i*t.ldc+j] += alpha * dotK(t.arow[i], brow)
+				}
+			}
+		}
+	}
+	dst, ld := t.c, t.ldc
+	if w > 0 {
+		dst, ld = t.part[(w-1)*m*n:w*m*n], n
+	}
+	// Claim chunks of k (a worker that starts late takes fewer); columns go
+	// in blocks of 2048 so that the m rows of the accumulator stay in L1/L2
+	// while each B row segment is used for all of them.
+	const cb = 2048
+	for {
+		p0 := int(t.next.Add(int64(t.chunk))) - t.chunk
+		if p0 >= k {
+			return
+		}
+		p1 := min(k, p0+t.chunk)
+		for j0 := 0; j0 < n; j0 += cb {
+			j1 := min(n, j0+cb)
+			for p := p0; p < p1; p++ {
+				brow := t.b[p*t.ldb+j0 : p*t.ldb+j1]
+				for i := 0; i < m; i++ {
+					axpyK(alpha*t.arow[i][p], brow, dst[i*ld+j0:i*ld+j1])
+				}
+			}
+		}
 	}
 }
 

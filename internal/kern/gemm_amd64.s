@@ -186,16 +186,26 @@ general:
 	VPERM2F128 $0x31, Y6, Y2, Y14; \
 	VPERM2F128 $0x31, Y7, Y3, Y15
 
-// Store the 8 transposed columns at DI with a 64-byte (fnr floats) stride.
+// Store the 8 transposed columns at DI with a byte stride of R12 (AX = 3*R12,
+// BX = 5*R12, DX = 7*R12), then advance DI by 8 rows.
 #define STORECOLS \
 	VMOVUPS Y8, (DI); \
-	VMOVUPS Y9, 64(DI); \
-	VMOVUPS Y10, 128(DI); \
-	VMOVUPS Y11, 192(DI); \
-	VMOVUPS Y12, 256(DI); \
-	VMOVUPS Y13, 320(DI); \
-	VMOVUPS Y14, 384(DI); \
-	VMOVUPS Y15, 448(DI)
+	VMOVUPS Y9, (DI)(R12*1); \
+	VMOVUPS Y10, (DI)(R12*2); \
+	VMOVUPS Y11, (DI)(AX*1); \
+	VMOVUPS Y12, (DI)(R12*4); \
+	VMOVUPS Y13, (DI)(BX*1); \
+	VMOVUPS Y14, (DI)(AX*2); \
+	VMOVUPS Y15, (DI)(DX*1); \
+	LEAQ    (DI)(R12*8), DI
+
+// Destination addressing: R12 = ds*4 bytes (R12 = ds on entry), AX = 3*R12,
+// BX = 5*R12, DX = 7*R12.
+#define DSTREGS \
+	SHLQ $2, R12; \
+	LEAQ (R12)(R12*2), AX; \
+	LEAQ (R12)(R12*4), BX; \
+	LEAQ (AX)(R12*4), DX
 
 // Row addressing for 8 rows at SI with byte stride R8: R9 = 3*R8,
 // R10 = 5*R8, R11 = 7*R8.
@@ -204,16 +214,32 @@ general:
 	LEAQ (R8)(R8*4), R10; \
 	LEAQ (R9)(R8*4), R11
 
-// func packBT8F32(src *float32, ld int, dst *float32, n8 int)
-TEXT ·packBT8F32(SB), NOSPLIT, $0-32
+// Prefetch the 8 source rows at SI (ROWREGS addressing) off bytes ahead:
+// the rows are read in short runs (kc values each), too short for the
+// hardware prefetcher to get ahead of them when they come from memory.
+#define PREFETCHROWS(off) \
+	PREFETCHT0 off(SI); \
+	PREFETCHT0 off(SI)(R8*1); \
+	PREFETCHT0 off(SI)(R8*2); \
+	PREFETCHT0 off(SI)(R9*1); \
+	PREFETCHT0 off(SI)(R8*4); \
+	PREFETCHT0 off(SI)(R10*1); \
+	PREFETCHT0 off(SI)(R9*2); \
+	PREFETCHT0 off(SI)(R11*1)
+
+// func packBT8F32(src *float32, ld int, dst *float32, n8, ds int)
+TEXT ·packBT8F32(SB), NOSPLIT, $0-40
 	MOVQ src+0(FP), SI
 	MOVQ ld+8(FP), R8
 	SHLQ $2, R8
 	MOVQ dst+16(FP), DI
 	MOVQ n8+24(FP), CX
 	ROWREGS
+	MOVQ ds+32(FP), R12
+	DSTREGS
 
 t32loop:
+	PREFETCHROWS(256)
 	VMOVUPS (SI), Y0
 	VMOVUPS (SI)(R8*1), Y1
 	VMOVUPS (SI)(R8*2), Y2
@@ -225,22 +251,24 @@ t32loop:
 	TRANSPOSE8
 	STORECOLS
 	ADDQ $32, SI
-	ADDQ $512, DI
 	DECQ CX
 	JNZ  t32loop
 	VZEROUPPER
 	RET
 
-// func packBT8BF16(src *uint16, ld int, dst *float32, n8 int)
-TEXT ·packBT8BF16(SB), NOSPLIT, $0-32
+// func packBT8BF16(src *uint16, ld int, dst *float32, n8, ds int)
+TEXT ·packBT8BF16(SB), NOSPLIT, $0-40
 	MOVQ src+0(FP), SI
 	MOVQ ld+8(FP), R8
 	SHLQ $1, R8
 	MOVQ dst+16(FP), DI
 	MOVQ n8+24(FP), CX
 	ROWREGS
+	MOVQ ds+32(FP), R12
+	DSTREGS
 
 tbf16loop:
+	PREFETCHROWS(128)
 	VPMOVZXWD (SI), Y0
 	VPMOVZXWD (SI)(R8*1), Y1
 	VPMOVZXWD (SI)(R8*2), Y2
@@ -260,22 +288,24 @@ tbf16loop:
 	TRANSPOSE8
 	STORECOLS
 	ADDQ $16, SI
-	ADDQ $512, DI
 	DECQ CX
 	JNZ  tbf16loop
 	VZEROUPPER
 	RET
 
-// func packBT8F16(src *uint16, ld int, dst *float32, n8 int)
-TEXT ·packBT8F16(SB), NOSPLIT, $0-32
+// func packBT8F16(src *uint16, ld int, dst *float32, n8, ds int)
+TEXT ·packBT8F16(SB), NOSPLIT, $0-40
 	MOVQ src+0(FP), SI
 	MOVQ ld+8(FP), R8
 	SHLQ $1, R8
 	MOVQ dst+16(FP), DI
 	MOVQ n8+24(FP), CX
 	ROWREGS
+	MOVQ ds+32(FP), R12
+	DSTREGS
 
 tf16loop:
+	PREFETCHROWS(128)
 	VCVTPH2PS (SI), Y0
 	VCVTPH2PS (SI)(R8*1), Y1
 	VCVTPH2PS (SI)(R8*2), Y2
@@ -287,20 +317,21 @@ tf16loop:
 	TRANSPOSE8
 	STORECOLS
 	ADDQ $16, SI
-	ADDQ $512, DI
 	DECQ CX
 	JNZ  tf16loop
 	VZEROUPPER
 	RET
 
-// func packBN16BF16(src *uint16, ld int, dst *float32, kc int) widens kc
-// rows of 16 (row stride ld) into dst with a 16-float stride.
-TEXT ·packBN16BF16(SB), NOSPLIT, $0-32
+// func packBN16BF16(src *uint16, ld int, dst *float32, kc, ds int) widens kc
+// rows of 16 (row stride ld) into dst with a ds-float stride.
+TEXT ·packBN16BF16(SB), NOSPLIT, $0-40
 	MOVQ src+0(FP), SI
 	MOVQ ld+8(FP), R8
 	SHLQ $1, R8
 	MOVQ dst+16(FP), DI
 	MOVQ kc+24(FP), CX
+	MOVQ ds+32(FP), R9
+	SHLQ $2, R9
 
 nbf16loop:
 	VPMOVZXWD (SI), Y0
@@ -310,19 +341,21 @@ nbf16loop:
 	VMOVUPS   Y0, (DI)
 	VMOVUPS   Y1, 32(DI)
 	ADDQ      R8, SI
-	ADDQ      $64, DI
+	ADDQ      R9, DI
 	DECQ      CX
 	JNZ       nbf16loop
 	VZEROUPPER
 	RET
 
-// func packBN16F16(src *uint16, ld int, dst *float32, kc int)
-TEXT ·packBN16F16(SB), NOSPLIT, $0-32
+// func packBN16F16(src *uint16, ld int, dst *float32, kc, ds int)
+TEXT ·packBN16F16(SB), NOSPLIT, $0-40
 	MOVQ src+0(FP), SI
 	MOVQ ld+8(FP), R8
 	SHLQ $1, R8
 	MOVQ dst+16(FP), DI
 	MOVQ kc+24(FP), CX
+	MOVQ ds+32(FP), R9
+	SHLQ $2, R9
 
 nf16loop:
 	VCVTPH2PS (SI), Y0
@@ -330,7 +363,7 @@ nf16loop:
 	VMOVUPS   Y0, (DI)
 	VMOVUPS   Y1, 32(DI)
 	ADDQ      R8, SI
-	ADDQ      $64, DI
+	ADDQ      R9, DI
 	DECQ      CX
 	JNZ       nf16loop
 	VZEROUPPER

@@ -42,10 +42,12 @@ func TestGemm(t *testing.T) {
 	shapes := []struct{ m, n, k, pad int }{
 		{1, 1, 1, 0}, {3, 5, 7, 0}, {1, 300, 129, 2}, {7, 9, 33, 1}, {8, 8, 8, 0},
 		{17, 33, 65, 3}, {9, 130, 300, 0}, {70, 1030, 20, 1}, {64, 64, 257, 0},
+		{2, 3000, 64, 1}, {5, 2100, 40, 0}, // small m, parallel over columns or k
 	}
 	scalars := []struct{ alpha, beta float32 }{{1, 0}, {0.5, 1}, {-2, 0.25}, {0, 2}}
 	impls := map[string]func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int){
-		"Gemm": Gemm,
+		"Gemm":       Gemm,
+		"GemmSerial": GemmSerial,
 		"packed": func(ta, tb bool, m, n, k int, al float32, a []float32, lda int, b []float32, ldb int, be float32, c []float32, ldc int) {
 			gemmPacked(ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc, true)
 		},
@@ -134,7 +136,7 @@ func decoded(w *Weight) []float64 {
 func TestLinear(t *testing.T) {
 	rng := newRNG(2)
 	for _, dt := range []DType{F32, BF16, F16} {
-		for _, sh := range []struct{ m, rows, cols int }{{1, 5, 7}, {3, 16, 9}, {8, 13, 31}, {37, 300, 1100}, {2, 300, 1100}, {1, 1, 1}, {20, fnc + 5, 40}} {
+		for _, sh := range []struct{ m, rows, cols int }{{1, 5, 7}, {3, 16, 9}, {8, 13, 31}, {37, 300, 1100}, {2, 300, 1100}, {1, 1, 1}, {20, 4096 + 5, 40}} {
 			w := halfWeight(rng, sh.rows, sh.cols, dt)
 			require.NoError(t, w.Validate())
 			W := decoded(w)

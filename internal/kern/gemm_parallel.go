@@ -1,0 +1,184 @@
+package kern
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// The parallel steps of gemmBlocked run on a pool of long-lived worker
+// goroutines fed through a channel, with task state in pooled objects, so
+// that a parallel Gemm allocates nothing in steady state (ParallelFor starts
+// goroutines, which allocates). Work is claimed from atomic counters: a
+// worker that starts late (the pool busy with another caller's Gemm, or the
+// core taken by another process) takes fewer chunks or none, and the caller
+// never waits on work that nobody has claimed.
+
+// parTask is one parallel step: work(w) runs worker w's share.
+type parTask interface{ work(w int) }
+
+type parMsg struct {
+	t  parTask
+	w  int
+	wg *sync.WaitGroup
+}
+
+var gemmWorkers struct {
+	mu sync.Mutex
+	n  int // goroutines started
+	ch chan parMsg
+}
+
+// runWorkers runs t.work(0..workers-1): worker 0 on the calling goroutine,
+// the others on the pool, and returns when all are done.
+func runWorkers(t parTask, workers int, wg *sync.WaitGroup) {
+	if workers > 1 {
+		p := &gemmWorkers
+		p.mu.Lock()
+		if p.ch == nil {
+			p.ch = make(chan parMsg, 256)
+		}
+		for ; p.n < workers-1; p.n++ {
+			go func(ch chan parMsg) {
+				for msg := range ch {
+					msg.t.work(msg.w)
+					msg.wg.Done()
+				}
+			}(p.ch)
+		}
+		ch := p.ch
+		p.mu.Unlock()
+		wg.Add(workers - 1)
+		for w := 1; w < workers; w++ {
+			ch <- parMsg{t: t, w: w, wg: wg}
+		}
+	}
+	t.work(0)
+	wg.Wait()
+}
+
+// Kinds of gemmTask.
+const (
+	taskPackB   = iota // pack the shared op(B) block, chunks of panels
+	taskColumns        // per row block of op(A): chunks of its column panels
+	taskRows           // chunks of row panels against all column panels
+)
+
+// gemmTask is the state of one parallel step of gemmBlocked (pooled).
+type gemmTask struct {
+	kind  int
+	g     gemmBlock
+	b     bMat
+	mpan  int
+	npan  int
+	per   int // row panels per row block (taskColumns)
+	chunk int // panels claimed at a time
+	next  atomic.Int64
+	ctrs  []atomic.Int64 // per row block (taskColumns)
+	wg    sync.WaitGroup
+}
+
+var gemmTaskPool = sync.Pool{New: func() any { return new(gemmTask) }}
+
+func (t *gemmTask) work(int) {
+	g := &t.g
+	switch t.kind {
+	case taskPackB:
+		for {
+			j := int(t.next.Add(int64(t.chunk))) - t.chunk
+			if j >= t.npan {
+				return
+			}
+			packBBlock(g.kn, t.b, g.n, g.jc, g.pc, g.kc, j, min(t.npan, j+t.chunk), g.bp)
+		}
+	case taskColumns:
+		mr, nr := g.kn.mr, g.kn.nr
+		abuf := getPack(t.per * mr * g.kc)
+		tile := getF32(mr * nr)
+		for b := range t.ctrs {
+			ctr := &t.ctrs[b]
+			if ctr.Load() >= int64(t.npan) {
+				continue
+			}
+			ic, icEnd := b*t.per, min(t.mpan, (b+1)*t.per)
+			g.packA(ic, icEnd, abuf.s)
+			for {
+				j := int(ctr.Add(int64(t.chunk))) - t.chunk
+				if j >= t.npan {
+					break
+				}
+				g.tiles(ic, icEnd, j, min(t.npan, j+t.chunk), abuf.s, tile.s)
+			}
+		}
+		putF32(tile)
+		putPack(abuf)
+	case taskRows:
+		mr, nr := g.kn.mr, g.kn.nr
+		abuf := getPack(t.chunk * mr * g.kc)
+		tile := getF32(mr * nr)
+		for {
+			i := int(t.next.Add(int64(t.chunk))) - t.chunk
+			if i >= t.mpan {
+				break
+			}
+			iEnd := min(t.mpan, i+t.chunk)
+			g.packA(i, iEnd, abuf.s)
+			g.tiles(i, iEnd, 0, t.npan, abuf.s, tile.s)
+		}
+		putF32(tile)
+		putPack(abuf)
+	}
+}
+
+// packBBlockParallel is packBBlock over all npan panels of g's block on
+// `workers` goroutines.
+func packBBlockParallel(g *gemmBlock, b bMat, npan, workers int) {
+	t := gemmTaskPool.Get().(*gemmTask)
+	t.kind, t.g, t.b, t.npan = taskPackB, *g, b, npan
+	// A panel is worth ~ nr*kc copies; claim ~8k floats at a time.
+	t.chunk = max(1, min((1<<13)/(g.kn.nr*g.kc), npan/(2*workers)))
+	t.next.Store(0)
+	runWorkers(t, workers, &t.wg)
+	t.release()
+}
+
+// runParallel computes all mpan x npan tiles of the block on `workers`
+// goroutines. With more column than row panels, every worker walks the row
+// blocks of op(A) in order, packs each block it still finds work in, and
+// claims chunks of that block's column panels; otherwise workers claim chunks
+// of row panels, pack them and run them against every column panel.
+func (g *gemmBlock) runParallel(workers, mpan, npan int) {
+	t := gemmTaskPool.Get().(*gemmTask)
+	t.g, t.mpan, t.npan = *g, mpan, npan
+	mcp := g.kn.mc / g.kn.mr
+	if npan >= mpan {
+		nblk := (mpan + mcp - 1) / mcp
+		t.kind = taskColumns
+		t.per = (mpan + nblk - 1) / nblk
+		t.chunk = max(1, npan/(4*workers))
+		if cap(t.ctrs) < nblk {
+			t.ctrs = make([]atomic.Int64, nblk)
+		}
+		t.ctrs = t.ctrs[:nblk]
+		for i := range t.ctrs {
+			t.ctrs[i].Store(0)
+		}
+	} else {
+		t.kind = taskRows
+		t.chunk = min(mcp, max(1, mpan/(4*workers)))
+		t.next.Store(0)
+	}
+	runWorkers(t, workers, &t.wg)
+	t.release()
+}
+
+// release drops the task's references to the caller's matrices and returns
+// it to the pool.
+func (t *gemmTask) release() {
+	t.g = gemmBlock{}
+	t.b = bMat{}
+	gemmTaskPool.Put(t)
+}
+
+// gemmParallelism is how many workers gemmBlocked uses when parallel.
+func gemmParallelism() int { return runtime.GOMAXPROCS(0) }
