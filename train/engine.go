@@ -40,11 +40,16 @@ type Engine struct {
 	MaxGraphs int
 	order     []shapeKey
 	step      int
+	// pool recycles the buffers of the graphs' values across steps (pool.go).
+	pool *bufPool
+	// rows and targets are reused across steps.
+	rows    []int
+	targets []int32
 }
 
 // noTensorPool turns off gorgonia/tensor's recycling of *tensor.Dense structs: values released
 // after a step must not be handed out again while an op still holds their backing arrays, and
-// the pool offers nothing here (every value is allocated by valora's ops).
+// the pool offers nothing here (every value comes from the engine's own buffer pool, pool.go).
 var noTensorPool sync.Once
 
 // NewEngine prepares training of a on m. seed drives dropout masks.
@@ -54,7 +59,7 @@ func NewEngine(m *model.Model, a *lora.Adapter, seed uint64) (*Engine, error) {
 		return nil, fmt.Errorf("train: the adapter is merged into the model; unmerge it before training")
 	}
 	pcg := rand.NewPCG(seed, 0x74726169)
-	e := &Engine{m: m, a: a, graphs: map[shapeKey]*graph{}, pcg: pcg, rng: rand.New(pcg), MaxGraphs: 64}
+	e := &Engine{m: m, a: a, graphs: map[shapeKey]*graph{}, pcg: pcg, rng: rand.New(pcg), MaxGraphs: 64, pool: newPool()}
 	a.Each(func(l int, p model.Proj, pr *lora.Pair) {
 		e.params = append(e.params, &param{
 			name: fmt.Sprintf("layers.%d.%s", l, p.Module()), pair: pr,
@@ -107,8 +112,8 @@ func (e *Engine) Accumulate(ctx context.Context, b model.Batch, labels []int32, 
 	if b.Mask != nil && len(b.Mask) != n || b.Pos != nil && len(b.Pos) != n {
 		return 0, 0, fmt.Errorf("train: mask or position ids do not match the %dx%d batch", b.B, b.T)
 	}
-	var rows []int
-	var targets []int32
+	rows, targets := e.rows[:0], e.targets[:0]
+	defer func() { e.rows, e.targets = rows[:0], targets[:0] }()
 	for r := 0; r < b.B; r++ {
 		for t := 0; t+1 < b.T; t++ {
 			lab := labels[r*b.T+t+1]
@@ -196,23 +201,23 @@ func (e *Engine) graph(key shapeKey) (*graph, error) {
 	if gr, ok := e.graphs[key]; ok {
 		return gr, nil
 	}
-	draw := func(p float32) func(int) []float32 {
+	draw := func(p float32) func([]float32) {
 		keep := 1 / (1 - p)
-		return func(n int) []float32 {
-			mask := make([]float32, n)
+		return func(mask []float32) {
 			for i := range mask {
+				mask[i] = 0
 				if e.rng.Float32() >= p {
 					mask[i] = keep
 				}
 			}
-			return mask
 		}
 	}
-	gr, err := buildGraph(e.m, e.a, e.params, key, draw)
+	gr, err := buildGraph(e.m, e.a, e.params, key, draw, e.pool)
 	if err != nil {
 		return nil, err
 	}
 	if e.MaxGraphs > 0 && len(e.order) >= e.MaxGraphs {
+		e.graphs[e.order[0]].drop()
 		delete(e.graphs, e.order[0])
 		e.order = e.order[1:]
 	}

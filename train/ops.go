@@ -6,13 +6,17 @@ package train
 // op, never copied into the graph; only the LoRA matrices are graph inputs.
 //
 // All values are float32 matrices [rows, cols] (*tensor.Dense), except the loss and the
-// sinks, which are float32 scalars. Ops allocate their outputs in Do: the tape machine is reset
-// after every run, so no value outlives its step and no register is reused across steps.
+// sinks, which are float32 scalars. Ops take their outputs and scratch from the engine's
+// buffer pool (pool.go) in Do, and report the values they have read (done), so that a value's
+// buffer is recycled as soon as its last consumer has run and a step of a shape seen before
+// allocates nothing. No op implements UsePreallocDo or overwrites an input, so the tape
+// machine never writes into a register's old value (which may already be recycled).
 
 import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"slices"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -75,6 +79,71 @@ type base struct {
 	typ   opType
 	// shape computes the output shape from the input shapes (graph construction time).
 	shape func(in []tensor.Shape) tensor.Shape
+	// pool supplies the buffers (nil: plain allocation); uses is the number of ops that read
+	// this op's value. Both are set when the graph is complete (finish).
+	pool *bufPool
+	uses int
+}
+
+func newBase(name string, arity int, typ opType, shape func([]tensor.Shape) tensor.Shape) base {
+	return base{name: name, arity: arity, typ: typ, shape: shape}
+}
+
+// pooled is implemented by every op here (through base).
+type pooled interface {
+	setPool(p *bufPool, uses int)
+}
+
+func (b *base) setPool(p *bufPool, uses int) { b.pool, b.uses = p, uses }
+
+// out hands out the op's [rows, cols] value (contents arbitrary: the op overwrites them).
+func (b *base) out(rows, cols int) *tensor.Dense { return b.outUses(rows, cols, b.uses) }
+
+// outUses is out for a value read by uses ops.
+func (b *base) outUses(rows, cols, uses int) *tensor.Dense {
+	if b.pool == nil {
+		return newMat(rows, cols)
+	}
+	return b.pool.mat(rows, cols, uses)
+}
+
+// mat returns a matrix value's backing and shape.
+func (b *base) mat(v G.Value) ([]float32, int, int) { return b.pool.data(v) }
+
+// done records that the op has read its inputs (each distinct value once).
+func (b *base) done(in []G.Value) {
+	if b.pool == nil {
+		return
+	}
+	for i, v := range in {
+		if !slices.Contains(in[:i], v) {
+			b.pool.consumed(v)
+		}
+	}
+}
+
+// scratch hands out n values of saved state, given back with drop.
+func (b *base) scratch(n int) *buf {
+	if b.pool == nil {
+		return &buf{data: make([]float32, n), live: true}
+	}
+	return b.pool.scratch(n)
+}
+
+// drop gives back scratch or a value the op owns.
+func (b *base) drop(x *buf) {
+	if b.pool != nil && x != nil {
+		b.pool.put(x)
+	}
+}
+
+// dropValue gives back a matrix value nobody will read.
+func (b *base) dropValue(t *tensor.Dense) {
+	if b.pool != nil && t != nil {
+		if r, ok := b.pool.byHead[t]; ok {
+			b.pool.put(r.b)
+		}
+	}
 }
 
 func (b *base) Arity() int            { return b.arity }
@@ -122,20 +191,22 @@ type linearOp struct {
 }
 
 func newLinear(name string, w *kern.Weight) *linearOp {
-	return &linearOp{base{name, 1, matFn1, rowsBy(w.Rows)}, w}
+	return &linearOp{newBase(name, 1, matFn1, rowsBy(w.Rows)), w}
 }
 
 func (o *linearOp) Do(in ...G.Value) (G.Value, error) {
-	x, n, _ := data(in[0])
-	y := newMat(n, o.w.Rows)
-	kern.Linear(y.Data().([]float32), x, n, o.w, false)
+	x, n, _ := o.mat(in[0])
+	y := o.out(n, o.w.Rows)
+	yd, _, _ := o.mat(y)
+	kern.Linear(yd, x, n, o.w, false)
+	o.done(in)
 	return y, nil
 }
 
 func (o *linearOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (o *linearOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := apply(&linearTOp{base{o.name + "ᵀ", 1, matFn1, rowsBy(o.w.Cols)}, o.w}, grad)
+	dx, err := apply(&linearTOp{newBase(o.name+"ᵀ", 1, matFn1, rowsBy(o.w.Cols)), o.w}, grad)
 	return G.Nodes{dx}, err
 }
 
@@ -146,20 +217,24 @@ type linearTOp struct {
 }
 
 func (o *linearTOp) Do(in ...G.Value) (G.Value, error) {
-	dy, n, _ := data(in[0])
-	dx := newMat(n, o.w.Cols)
-	kern.LinearBackwardInput(dx.Data().([]float32), dy, n, o.w, false)
+	dy, n, _ := o.mat(in[0])
+	dx := o.out(n, o.w.Cols)
+	dd, _, _ := o.mat(dx)
+	kern.LinearBackwardInput(dd, dy, n, o.w, false)
+	o.done(in)
 	return dx, nil
 }
 
 // ---- LoRA: y = scale · (x Aᵀ) Bᵀ ----------------------------------------------------------
 
-// loraState carries what the forward pass computed (t = x Aᵀ) and what the first backward
-// op computes (u = dy B) to the other backward ops of the same step.
+// loraState carries what the forward pass computed (t = x Aᵀ, until dB has used it) and what
+// the first backward op computes (u = dy B, until the uUses ops dx and dA have used it) to the
+// other backward ops of the same step.
 type loraState struct {
-	scale     float32
-	t, u      []float32
-	ver, uVer int
+	scale        float32
+	t, u         *buf
+	ver, uVer    int
+	uUses, uLeft int
 }
 
 type loraOp struct {
@@ -168,36 +243,47 @@ type loraOp struct {
 }
 
 func newLoRA(name string, out int, scale float32) *loraOp {
-	return &loraOp{base{name, 3, matFn3, rowsBy(out)}, &loraState{scale: scale}}
+	return &loraOp{newBase(name, 3, matFn3, rowsBy(out)), &loraState{scale: scale}}
 }
 
 func (o *loraOp) Do(in ...G.Value) (G.Value, error) {
-	x, n, k := data(in[0])
-	a, r, _ := data(in[1])
-	b, out, _ := data(in[2])
+	x, n, k := o.mat(in[0])
+	a, r, _ := o.mat(in[1])
+	b, out, _ := o.mat(in[2])
 	st := o.st
 	st.ver++
-	st.t = make([]float32, n*r)
-	kern.Gemm(false, true, n, r, k, 1, x, k, a, k, 0, st.t, r)
-	y := newMat(n, out)
-	kern.Gemm(false, true, n, out, r, st.scale, st.t, r, b, r, 0, y.Data().([]float32), out)
+	o.drop(st.t)
+	st.t = o.scratch(n * r)
+	kern.Gemm(false, true, n, r, k, 1, x, k, a, k, 0, st.t.data, r)
+	y := o.out(n, out)
+	yd, _, _ := o.mat(y)
+	kern.Gemm(false, true, n, out, r, st.scale, st.t.data, r, b, r, 0, yd, out)
+	o.done(in)
 	return y, nil
 }
 
 func (o *loraOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
-func (o *loraOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+func (o *loraOp) SymDiff(inputs G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	return o.symDiffNeeded(inputs, out, grad, []bool{true, true, true})
+}
+
+// symDiffNeeded is SymDiff building only the gradients marked in need (nil for the others).
+func (o *loraOp) symDiffNeeded(inputs G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
 	x, a, b := inputs[0], inputs[1], inputs[2]
 	in, r, out := x.Shape()[1], a.Shape()[0], b.Shape()[0]
-	dx, err := apply(&loraGradOp{base{o.name + ".dx", 3, matFn3, rowsBy(in)}, o.st, 'x'}, grad, a, b)
+	var dx *G.Node
+	var err error
+	if need[0] {
+		if dx, err = apply(&loraGradOp{newBase(o.name+".dx", 3, matFn3, rowsBy(in)), o.st, 'x'}, grad, a, b); err != nil {
+			return nil, err
+		}
+	}
+	da, err := apply(&loraGradOp{newBase(o.name+".dA", 3, matFn3, func([]tensor.Shape) tensor.Shape { return tensor.Shape{r, in} }), o.st, 'A'}, grad, x, b)
 	if err != nil {
 		return nil, err
 	}
-	da, err := apply(&loraGradOp{base{o.name + ".dA", 3, matFn3, func([]tensor.Shape) tensor.Shape { return tensor.Shape{r, in} }}, o.st, 'A'}, grad, x, b)
-	if err != nil {
-		return nil, err
-	}
-	db, err := apply(&loraGradOp{base{o.name + ".dB", 1, matFn1, func([]tensor.Shape) tensor.Shape { return tensor.Shape{out, r} }}, o.st, 'B'}, grad)
+	db, err := apply(&loraGradOp{newBase(o.name+".dB", 1, matFn1, func([]tensor.Shape) tensor.Shape { return tensor.Shape{out, r} }), o.st, 'B'}, grad)
 	return G.Nodes{dx, da, db}, err
 }
 
@@ -209,39 +295,60 @@ type loraGradOp struct {
 }
 
 // gradB returns u = dy B [n, r], computed once per step.
-func (st *loraState) gradB(dy []float32, n, out int, b []float32, r int) []float32 {
+func (o *loraGradOp) gradB(dy []float32, n, out int, b []float32, r int) []float32 {
+	st := o.st
 	if st.uVer != st.ver {
-		st.u = make([]float32, n*r)
-		kern.Gemm(false, false, n, r, out, 1, dy, out, b, r, 0, st.u, r)
-		st.uVer = st.ver
+		o.drop(st.u)
+		st.u = o.scratch(n * r)
+		kern.Gemm(false, false, n, r, out, 1, dy, out, b, r, 0, st.u.data, r)
+		st.uVer, st.uLeft = st.ver, st.uUses
 	}
-	return st.u
+	return st.u.data
+}
+
+// usedU gives u back once the ops that need it have used it.
+func (o *loraGradOp) usedU() {
+	st := o.st
+	if st.uLeft--; st.uLeft <= 0 {
+		o.drop(st.u)
+		st.u = nil
+	}
 }
 
 func (o *loraGradOp) Do(in ...G.Value) (G.Value, error) {
-	dy, n, out := data(in[0])
+	dy, n, out := o.mat(in[0])
 	st := o.st
+	var res *tensor.Dense
 	switch o.what {
 	case 'x': // in: dy, A, B
-		a, r, k := data(in[1])
-		b, _, _ := data(in[2])
-		u := st.gradB(dy, n, out, b, r)
-		dx := newMat(n, k)
-		kern.Gemm(false, false, n, k, r, st.scale, u, r, a, k, 0, dx.Data().([]float32), k)
-		return dx, nil
+		a, r, k := o.mat(in[1])
+		b, _, _ := o.mat(in[2])
+		u := o.gradB(dy, n, out, b, r)
+		res = o.out(n, k)
+		dx, _, _ := o.mat(res)
+		kern.Gemm(false, false, n, k, r, st.scale, u, r, a, k, 0, dx, k)
+		o.usedU()
 	case 'A': // in: dy, x, B
-		x, _, k := data(in[1])
-		b, _, r := data(in[2])
-		u := st.gradB(dy, n, out, b, r)
-		da := newMat(r, k)
-		kern.Gemm(true, false, r, k, n, st.scale, u, r, x, k, 0, da.Data().([]float32), k)
-		return da, nil
+		x, _, k := o.mat(in[1])
+		b, _, r := o.mat(in[2])
+		u := o.gradB(dy, n, out, b, r)
+		res = o.out(r, k)
+		da, _, _ := o.mat(res)
+		kern.Gemm(true, false, r, k, n, st.scale, u, r, x, k, 0, da, k)
+		o.usedU()
 	default: // 'B', in: dy
-		r := len(st.t) / n
-		db := newMat(out, r)
-		kern.Gemm(true, false, out, r, n, st.scale, dy, out, st.t, r, 0, db.Data().([]float32), r)
-		return db, nil
+		if st.t == nil {
+			return nil, fmt.Errorf("%s: the forward pass's x Aᵀ is gone", o.name)
+		}
+		r := len(st.t.data) / n
+		res = o.out(out, r)
+		db, _, _ := o.mat(res)
+		kern.Gemm(true, false, out, r, n, st.scale, dy, out, st.t.data, r, 0, db, r)
+		o.drop(st.t)
+		st.t = nil
 	}
+	o.done(in)
+	return res, nil
 }
 
 // ---- RMSNorm with a frozen weight, over rows of width n ------------------------------------
@@ -254,20 +361,22 @@ type rmsNormOp struct {
 }
 
 func newRMSNorm(name string, w []float32, n int, eps float32) *rmsNormOp {
-	return &rmsNormOp{base{name, 1, matFn1, same(0)}, w, n, eps}
+	return &rmsNormOp{newBase(name, 1, matFn1, same(0)), w, n, eps}
 }
 
 func (o *rmsNormOp) Do(in ...G.Value) (G.Value, error) {
-	x, r, c := data(in[0])
-	y := newMat(r, c)
-	kern.RMSNorm(y.Data().([]float32), x, o.w, o.n, o.eps)
+	x, r, c := o.mat(in[0])
+	y := o.out(r, c)
+	yd, _, _ := o.mat(y)
+	kern.RMSNorm(yd, x, o.w, o.n, o.eps)
+	o.done(in)
 	return y, nil
 }
 
 func (o *rmsNormOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (o *rmsNormOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := apply(&rmsNormGradOp{base{o.name + "'", 2, matFn2, same(0)}, o}, inputs[0], grad)
+	dx, err := apply(&rmsNormGradOp{newBase(o.name+"'", 2, matFn2, same(0)), o}, inputs[0], grad)
 	return G.Nodes{dx}, err
 }
 
@@ -277,10 +386,12 @@ type rmsNormGradOp struct {
 }
 
 func (o *rmsNormGradOp) Do(in ...G.Value) (G.Value, error) {
-	x, r, c := data(in[0])
-	dy, _, _ := data(in[1])
-	dx := newMat(r, c)
-	kern.RMSNormBackward(dx.Data().([]float32), dy, x, o.f.w, o.f.n, o.f.eps)
+	x, r, c := o.mat(in[0])
+	dy, _, _ := o.mat(in[1])
+	dx := o.out(r, c)
+	dd, _, _ := o.mat(dx)
+	kern.RMSNormBackward(dd, dy, x, o.f.w, o.f.n, o.f.eps)
+	o.done(in)
 	return dx, nil
 }
 
@@ -295,26 +406,27 @@ type ropeOp struct {
 }
 
 func newRope(name string, r *kern.Rope, pos *[]int32, heads int) *ropeOp {
-	return &ropeOp{base{name, 1, matFn1, same(0)}, r, pos, heads, false}
+	return &ropeOp{newBase(name, 1, matFn1, same(0)), r, pos, heads, false}
 }
 
 func (o *ropeOp) Do(in ...G.Value) (G.Value, error) {
-	x, r, c := data(in[0])
-	y := newMat(r, c)
-	yd := y.Data().([]float32)
+	x, r, c := o.mat(in[0])
+	y := o.out(r, c)
+	yd, _, _ := o.mat(y)
 	copy(yd, x)
 	if o.inverse {
 		o.rope.ApplyBackward(yd, *o.pos, o.heads)
 	} else {
 		o.rope.Apply(yd, *o.pos, o.heads)
 	}
+	o.done(in)
 	return y, nil
 }
 
 func (o *ropeOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (o *ropeOp) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	inv := &ropeOp{base{o.name + "'", 1, matFn1, same(0)}, o.rope, o.pos, o.heads, true}
+	inv := &ropeOp{newBase(o.name+"'", 1, matFn1, same(0)), o.rope, o.pos, o.heads, true}
 	dx, err := apply(inv, grad)
 	return G.Nodes{dx}, err
 }
@@ -327,9 +439,10 @@ type attnState struct {
 	shape        kern.AttnShape
 	mask         *[]float32 // nil slice when the batch has no padding
 	scale        float32
-	probs        []float32
-	dq, dk, dv   []float32
+	probs        *buf
+	dq, dk, dv   *tensor.Dense
 	ver, gradVer int
+	gradUses     [3]int // readers of dq, dk, dv (0: that gradient is not in the graph)
 }
 
 type attnOp struct {
@@ -338,28 +451,39 @@ type attnOp struct {
 }
 
 func newAttention(name string, s kern.AttnShape, mask *[]float32, scale float32) *attnOp {
-	return &attnOp{base{name, 3, matFn3, same(0)}, &attnState{shape: s, mask: mask, scale: scale}}
+	return &attnOp{newBase(name, 3, matFn3, same(0)), &attnState{shape: s, mask: mask, scale: scale}}
 }
 
 func (o *attnOp) Do(in ...G.Value) (G.Value, error) {
-	q, r, c := data(in[0])
-	k, _, _ := data(in[1])
-	v, _, _ := data(in[2])
+	q, r, c := o.mat(in[0])
+	k, _, _ := o.mat(in[1])
+	v, _, _ := o.mat(in[2])
 	st := o.st
 	s := st.shape
 	st.ver++
-	st.probs = make([]float32, s.B*s.Hq*s.T*s.T)
-	out := newMat(r, c)
-	kern.Attention(out.Data().([]float32), q, k, v, st.probs, *st.mask, s, st.scale)
+	o.drop(st.probs)
+	st.probs = o.scratch(s.B * s.Hq * s.T * s.T)
+	out := o.out(r, c)
+	od, _, _ := o.mat(out)
+	kern.Attention(od, q, k, v, st.probs.data, *st.mask, s, st.scale)
+	o.done(in)
 	return out, nil
 }
 
 func (o *attnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
-func (o *attnOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+func (o *attnOp) SymDiff(inputs G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	return o.symDiffNeeded(inputs, out, grad, []bool{true, true, true})
+}
+
+// symDiffNeeded is SymDiff building only the gradients marked in need (nil for the others).
+func (o *attnOp) symDiffNeeded(inputs G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
 	out := make(G.Nodes, 3)
 	for i, which := range []byte{'q', 'k', 'v'} {
-		n, err := apply(&attnGradOp{base{fmt.Sprintf("%s.d%c", o.name, which), 4, matFn4, same(i)}, o.st, i},
+		if !need[i] {
+			continue
+		}
+		n, err := apply(&attnGradOp{newBase(fmt.Sprintf("%s.d%c", o.name, which), 4, matFn4, same(i)), o.st, i},
 			inputs[0], inputs[1], inputs[2], grad)
 		if err != nil {
 			return nil, err
@@ -376,30 +500,45 @@ type attnGradOp struct {
 }
 
 func (o *attnGradOp) Do(in ...G.Value) (G.Value, error) {
-	q, rq, cq := data(in[0])
-	k, rk, ck := data(in[1])
-	v, _, _ := data(in[2])
-	dout, _, _ := data(in[3])
+	q, rq, cq := o.mat(in[0])
+	k, rk, ck := o.mat(in[1])
+	v, _, _ := o.mat(in[2])
+	dout, _, _ := o.mat(in[3])
 	st := o.st
 	if st.gradVer != st.ver {
-		st.dq, st.dk, st.dv = make([]float32, rq*cq), make([]float32, rk*ck), make([]float32, rk*ck)
-		kern.AttentionBackward(st.dq, st.dk, st.dv, dout, q, k, v, st.probs, st.shape, st.scale)
+		if st.probs == nil {
+			return nil, fmt.Errorf("%s: the forward pass's probabilities are gone", o.name)
+		}
+		st.dq, st.dk, st.dv = o.outUses(rq, cq, st.gradUses[0]), o.outUses(rk, ck, st.gradUses[1]), o.outUses(rk, ck, st.gradUses[2])
+		dq, _, _ := o.mat(st.dq)
+		dk, _, _ := o.mat(st.dk)
+		dv, _, _ := o.mat(st.dv)
+		kern.AttentionBackward(dq, dk, dv, dout, q, k, v, st.probs.data, st.shape, st.scale)
 		st.gradVer = st.ver
+		o.drop(st.probs)
+		st.probs = nil
+		for i, d := range []*tensor.Dense{st.dq, st.dk, st.dv} {
+			if st.gradUses[i] == 0 { // not needed: that input gets no gradient
+				o.dropValue(d)
+			}
+		}
 	}
+	o.done(in)
 	switch o.which {
 	case 0:
-		return tensor.New(tensor.WithShape(rq, cq), tensor.WithBacking(st.dq)), nil
+		return st.dq, nil
 	case 1:
-		return tensor.New(tensor.WithShape(rk, ck), tensor.WithBacking(st.dk)), nil
+		return st.dk, nil
 	}
-	return tensor.New(tensor.WithShape(rk, ck), tensor.WithBacking(st.dv)), nil
+	return st.dv, nil
 }
 
 // ---- SwiGLU: h = silu(g) · u ----------------------------------------------------------------
 
 type swigluState struct {
-	dg, du    []float32
+	dg, du    *tensor.Dense
 	ver, gVer int
+	gradUses  [2]int // readers of dg, du (0: that gradient is not in the graph)
 }
 
 type swigluOp struct {
@@ -408,24 +547,34 @@ type swigluOp struct {
 }
 
 func newSwiGLU(name string) *swigluOp {
-	return &swigluOp{base{name, 2, matFn2, same(0)}, &swigluState{}}
+	return &swigluOp{newBase(name, 2, matFn2, same(0)), &swigluState{}}
 }
 
 func (o *swigluOp) Do(in ...G.Value) (G.Value, error) {
-	g, r, c := data(in[0])
-	u, _, _ := data(in[1])
+	g, r, c := o.mat(in[0])
+	u, _, _ := o.mat(in[1])
 	o.st.ver++
-	h := newMat(r, c)
-	kern.SwiGLU(h.Data().([]float32), g, u)
+	h := o.out(r, c)
+	hd, _, _ := o.mat(h)
+	kern.SwiGLU(hd, g, u)
+	o.done(in)
 	return h, nil
 }
 
 func (o *swigluOp) DiffWRT(int) []bool { return []bool{true, true} }
 
-func (o *swigluOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+func (o *swigluOp) SymDiff(inputs G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	return o.symDiffNeeded(inputs, out, grad, []bool{true, true})
+}
+
+// symDiffNeeded is SymDiff building only the gradients marked in need (nil for the others).
+func (o *swigluOp) symDiffNeeded(inputs G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
 	out := make(G.Nodes, 2)
 	for i := range out {
-		n, err := apply(&swigluGradOp{base{fmt.Sprintf("%s.d%d", o.name, i), 3, matFn3, same(i)}, o.st, i},
+		if !need[i] {
+			continue
+		}
+		n, err := apply(&swigluGradOp{newBase(fmt.Sprintf("%s.d%d", o.name, i), 3, matFn3, same(i)), o.st, i},
 			inputs[0], inputs[1], grad)
 		if err != nil {
 			return nil, err
@@ -442,19 +591,27 @@ type swigluGradOp struct {
 }
 
 func (o *swigluGradOp) Do(in ...G.Value) (G.Value, error) {
-	g, r, c := data(in[0])
-	u, _, _ := data(in[1])
-	dh, _, _ := data(in[2])
+	g, r, c := o.mat(in[0])
+	u, _, _ := o.mat(in[1])
+	dh, _, _ := o.mat(in[2])
 	st := o.st
 	if st.gVer != st.ver {
-		st.dg, st.du = make([]float32, r*c), make([]float32, r*c)
-		kern.SwiGLUBackward(st.dg, st.du, dh, g, u)
+		st.dg, st.du = o.outUses(r, c, st.gradUses[0]), o.outUses(r, c, st.gradUses[1])
+		dg, _, _ := o.mat(st.dg)
+		du, _, _ := o.mat(st.du)
+		kern.SwiGLUBackward(dg, du, dh, g, u)
 		st.gVer = st.ver
+		for i, d := range []*tensor.Dense{st.dg, st.du} {
+			if st.gradUses[i] == 0 {
+				o.dropValue(d)
+			}
+		}
 	}
+	o.done(in)
 	if o.which == 0 {
-		return tensor.New(tensor.WithShape(r, c), tensor.WithBacking(st.dg)), nil
+		return st.dg, nil
 	}
-	return tensor.New(tensor.WithShape(r, c), tensor.WithBacking(st.du)), nil
+	return st.du, nil
 }
 
 // ---- row selection (the positions that predict a label) ------------------------------------
@@ -466,24 +623,25 @@ type selectRowsOp struct {
 }
 
 func newSelectRows(name string, rows *[]int, n, k int) *selectRowsOp {
-	return &selectRowsOp{base{name, 1, matFn1, func(in []tensor.Shape) tensor.Shape { return tensor.Shape{k, in[0][1]} }}, rows, n}
+	return &selectRowsOp{newBase(name, 1, matFn1, func(in []tensor.Shape) tensor.Shape { return tensor.Shape{k, in[0][1]} }), rows, n}
 }
 
 func (o *selectRowsOp) Do(in ...G.Value) (G.Value, error) {
-	x, _, c := data(in[0])
+	x, _, c := o.mat(in[0])
 	rows := *o.rows
-	y := newMat(len(rows), c)
-	yd := y.Data().([]float32)
+	y := o.out(len(rows), c)
+	yd, _, _ := o.mat(y)
 	for i, r := range rows {
 		copy(yd[i*c:(i+1)*c], x[r*c:(r+1)*c])
 	}
+	o.done(in)
 	return y, nil
 }
 
 func (o *selectRowsOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (o *selectRowsOp) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := apply(&scatterRowsOp{base{o.name + "'", 1, matFn1, func(in []tensor.Shape) tensor.Shape { return tensor.Shape{o.n, in[0][1]} }}, o}, grad)
+	dx, err := apply(&scatterRowsOp{newBase(o.name+"'", 1, matFn1, func(in []tensor.Shape) tensor.Shape { return tensor.Shape{o.n, in[0][1]} }), o}, grad)
 	return G.Nodes{dx}, err
 }
 
@@ -493,9 +651,11 @@ type scatterRowsOp struct {
 }
 
 func (o *scatterRowsOp) Do(in ...G.Value) (G.Value, error) {
-	dy, _, c := data(in[0])
-	dx := newMat(o.f.n, c)
-	dd := dx.Data().([]float32)
+	dy, _, c := o.mat(in[0])
+	dx := o.out(o.f.n, c)
+	dd, _, _ := o.mat(dx)
+	clear(dd)
+	defer o.done(in)
 	for i, r := range *o.f.rows {
 		row := dd[r*c : (r+1)*c]
 		for j, v := range dy[i*c : (i+1)*c] {
@@ -515,23 +675,26 @@ type ceOp struct {
 	scale   *float32
 	sum     float64
 	count   int
+	val     G.F32 // the value returned (not allocated per step)
 }
 
 func newCE(name string, targets *[]int32, scale *float32) *ceOp {
-	return &ceOp{base: base{name, 1, toScalar, func([]tensor.Shape) tensor.Shape { return tensor.ScalarShape() }},
+	return &ceOp{base: newBase(name, 1, toScalar, func([]tensor.Shape) tensor.Shape { return tensor.ScalarShape() }),
 		targets: targets, scale: scale}
 }
 
 func (o *ceOp) Do(in ...G.Value) (G.Value, error) {
-	logits, _, v := data(in[0])
+	logits, _, v := o.mat(in[0])
 	o.sum, o.count = kern.CrossEntropy(nil, logits, v, *o.targets, 1)
-	return G.NewF32(float32(o.sum) * *o.scale), nil
+	o.done(in)
+	o.val = G.F32(float32(o.sum) * *o.scale)
+	return &o.val, nil
 }
 
 func (o *ceOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (o *ceOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dl, err := apply(&ceGradOp{base{o.name + "'", 2, matScalarToMat, same(0)}, o}, inputs[0], grad)
+	dl, err := apply(&ceGradOp{newBase(o.name+"'", 2, matScalarToMat, same(0)), o}, inputs[0], grad)
 	return G.Nodes{dl}, err
 }
 
@@ -541,13 +704,15 @@ type ceGradOp struct {
 }
 
 func (o *ceGradOp) Do(in ...G.Value) (G.Value, error) {
-	logits, r, v := data(in[0])
+	logits, r, v := o.mat(in[0])
 	g := float32(1)
 	if s, ok := in[1].(*G.F32); ok {
 		g = float32(*s)
 	}
-	dl := newMat(r, v)
-	kern.CrossEntropy(dl.Data().([]float32), logits, v, *o.f.targets, g**o.f.scale)
+	dl := o.out(r, v)
+	dd, _, _ := o.mat(dl)
+	kern.CrossEntropy(dd, logits, v, *o.f.targets, g**o.f.scale)
+	o.done(in)
 	return dl, nil
 }
 
@@ -557,26 +722,34 @@ func (o *ceGradOp) Do(in ...G.Value) (G.Value, error) {
 // mask drawn from the trainer's generator at every step (inverted dropout, as torch does).
 type dropoutOp struct {
 	base
-	p    float32
-	mask []float32
-	draw func(n int) []float32
+	p       float32
+	mask    *buf // kept for the backward op, if the graph has one (hasGrad)
+	draw    func(mask []float32)
+	hasGrad bool
 }
 
 func (o *dropoutOp) Do(in ...G.Value) (G.Value, error) {
-	x, r, c := data(in[0])
-	o.mask = o.draw(r * c)
-	y := newMat(r, c)
-	yd := y.Data().([]float32)
+	x, r, c := o.mat(in[0])
+	o.drop(o.mask)
+	o.mask = o.scratch(r * c)
+	o.draw(o.mask.data)
+	y := o.out(r, c)
+	yd, _, _ := o.mat(y)
 	for i, v := range x {
-		yd[i] = v * o.mask[i]
+		yd[i] = v * o.mask.data[i]
 	}
+	if !o.hasGrad {
+		o.drop(o.mask)
+		o.mask = nil
+	}
+	o.done(in)
 	return y, nil
 }
 
 func (o *dropoutOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (o *dropoutOp) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := apply(&dropoutGradOp{base{o.name + "'", 1, matFn1, same(0)}, o}, grad)
+	dx, err := apply(&dropoutGradOp{newBase(o.name+"'", 1, matFn1, same(0)), o}, grad)
 	return G.Nodes{dx}, err
 }
 
@@ -586,12 +759,18 @@ type dropoutGradOp struct {
 }
 
 func (o *dropoutGradOp) Do(in ...G.Value) (G.Value, error) {
-	dy, r, c := data(in[0])
-	dx := newMat(r, c)
-	dd := dx.Data().([]float32)
-	for i, v := range dy {
-		dd[i] = v * o.f.mask[i]
+	dy, r, c := o.mat(in[0])
+	if o.f.mask == nil {
+		return nil, fmt.Errorf("%s: the forward pass's mask is gone", o.name)
 	}
+	dx := o.out(r, c)
+	dd, _, _ := o.mat(dx)
+	for i, v := range dy {
+		dd[i] = v * o.f.mask.data[i]
+	}
+	o.drop(o.f.mask)
+	o.f.mask = nil
+	o.done(in)
 	return dx, nil
 }
 
@@ -601,20 +780,104 @@ func (o *dropoutGradOp) Do(in ...G.Value) (G.Value, error) {
 // computed, so no later reuse of the value's register can change what the trainer reads.
 type sinkOp struct {
 	base
-	dst []float32
+	dst  []float32
+	zero G.F32
 }
 
 func newSink(name string, dst []float32) *sinkOp {
-	return &sinkOp{base{name, 1, toScalar, func([]tensor.Shape) tensor.Shape { return tensor.ScalarShape() }}, dst}
+	return &sinkOp{base: newBase(name, 1, toScalar, func([]tensor.Shape) tensor.Shape { return tensor.ScalarShape() }), dst: dst}
 }
 
 func (o *sinkOp) Do(in ...G.Value) (G.Value, error) {
-	g, _, _ := data(in[0])
+	g, _, _ := o.mat(in[0])
 	if len(g) != len(o.dst) {
 		return nil, fmt.Errorf("%s: gradient has %d values, buffer %d", o.name, len(g), len(o.dst))
 	}
 	for i, v := range g {
 		o.dst[i] += v
 	}
-	return G.NewF32(0), nil
+	o.done(in)
+	return &o.zero, nil
+}
+
+// ---- sum: the residual connection, and the gradient of a value read by several ops ---------
+
+// sumOp adds its matrix inputs (in order: ((a + b) + c) + ...). Its gradient passes the
+// incoming gradient to every input unchanged.
+type sumOp struct {
+	base
+	srcs [][]float32 // the inputs after the first, during Do
+}
+
+func newSum(name string, n int) *sumOp {
+	return &sumOp{base: newBase(name, n, opType{mats: n}, same(0))}
+}
+
+func (o *sumOp) Do(in ...G.Value) (G.Value, error) {
+	a, r, c := o.mat(in[0])
+	o.srcs = o.srcs[:0]
+	for _, v := range in[1:] {
+		b, _, _ := o.mat(v)
+		if len(b) != len(a) {
+			return nil, fmt.Errorf("%s: adding %d values to %d", o.name, len(b), len(a))
+		}
+		o.srcs = append(o.srcs, b)
+	}
+	// The first input's buffer becomes the sum when this op is its last reader (a linear
+	// projection's output, a gradient term): no copy, no buffer.
+	var y *tensor.Dense
+	stolen := false
+	if !slices.Contains(in[1:], in[0]) {
+		y, stolen = o.pool.steal(in[0], o.uses)
+	}
+	if !stolen {
+		y = o.out(r, c)
+	}
+	yd, _, _ := o.mat(y)
+	kern.ParallelFor(len(yd), 1<<14, func(lo, hi int) {
+		if !stolen {
+			copy(yd[lo:hi], a[lo:hi])
+		}
+		for _, b := range o.srcs {
+			addTo(yd[lo:hi], b[lo:hi])
+		}
+	})
+	clear(o.srcs)
+	if stolen {
+		o.done(in[1:])
+	} else {
+		o.done(in)
+	}
+	return y, nil
+}
+
+// addTo sets y += x.
+func addTo(y, x []float32) {
+	x = x[:len(y)]
+	i := 0
+	for ; i+4 <= len(y); i += 4 {
+		y[i] += x[i]
+		y[i+1] += x[i+1]
+		y[i+2] += x[i+2]
+		y[i+3] += x[i+3]
+	}
+	for ; i < len(y); i++ {
+		y[i] += x[i]
+	}
+}
+
+func (o *sumOp) DiffWRT(n int) []bool {
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+
+func (o *sumOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	out := make(G.Nodes, len(inputs))
+	for i := range out {
+		out[i] = grad
+	}
+	return out, nil
 }
