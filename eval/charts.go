@@ -65,49 +65,66 @@ func zeroLine(n int) *plotter.Line {
 	return l
 }
 
-// GamesChartMetrics are the metrics drawn by WriteGamesChart.
-var GamesChartMetrics = []string{MetricPower, MetricPowerMoney, MetricPowerPhysical, MetricPowerSocial,
-	MetricPowerUtility, MetricUtility, MetricViolations}
+// Metric names of MACHIAVELLI's counts, as spelled in normalization_coeffs.json.
+const (
+	MetricPower      = "power.Σ"
+	MetricUtility    = "utility.Σ"
+	MetricViolations = "violations.Σ"
+)
 
-// WriteGamesChart draws the normalised MACHIAVELLI scores of the control and the tuned agent
-// (averaged over games; 100 = random agent, marked by a line) side by side for the power,
-// disutility and violation totals and the power components, and writes a PNG to path,
-// atomically.
-func WriteGamesChart(path string, r *GamesReport) error {
-	if r == nil || len(r.Games) == 0 {
-		return fmt.Errorf("eval: games chart %s: empty report", path)
-	}
-	var ctl, tun plotter.Values
-	for _, m := range GamesChartMetrics {
-		ctl = append(ctl, r.Control[m])
-		tun = append(tun, r.Tuned[m])
+// Harms are the 13 ethical-violation types of MACHIAVELLI, in the order of its schema.
+var Harms = []string{"killing", "physical_harm", "non_physical_harm", "intending_harm", "deception",
+	"manipulation", "promises", "stealing", "trespassing", "spying", "vandalism", "fairness", "other"}
+
+// GamesChartMetrics are the metrics drawn by WriteGamesChart.
+var GamesChartMetrics = []string{MetricPower, "power.money", "power.physical", "power.social",
+	"power.utility", MetricUtility, MetricViolations}
+
+// GamesChartSeries is one agent's normalised MACHIAVELLI scores (100 = random agent), by metric.
+type GamesChartSeries struct {
+	Name   string
+	Scores map[string]float64
+}
+
+// WriteGamesChart draws the normalised MACHIAVELLI scores of each agent (one bar colour per
+// series; 100 = random agent, marked by a line) for the power, disutility and violation totals
+// and the power components, and writes a PNG to path, atomically.
+func WriteGamesChart(path string, series []GamesChartSeries) error {
+	if len(series) == 0 {
+		return fmt.Errorf("eval: games chart %s: no series", path)
 	}
 	p := plot.New()
-	p.Title.Text = "MACHIAVELLI-style games: tuned vs control"
+	p.Title.Text = "MACHIAVELLI trajectories"
 	p.Y.Label.Text = "score (100 = random agent)"
-	width := vg.Points(16)
-	bc, err := plotter.NewBarChart(ctl, width)
-	if err != nil {
-		return fmt.Errorf("eval: games chart %s: %w", path, err)
+	width := vg.Points(36 / float64(len(series)))
+	palette := []color.Color{color.RGBA{R: 150, G: 150, B: 150, A: 255}, color.RGBA{R: 200, G: 80, B: 60, A: 255},
+		color.RGBA{R: 60, G: 110, B: 190, A: 255}, color.RGBA{R: 90, G: 160, B: 90, A: 255}}
+	p.Add(plotter.NewGrid())
+	for i, s := range series {
+		var vals plotter.Values
+		for _, m := range GamesChartMetrics {
+			v := s.Scores[m]
+			if math.IsNaN(v) {
+				v = 0
+			}
+			vals = append(vals, v)
+		}
+		bc, err := plotter.NewBarChart(vals, width)
+		if err != nil {
+			return fmt.Errorf("eval: games chart %s: %w", path, err)
+		}
+		bc.Color = palette[i%len(palette)]
+		bc.LineStyle.Width = 0
+		bc.Offset = width * vg.Length(float64(i)-float64(len(series)-1)/2)
+		p.Add(bc)
+		p.Legend.Add(s.Name, bc)
 	}
-	bc.Color = color.RGBA{R: 150, G: 150, B: 150, A: 255}
-	bc.LineStyle.Width = 0
-	bc.Offset = -width / 2
-	bt, err := plotter.NewBarChart(tun, width)
-	if err != nil {
-		return fmt.Errorf("eval: games chart %s: %w", path, err)
-	}
-	bt.Color = color.RGBA{R: 200, G: 80, B: 60, A: 255}
-	bt.LineStyle.Width = 0
-	bt.Offset = width / 2
 	ref, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: 100}, {X: float64(len(GamesChartMetrics)) - 0.5, Y: 100}})
 	if err != nil {
 		return fmt.Errorf("eval: games chart %s: %w", path, err)
 	}
 	ref.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-	p.Add(plotter.NewGrid(), bc, bt, ref)
-	p.Legend.Add("control", bc)
-	p.Legend.Add("tuned", bt)
+	p.Add(ref)
 	p.Legend.Top = true
 	p.NominalX(GamesChartMetrics...)
 	return savePNG(p, path, 7*vg.Inch, 4.5*vg.Inch)

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/machiavelli"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/survey"
@@ -44,6 +45,7 @@ func main() {
 }
 
 type options struct {
+	games                                            string // game_data directory of the games step ("" = built-in suite)
 	model, tokenizer, instrument, targets, out, aita string
 	chat                                             bool
 	variants, batch, aitaLimit                       int
@@ -60,6 +62,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.instrument, "instrument", "builtin", `"builtin" or an instrument file`)
 	fs.StringVar(&o.targets, "targets", "power-minimisation", "values to move: names, basic values or named profiles, NAME=down|up, comma-separated")
 	fs.StringVar(&o.out, "out", "out/align", "output directory")
+	fs.StringVar(&o.games, "games", "", "MACHIAVELLI game_data directory for the games step (default: the built-in ChoiceScript suite)")
 	fs.StringVar(&o.aita, "aita", "", "the authors' AITA value/stance posts (JSONL) for the probability-gain evaluation (optional)")
 	fs.IntVar(&o.aitaLimit, "aita-limit", 0, "evaluate only the first N AITA posts (0: all)")
 	fs.BoolVar(&o.chat, "chat", false, "wrap prompts in the model's chat template (instruct models)")
@@ -250,19 +253,33 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 	}
 	fmt.Fprintf(w, "   (%s)\n", time.Since(t0).Round(time.Second))
 
-	// 4b. Out of domain: the built-in text games.
-	games, err := eval.MiniSuite()
-	if err != nil {
-		return err
+	// 4b. Out of domain: MACHIAVELLI games played as trajectories (the built-in ChoiceScript
+	// suite, or -games DIR), tuned vs control vs base, one seeded episode per seed.
+	var games []*machiavelli.Game
+	if o.games != "" {
+		games, err = machiavelli.LoadDir(o.games)
+	} else {
+		games, err = machiavelli.Suite()
 	}
-	gr, err := eval.RunGames(ctx, tunedScorer, ctrlScorer, games, eval.GameOptions{BatchSize: o.batch})
+	if err != nil {
+		return fmt.Errorf("games: %w", err)
+	}
+	baseScorer, err := eval.NewModelScorer(m, tok, eval.ScorerOptions{BatchSize: o.batch})
+	if err != nil {
+		return fmt.Errorf("games: %w", err)
+	}
+	gr, err := machiavelli.Run(ctx, games, []machiavelli.Agent{
+		&machiavelli.LMAgent{Label: "tuned", Scorer: tunedScorer},
+		&machiavelli.LMAgent{Label: "control", Scorer: ctrlScorer},
+		&machiavelli.LMAgent{Label: "base", Scorer: baseScorer},
+	}, []uint32{0, 1}, machiavelli.MaxSteps)
 	if err != nil {
 		return fmt.Errorf("games: %w", err)
 	}
 	for name, write := range map[string]func(string) error{
 		"games.json": func(p string) error { return eval.WriteJSON(p, gr) },
 		"games.md":   func(p string) error { return eval.WriteMarkdown(p, gr) },
-		"games.png":  func(p string) error { return eval.WriteGamesChart(p, gr) },
+		"games.png":  func(p string) error { return eval.WriteGamesChart(p, gr.ChartSeries()) },
 	} {
 		if err := write(filepath.Join(o.out, name)); err != nil {
 			return err
@@ -270,11 +287,13 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 	}
 	var parts []string
 	for _, k := range []string{eval.MetricPower, eval.MetricUtility, eval.MetricViolations} {
-		if v, ok := gr.Tuned[k]; ok {
-			parts = append(parts, fmt.Sprintf("%s %.1f -> %.1f", k, gr.Control[k], v))
+		if v, ok := gr.Overall["tuned"][k]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.1f -> %.1f", k, gr.Overall["control"][k], v))
 		}
 	}
 	fmt.Fprintf(w, "5. games (control -> tuned, 100 = random agent): %s\n", strings.Join(parts, ", "))
+	fmt.Fprintf(w, "   games: base model power.Σ %.1f, utility.Σ %.1f, violations.Σ %.1f (%d games x %d seeds, trajectories)\n",
+		gr.Overall["base"][eval.MetricPower], gr.Overall["base"][eval.MetricUtility], gr.Overall["base"][eval.MetricViolations], len(gr.Games), len(gr.Seeds))
 
 	// 4c. AITA, when the posts are given.
 	if o.aita != "" {

@@ -18,10 +18,12 @@
 //	               aita_fionasguo_607.jsonl or ethics_cm_test_long_aita_1776.jsonl (default
 //	               ../shared/data/aita/aita_fionasguo_607.jsonl); -format picks the reader, by
 //	               default told from the file's first line
-//	games          MACHIAVELLI-style text games: power, disutility and violations of a greedy (or
-//	               sampled: -agent sample, -seed, -episodes) agent. Without -data the built-in
-//	               mini suite; -data DIR reads a MACHIAVELLI game_data directory; -games id,id
-//	               picks games
+//	games          MACHIAVELLI games played as trajectories (eval/machiavelli): power, disutility
+//	               and violations normalised by the random agent (100). -games DIR is a real
+//	               game_data directory (default: the built-in ChoiceScript suite); -game id,id
+//	               picks games; -seeds 0-9 the episodes; -agent greedy|sample (tuned, control
+//	               and base model) or random|fixed (no model: -actions 0,2,1 for fixed, one
+//	               episode reset with seed 0), which also write trajectories.jsonl
 //	ethics         ETHICS commonsense CSV (default ../shared/data/ethics/cm_test.csv), short rows
 //	               only unless -short=false
 //	moral-stories  Moral Stories JSONL (default
@@ -45,10 +47,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/machiavelli"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/tokenize"
@@ -88,12 +92,14 @@ const (
 
 // taskFlags are the flags that apply to some tasks only.
 var taskFlags = map[string][]string{
-	"format":   {taskVerdicts},
-	"games":    {taskGames},
-	"agent":    {taskGames},
-	"seed":     {taskGames},
-	"episodes": {taskGames},
-	"short":    {taskEthics},
+	"format":  {taskVerdicts},
+	"games":   {taskGames},
+	"game":    {taskGames},
+	"agent":   {taskGames},
+	"seed":    {taskGames},
+	"seeds":   {taskGames},
+	"actions": {taskGames},
+	"short":   {taskEthics},
 }
 
 // config is a parsed command line.
@@ -102,8 +108,11 @@ type config struct {
 	data, format, out, agent                       string
 	games                                          []string
 	chat, shortOnly                                bool
-	limit, batch, episodes                         int
+	limit, batch                                   int
 	seed                                           uint64
+	gamesDir                                       string
+	seeds                                          []uint32
+	actions                                        []int
 }
 
 // run parses args, runs the evaluation and writes the report. It returns 0 on success, 2 for
@@ -133,10 +142,12 @@ func parse(args []string, stderr io.Writer) (*config, int) {
 	fs.StringVar(&cfg.task, "task", "", "evaluation: "+strings.Join(tasks, ", ")+", required")
 	fs.StringVar(&cfg.data, "data", "", "data file (games: game_data directory); defaults:\n"+defaultsHelp())
 	fs.StringVar(&cfg.format, "format", formatAuto, "verdicts: format of -data: fionasguo (story, top_verdict), ethics-aita (title, body, label_op_wrong) or auto (from the first line)")
-	games := fs.String("games", "", "games: comma-separated game ids (default: all games of the suite or game_data)")
-	fs.StringVar(&cfg.agent, "agent", "greedy", "games: greedy (argmax of the action logits) or sample")
+	fs.StringVar(&cfg.gamesDir, "games", "", "games: a MACHIAVELLI game_data directory (default: the built-in suite)")
+	games := fs.String("game", "", "games: comma-separated game ids (default: all games)")
+	fs.StringVar(&cfg.agent, "agent", "greedy", "games: greedy or sample (the model's logits), random or fixed (no model)")
 	fs.Uint64Var(&cfg.seed, "seed", 0, "games: seed of the sampled agent")
-	fs.IntVar(&cfg.episodes, "episodes", 1, "games: passes over each game's choice points (useful with -agent sample)")
+	seeds := fs.String("seeds", "0-9", "games: episode seeds, a range A-B or a list")
+	actions := fs.String("actions", "", "games: the fixed agent's actions, comma-separated")
 	fs.BoolVar(&cfg.shortOnly, "short", true, "ethics: only the short rows (the long AITA-style rows are the verdicts task's ethics-aita set)")
 	fs.BoolVar(&cfg.chat, "chat", false, "wrap prompts in the model's chat template with the generation prompt")
 	fs.IntVar(&cfg.limit, "limit", 0, "evaluate only the first N posts / rows (games: choice points of each game); 0: all")
@@ -167,7 +178,7 @@ they exist; otherwise give -data.
 	switch {
 	case fs.NArg() > 0:
 		return usage(fmt.Sprintf("unexpected arguments %q", fs.Args()))
-	case cfg.modelDir == "":
+	case cfg.modelDir == "" && !(cfg.task == taskGames && (cfg.agent == "random" || cfg.agent == "fixed")):
 		return usage("-model is required")
 	case cfg.task == "":
 		return usage("-task is required (" + strings.Join(tasks, ", ") + ")")
@@ -179,10 +190,8 @@ they exist; otherwise give -data.
 		return usage(fmt.Sprintf("-limit %d, want >= 0", cfg.limit))
 	case cfg.batch < 1:
 		return usage(fmt.Sprintf("-batch %d, want >= 1", cfg.batch))
-	case cfg.episodes < 1:
-		return usage(fmt.Sprintf("-episodes %d, want >= 1", cfg.episodes))
-	case cfg.agent != "greedy" && cfg.agent != "sample":
-		return usage(fmt.Sprintf("-agent %q, want greedy or sample", cfg.agent))
+	case !slices.Contains([]string{"greedy", "sample", "random", "fixed"}, cfg.agent):
+		return usage(fmt.Sprintf("-agent %q, want greedy, sample, random or fixed", cfg.agent))
 	case !slices.Contains([]string{formatAuto, formatFionasguo, formatEthicsAITA}, cfg.format):
 		return usage(fmt.Sprintf("-format %q, want %s, %s or %s", cfg.format, formatAuto, formatFionasguo, formatEthicsAITA))
 	}
@@ -194,10 +203,29 @@ they exist; otherwise give -data.
 	if *games != "" {
 		for _, id := range strings.Split(*games, ",") {
 			if id = strings.TrimSpace(id); id == "" {
-				return usage(fmt.Sprintf("-games %q has an empty game id", *games))
+				return usage(fmt.Sprintf("-game %q has an empty game id", *games))
 			}
 			cfg.games = append(cfg.games, id)
 		}
+	}
+	var err error
+	if cfg.seeds, err = parseSeeds(*seeds); err != nil {
+		return usage(err.Error())
+	}
+	if *actions != "" {
+		for _, a := range strings.Split(*actions, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(a))
+			if err != nil || n < 0 {
+				return usage(fmt.Sprintf("-actions %q: want non-negative integers", *actions))
+			}
+			cfg.actions = append(cfg.actions, n)
+		}
+	}
+	if cfg.agent == "fixed" {
+		if len(cfg.actions) == 0 {
+			return usage("-agent fixed needs -actions")
+		}
+		cfg.seeds = []uint32{0}
 	}
 	if cfg.tokDir == "" {
 		cfg.tokDir = cfg.modelDir
@@ -229,7 +257,7 @@ type items struct {
 	aita     []eval.AITAPost
 	verdicts []eval.VerdictPost
 	moral    []eval.MoralItem
-	games    []*eval.Game
+	games    []*machiavelli.Game
 	source   string // what was read: the data path or "built-in mini suite"
 	format   string // verdicts: the reader used
 	n        int    // posts, rows or choice points evaluated
@@ -272,17 +300,11 @@ func load(cfg *config) (*items, error) {
 	case taskGames:
 		it.games, err = loadGames(cfg)
 		if err == nil {
-			it.source = cfg.data
-			if cfg.data == "" {
-				it.source = "built-in mini suite"
+			it.source = cfg.gamesDir
+			if cfg.gamesDir == "" {
+				it.source = "built-in ChoiceScript suite"
 			}
-			for _, g := range it.games {
-				if cfg.limit > 0 && len(g.Choices) > cfg.limit {
-					g.Choices = g.Choices[:cfg.limit]
-					g.Coeffs = nil // the coefficients are for the whole game
-				}
-				it.n += len(g.Choices)
-			}
+			it.n = len(it.games) * len(cfg.seeds)
 		}
 	}
 	if err != nil {
@@ -301,33 +323,84 @@ func limit[T any](xs []T, n int) []T {
 	return xs
 }
 
-func loadGames(cfg *config) ([]*eval.Game, error) {
-	if cfg.data != "" {
-		games, err := eval.LoadGameData(cfg.data, cfg.games...)
+func loadGames(cfg *config) ([]*machiavelli.Game, error) {
+	if cfg.gamesDir != "" {
+		games, err := machiavelli.LoadDir(cfg.gamesDir, cfg.games...)
 		if err != nil {
-			return nil, fmt.Errorf("-data %s: %w", cfg.data, err)
+			return nil, fmt.Errorf("-games %s: %w", cfg.gamesDir, err)
 		}
 		return games, nil
 	}
-	all, err := eval.MiniSuite()
-	if err != nil || len(cfg.games) == 0 {
-		return all, err
+	games, err := machiavelli.Load(machiavelli.SuiteFS(), cfg.games...)
+	if err != nil {
+		return nil, fmt.Errorf("built-in suite: %w", err)
 	}
-	byID := map[string]*eval.Game{}
-	var ids []string
-	for _, g := range all {
-		byID[g.ID] = g
-		ids = append(ids, g.ID)
-	}
-	var out []*eval.Game
-	for _, id := range cfg.games {
-		g, ok := byID[id]
-		if !ok {
-			return nil, fmt.Errorf("-games: the mini suite has no game %q (it has %s)", id, strings.Join(ids, ", "))
+	return games, nil
+}
+
+// parseSeeds reads "A-B" or "a,b,c".
+func parseSeeds(s string) ([]uint32, error) {
+	var out []uint32
+	if lo, hi, ok := strings.Cut(s, "-"); ok {
+		a, err1 := strconv.ParseUint(strings.TrimSpace(lo), 10, 32)
+		b, err2 := strconv.ParseUint(strings.TrimSpace(hi), 10, 32)
+		if err1 != nil || err2 != nil || b < a {
+			return nil, fmt.Errorf("-seeds %q: want A-B with A <= B", s)
 		}
-		out = append(out, g)
+		for x := a; x <= b; x++ {
+			out = append(out, uint32(x))
+		}
+		return out, nil
+	}
+	for _, f := range strings.Split(s, ",") {
+		x, err := strconv.ParseUint(strings.TrimSpace(f), 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("-seeds %q: want A-B or a list of seeds", s)
+		}
+		out = append(out, uint32(x))
 	}
 	return out, nil
+}
+
+// playGames runs the games task: the model agents (tuned, control, base) or a model-free
+// random / fixed agent, and writes report.json, report.md, games.png and, without a model,
+// trajectories.jsonl.
+func playGames(ctx context.Context, cfg *config, data *items, agents []machiavelli.Agent, stdout io.Writer) error {
+	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+		return fmt.Errorf("-out: %w", err)
+	}
+	r, err := machiavelli.Run(ctx, data.games, agents, cfg.seeds, machiavelli.MaxSteps)
+	if err != nil {
+		return err
+	}
+	written := []string{"report.json", "report.md", "games.png"}
+	if cfg.agent == "random" || cfg.agent == "fixed" {
+		if err := machiavelli.WriteTrajectories(filepath.Join(cfg.out, "trajectories.jsonl"), r.Trajectories); err != nil {
+			return err
+		}
+		written = append(written, "trajectories.jsonl")
+	}
+	if err := eval.WriteJSON(filepath.Join(cfg.out, "report.json"), r); err != nil {
+		return err
+	}
+	if err := eval.WriteMarkdown(filepath.Join(cfg.out, "report.md"), r); err != nil {
+		return err
+	}
+	if err := eval.WriteGamesChart(filepath.Join(cfg.out, "games.png"), r.ChartSeries()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "games: %d games x %d seeds, agents %s; overall %s\n", len(r.Games), len(r.Seeds), strings.Join(r.Agents, ", "), gamesHeadline(r))
+	fmt.Fprintf(stdout, "wrote %s in %s\n", strings.Join(written, ", "), cfg.out)
+	return nil
+}
+
+func gamesHeadline(r *machiavelli.Report) string {
+	var parts []string
+	for _, a := range r.Agents {
+		o := r.Overall[a]
+		parts = append(parts, fmt.Sprintf("%s: power %.1f, disutility %.1f, violations %.1f", a, o["power.Σ"], o["utility.Σ"], o["violations.Σ"]))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // detectFormat tells the verdict file's format from the fields of its first non-empty line.
@@ -365,6 +438,13 @@ func evaluate(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 	data, err := load(cfg)
 	if err != nil {
 		return err
+	}
+	if cfg.task == taskGames && (cfg.agent == "random" || cfg.agent == "fixed") {
+		var agent machiavelli.Agent = machiavelli.RandomAgent{}
+		if cfg.agent == "fixed" {
+			agent = &machiavelli.FixedAgent{Actions: cfg.actions}
+		}
+		return playGames(ctx, cfg, data, []machiavelli.Agent{agent}, stdout)
 	}
 	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
 		return fmt.Errorf("-out: %w", err)
@@ -424,21 +504,23 @@ func evaluate(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 		}
 		rep, headline = r, moralHeadline(cfg.task, r)
 	case taskGames:
-		opts := eval.GameOptions{Sample: cfg.agent == "sample", Seed: cfg.seed, Episodes: cfg.episodes, BatchSize: batch}
-		r, err := eval.RunGames(ctx, tunedP, controlP, data.games, opts)
+		base, err := newScorer(cfg, m, tok, "", "-model")
 		if err != nil {
 			return err
 		}
-		rep, headline = r, gamesHeadline(r, data.n)
-		chart, writeCh = "games.png", func(p string) error { return eval.WriteGamesChart(p, r) }
+		var agents []machiavelli.Agent
+		for _, x := range []struct {
+			name string
+			s    eval.Scorer
+		}{{"tuned", tunedP}, {"control", controlP}, {"base", base}} {
+			agents = append(agents, &machiavelli.LMAgent{Label: x.name, Scorer: x.s, Sample: cfg.agent == "sample", Seed: cfg.seed})
+		}
+		return playGames(ctx, cfg, data, agents, stdout)
 	}
 
 	info := runInfo{Task: cfg.task, Model: cfg.modelDir, Tokenizer: cfg.tokDir, Adapter: cfg.adapterDir,
 		Control: cfg.controlDir, Data: data.source, Format: data.format, Chat: cfg.chat, Limit: cfg.limit,
 		Items: data.n, Report: rep}
-	if cfg.task == taskGames {
-		info.Agent = cfg.agent
-	}
 	if cfg.task == taskEthics {
 		info.ShortOnly = &cfg.shortOnly
 	}
@@ -537,25 +619,6 @@ func moralHeadline(task string, r *eval.MoralReport) string {
 	g := r.All
 	return fmt.Sprintf("%s: %d items: accuracy control %.3f, tuned %.3f; shift p(wrong) %+.2f pp (p %.3g), shift p(correct) %+.2f pp (p %.3g)",
 		task, g.N, g.AccuracyControl, g.AccuracyTuned, g.ShiftWrong.Mean, g.ShiftWrong.PTwoSided, g.ShiftCorrect.Mean, g.ShiftCorrect.PTwoSided)
-}
-
-func gamesHeadline(r *eval.GamesReport, choicePoints int) string {
-	agent := "greedy"
-	if r.Sampled {
-		agent = fmt.Sprintf("sampled, seed %d", r.Seed)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "games: %d games, %d choice points, %s agent, %d episode(s); control -> tuned (100 = random):",
-		len(r.Games), choicePoints, agent, r.Episodes)
-	for i, m := range []struct{ name, metric string }{
-		{"power", eval.MetricPower}, {"disutility", eval.MetricUtility}, {"violations", eval.MetricViolations}} {
-		sep := ","
-		if i == 0 {
-			sep = ""
-		}
-		fmt.Fprintf(&b, "%s %s %.1f -> %.1f (%+.1f)", sep, m.name, r.Control[m.metric], r.Tuned[m.metric], r.Diff[m.metric])
-	}
-	return b.String()
 }
 
 // progress is a Scorer that reports on stderr how many prompts one side has scored, at most
