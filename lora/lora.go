@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 
 	"github.com/valora-go/valora/internal/kern"
 	"github.com/valora-go/valora/model"
@@ -158,16 +159,26 @@ func (a *Adapter) NumParams() int {
 func (a *Adapter) Merged() bool { return a.merged }
 
 // AddDelta adds scale · (x Aᵀ) Bᵀ to y. It does nothing for projections without an adapter
-// and while the adapter is merged (the base weights already carry it).
+// and while the adapter is merged (the base weights already carry it). The [m, rank]
+// intermediate x Aᵀ lives in pooled scratch: in steady state AddDelta does not allocate, and
+// concurrent calls each use their own.
 func (a *Adapter) AddDelta(layer int, p model.Proj, y, x []float32, m int) {
 	pr := a.Pair(layer, p)
-	if pr == nil || a.merged {
+	if pr == nil || a.merged || m == 0 {
 		return
 	}
-	t := make([]float32, m*pr.Rank)
+	buf := scratch.Get().(*[]float32)
+	if cap(*buf) < m*pr.Rank {
+		*buf = make([]float32, m*pr.Rank)
+	}
+	t := (*buf)[:m*pr.Rank]
 	kern.Gemm(false, true, m, pr.Rank, pr.In, 1, x, pr.In, pr.A, pr.In, 0, t, pr.Rank)
 	kern.Gemm(false, true, m, pr.Out, pr.Rank, a.scale, t, pr.Rank, pr.B, pr.Rank, 1, y, pr.Out)
+	scratch.Put(buf)
 }
+
+// scratch holds the [m, rank] intermediates of AddDelta.
+var scratch = sync.Pool{New: func() any { return new([]float32) }}
 
 // Merge adds scale · B A to the base weights of m, so that m alone computes the adapted
 // model; AddDelta then does nothing. Weights stored in bfloat16 or float16 are rounded back

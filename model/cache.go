@@ -167,16 +167,17 @@ type cacheStep struct {
 }
 
 // begin checks that batch b can extend the cache, makes room for its tokens, writes their
-// padding mask into the spare slots and works out their positions. The cache's visible state
-// (Len, next positions) changes only in commit.
-func (c *Cache) begin(cfg *Config, b Batch) (*cacheStep, error) {
+// padding mask into the spare slots and works out their positions, filling in st (a pass's
+// step, owned by the caller). When b.Pos is nil the positions are written to pos ([B*T], the
+// pass's scratch). The cache's visible state (Len, next positions) changes only in commit.
+func (c *Cache) begin(cfg *Config, b Batch, st *cacheStep, pos []int32) error {
 	kvd := cfg.NumKVHeads * cfg.HeadDim
 	if c.rows != 0 {
 		if c.rows != b.B {
-			return nil, fmt.Errorf("model: cache holds %d rows, batch has %d", c.rows, b.B)
+			return fmt.Errorf("model: cache holds %d rows, batch has %d", c.rows, b.B)
 		}
 		if c.layers != cfg.NumLayers || c.kvd != kvd {
-			return nil, fmt.Errorf("model: cache was filled by a model with %d layers and %d key/value features, this one has %d and %d",
+			return fmt.Errorf("model: cache was filled by a model with %d layers and %d key/value features, this one has %d and %d",
 				c.layers, c.kvd, cfg.NumLayers, kvd)
 		}
 	}
@@ -195,9 +196,9 @@ func (c *Cache) begin(cfg *Config, b Batch) (*cacheStep, error) {
 		c.next = make([]int32, b.B)
 	}
 	c.grow(c.n + b.T)
-	st := &cacheStep{c: c, past: c.n, pos: b.Pos, fresh: fresh}
+	*st = cacheStep{c: c, past: c.n, pos: b.Pos, fresh: fresh}
 	if st.pos == nil {
-		st.pos = make([]int32, b.B*b.T)
+		st.pos = pos[:b.B*b.T]
 	}
 	for r := 0; r < b.B; r++ {
 		seen := int32(0)
@@ -214,7 +215,7 @@ func (c *Cache) begin(cfg *Config, b Batch) (*cacheStep, error) {
 			}
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // store writes layer l's keys and values of the new tokens ([B*T, kvd]) into the cache.

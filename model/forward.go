@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 
 	"github.com/valora-go/valora/internal/kern"
 )
@@ -135,7 +137,8 @@ type Output struct {
 func (o *Output) Row(i int) []float32 { return o.Logits[i*o.Vocab : (i+1)*o.Vocab] }
 
 // Forward runs the model on a batch, after the tokens of Options.Cache when it is set. It checks
-// ctx between layers.
+// ctx between layers. Forward may be called concurrently (with different caches); its scratch
+// buffers come from a pool, so that in steady state a pass allocates only its Output.
 func (m *Model) Forward(ctx context.Context, b Batch, opt Options) (*Output, error) {
 	c := &m.Config
 	if err := b.validate(c.VocabSize); err != nil {
@@ -147,25 +150,28 @@ func (m *Model) Forward(ctx context.Context, b Batch, opt Options) (*Output, err
 			return nil, fmt.Errorf("model: logits row %d outside the batch's %d tokens", r, n)
 		}
 	}
+	ws := getWorkspace(c, n, len(opt.Rows))
+	defer wsPool.Put(ws)
 	var st *cacheStep
 	if opt.Cache != nil {
-		var err error
-		if st, err = opt.Cache.begin(c, b); err != nil {
+		if err := opt.Cache.begin(c, b, &ws.step, ws.pos); err != nil {
 			return nil, err
 		}
+		st = &ws.step
 	}
-	out, err := m.forward(ctx, b, opt, st)
+	out, err := m.forward(ctx, b, opt, st, ws)
 	if st != nil {
 		if err != nil {
 			st.abort()
 		} else {
 			st.commit(b)
 		}
+		ws.step = cacheStep{} // drop the references to the cache
 	}
 	return out, err
 }
 
-func (m *Model) forward(ctx context.Context, b Batch, opt Options, st *cacheStep) (*Output, error) {
+func (m *Model) forward(ctx context.Context, b Batch, opt Options, st *cacheStep, ws *workspace) (*Output, error) {
 	c := &m.Config
 	n := b.B * b.T
 	pos := b.Pos
@@ -173,95 +179,153 @@ func (m *Model) forward(ctx context.Context, b Batch, opt Options, st *cacheStep
 		pos = st.pos
 	}
 	if pos == nil {
-		pos = make([]int32, n)
+		pos = ws.pos
 		for i := range pos {
 			pos[i] = int32(i % b.T)
 		}
 	}
 	h := c.HiddenSize
-	x := make([]float32, n*h)
+	x := ws.x
 	for i, id := range b.IDs {
 		m.Embed.RowF32(int(id), x[i*h:(i+1)*h])
 	}
+	// Every layer rotates its queries and keys by the same angles: evaluate them once.
+	m.rope.Angles(ws.cos, ws.sin, pos)
 	out := &Output{Vocab: c.VocabSize}
 	if opt.Hidden {
-		out.Hidden = append(out.Hidden, append([]float32(nil), x...))
+		out.Hidden = make([][]float32, 0, len(m.Layers)+1)
+		out.Hidden = append(out.Hidden, slices.Clone(x))
 	}
-	ws := newWorkspace(c, n)
+	// Without hidden states, the last layer's output is only needed at the selected rows: its
+	// attention output is gathered there and the rest of the layer runs on those rows only.
+	var only []int
+	if !opt.Hidden && opt.Rows != nil && len(opt.Rows) < n {
+		only = opt.Rows
+	}
 	for l := range m.Layers {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		m.layer(l, x, b, pos, ws, opt.Adapter, st)
+		var rows []int
+		if l == len(m.Layers)-1 {
+			rows = only
+		}
+		m.layer(l, x, b, ws, opt.Adapter, st, rows)
 		if opt.Hidden && l < len(m.Layers)-1 {
-			out.Hidden = append(out.Hidden, append([]float32(nil), x...))
+			out.Hidden = append(out.Hidden, slices.Clone(x))
 		}
 	}
 	eps := float32(c.RMSNormEps)
-	if opt.Hidden {
+	var sel []float32
+	nr := n
+	switch {
+	case only != nil:
+		// The last layer left the selected rows' hidden states in ws.sel.
+		nr = len(only)
+		sel = ws.sel[:nr*h]
+		kern.RMSNorm(sel, sel, m.Norm, h, eps)
+	case opt.Rows == nil:
+		// Every position: normalise the residual stream in place.
 		kern.RMSNorm(x, x, m.Norm, h, eps)
-		out.Hidden = append(out.Hidden, append([]float32(nil), x...))
-	}
-	rows := opt.Rows
-	if rows == nil {
-		rows = make([]int, n)
-		for i := range rows {
-			rows[i] = i
+		if opt.Hidden {
+			out.Hidden = append(out.Hidden, slices.Clone(x))
+		}
+		sel = x
+	default:
+		kern.RMSNorm(x, x, m.Norm, h, eps)
+		if opt.Hidden {
+			out.Hidden = append(out.Hidden, slices.Clone(x))
+		}
+		nr = len(opt.Rows)
+		sel = ws.sel[:nr*h]
+		for i, r := range opt.Rows {
+			copy(sel[i*h:(i+1)*h], x[r*h:(r+1)*h])
 		}
 	}
-	sel := make([]float32, len(rows)*h)
-	for i, r := range rows {
-		copy(sel[i*h:(i+1)*h], x[r*h:(r+1)*h])
-	}
-	if !opt.Hidden {
-		kern.RMSNorm(sel, sel, m.Norm, h, eps)
-	}
-	out.Logits = make([]float32, len(rows)*c.VocabSize)
-	kern.Linear(out.Logits, sel, len(rows), m.LMHead, false)
+	out.Logits = make([]float32, nr*c.VocabSize)
+	kern.Linear(out.Logits, sel, nr, m.LMHead, false)
 	return out, nil
 }
 
-// workspace holds a forward pass's activations, reused across layers.
+// workspace holds a forward pass's scratch: the residual stream x, one layer's activations
+// (reused across layers), the rows gathered for the logits, the position ids and the cache
+// step. Workspaces are pooled (wsPool) and reused across passes; getWorkspace sizes one for a
+// pass, and the contents it hands out are undefined (every buffer is written before it is
+// read).
 type workspace struct {
-	h, q, k, v, attn, gate, up []float32
+	x, h, q, k, v, attn, gate, up []float32
+	sel                           []float32 // [selected rows, hidden]
+	cos, sin                      []float32 // [tokens, head dim / 2]: the rotary angles of the pass
+	pos                           []int32
+	step                          cacheStep
 }
 
-func newWorkspace(c *Config, n int) *workspace {
-	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
-	return &workspace{
-		h: make([]float32, n*c.HiddenSize), q: make([]float32, n*qd), k: make([]float32, n*kvd),
-		v: make([]float32, n*kvd), attn: make([]float32, n*qd),
-		gate: make([]float32, n*c.IntermediateSize), up: make([]float32, n*c.IntermediateSize),
+// wsPool holds idle workspaces. Concurrent passes each take their own.
+var wsPool = sync.Pool{New: func() any { return new(workspace) }}
+
+// resize returns s with length n, reusing its storage when it is large enough.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
 	}
+	return s[:n]
 }
 
-// layer runs decoder layer l on the residual stream x in place.
-func (m *Model) layer(l int, x []float32, b Batch, pos []int32, ws *workspace, ad Adapter, st *cacheStep) {
+// getWorkspace takes a workspace from the pool, sized for n tokens of a model of shape c and
+// nrows selected rows.
+func getWorkspace(c *Config, n, nrows int) *workspace {
+	ws := wsPool.Get().(*workspace)
+	qd, kvd := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
+	ws.x = resize(ws.x, n*c.HiddenSize)
+	ws.h = resize(ws.h, n*c.HiddenSize)
+	ws.q = resize(ws.q, n*qd)
+	ws.k = resize(ws.k, n*kvd)
+	ws.v = resize(ws.v, n*kvd)
+	ws.attn = resize(ws.attn, n*qd)
+	ws.gate = resize(ws.gate, n*c.IntermediateSize)
+	ws.up = resize(ws.up, n*c.IntermediateSize)
+	ws.sel = resize(ws.sel, nrows*c.HiddenSize)
+	ws.pos = resize(ws.pos, n)
+	ws.cos = resize(ws.cos, n*c.HeadDim/2)
+	ws.sin = resize(ws.sin, n*c.HeadDim/2)
+	return ws
+}
+
+// layer runs decoder layer l on the residual stream x in place. With rows set (the last layer
+// of a pass that only needs the hidden states of those flat token indices) the attention runs
+// over every token as usual, then the rest of the layer runs on the selected rows only, whose
+// outputs it leaves in ws.sel [len(rows), hidden]; x is then left unfinished.
+func (m *Model) layer(l int, x []float32, b Batch, ws *workspace, ad Adapter, st *cacheStep, rows []int) {
 	c := &m.Config
 	L := &m.Layers[l]
 	n := b.B * b.T
 	h, d := c.HiddenSize, c.HeadDim
 	eps := float32(c.RMSNormEps)
-	proj := func(p Proj, y, in []float32, accumulate bool) {
-		kern.Linear(y, in, n, L.Proj[p], accumulate)
+	proj := func(p Proj, y, in []float32, rows int, accumulate bool) {
+		kern.Linear(y, in, rows, L.Proj[p], accumulate)
 		if ad != nil {
-			ad.AddDelta(l, p, y, in, n)
+			ad.AddDelta(l, p, y, in, rows)
 		}
 	}
 
 	kern.RMSNorm(ws.h, x, L.InputNorm, h, eps)
-	proj(ProjQ, ws.q, ws.h, false)
-	proj(ProjK, ws.k, ws.h, false)
-	proj(ProjV, ws.v, ws.h, false)
+	proj(ProjQ, ws.q, ws.h, n, false)
+	proj(ProjK, ws.k, ws.h, n, false)
+	proj(ProjV, ws.v, ws.h, n, false)
 	if c.QKNorm {
 		kern.RMSNorm(ws.q, ws.q, L.QNorm, d, eps)
 		kern.RMSNorm(ws.k, ws.k, L.KNorm, d, eps)
 	}
-	m.rope.Apply(ws.q, pos, c.NumHeads)
-	m.rope.Apply(ws.k, pos, c.NumKVHeads)
+	m.rope.ApplyAngles(ws.q, ws.cos, ws.sin, c.NumHeads)
+	m.rope.ApplyAngles(ws.k, ws.cos, ws.sin, c.NumKVHeads)
 	scale := float32(1 / math.Sqrt(float64(d)))
 	if st != nil {
 		st.store(l, ws.k, ws.v, b.B, b.T)
+	}
+	if rows != nil && len(rows) == 0 {
+		return // nothing of the last layer is needed beyond its keys and values
+	}
+	if st != nil {
 		cc := st.c
 		shape := kern.CachedShape{B: b.B, Tq: b.T, Tk: st.past + b.T, Cap: cc.slots, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: d}
 		kern.AttentionCached(ws.attn, ws.q, cc.k[l], cc.v[l], cc.mask, shape, scale)
@@ -269,11 +333,26 @@ func (m *Model) layer(l int, x []float32, b Batch, pos []int32, ws *workspace, a
 		shape := kern.AttnShape{B: b.B, T: b.T, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: d}
 		kern.Attention(ws.attn, ws.q, ws.k, ws.v, nil, b.Mask, shape, scale)
 	}
-	proj(ProjO, x, ws.attn, true)
+	attn, m2 := ws.attn, n
+	if rows != nil {
+		// Gather the selected rows: the residual into ws.sel, the attention output into ws.q
+		// (free after the attention).
+		qd := c.NumHeads * d
+		m2 = len(rows)
+		sx, sa := ws.sel[:m2*h], ws.q[:m2*qd]
+		for i, r := range rows {
+			copy(sx[i*h:(i+1)*h], x[r*h:(r+1)*h])
+			copy(sa[i*qd:(i+1)*qd], ws.attn[r*qd:(r+1)*qd])
+		}
+		x, attn = sx, sa
+	}
+	proj(ProjO, x, attn, m2, true)
 
-	kern.RMSNorm(ws.h, x, L.PostNorm, h, eps)
-	proj(ProjGate, ws.gate, ws.h, false)
-	proj(ProjUp, ws.up, ws.h, false)
-	kern.SwiGLU(ws.gate, ws.gate, ws.up)
-	proj(ProjDown, x, ws.gate, true)
+	hn := ws.h[:m2*h]
+	gate, up := ws.gate[:m2*c.IntermediateSize], ws.up[:m2*c.IntermediateSize]
+	kern.RMSNorm(hn, x, L.PostNorm, h, eps)
+	proj(ProjGate, gate, hn, m2, false)
+	proj(ProjUp, up, hn, m2, false)
+	kern.SwiGLU(gate, gate, up)
+	proj(ProjDown, x, gate, m2, true)
 }

@@ -37,15 +37,21 @@ func (m *Model) Generate(ctx context.Context, prompt []int, n int, opt GenerateO
 	if err != nil {
 		return nil, err
 	}
+	rows := b.Last()
+	tok := make([]int32, 1)
+	var w []float64 // the sampler's weights, reused across steps
 	for step := 0; step < n; step++ {
 		if step > 0 {
-			b = Batch{B: 1, T: 1, IDs: []int32{int32(ids[len(ids)-1])}}
+			tok[0] = int32(ids[len(ids)-1])
+			b = Batch{B: 1, T: 1, IDs: tok}
+			rows[0] = 0
 		}
-		out, err := m.Forward(ctx, b, Options{Rows: b.Last(), Adapter: opt.Adapter, Cache: &cache})
+		out, err := m.Forward(ctx, b, Options{Rows: rows, Adapter: opt.Adapter, Cache: &cache})
 		if err != nil {
 			return nil, err
 		}
-		next := pick(out.Row(0), opt.Temperature, rng)
+		var next int
+		next, w = pick(out.Row(0), opt.Temperature, rng, w)
 		ids = append(ids, next)
 		if opt.StopAtEOS && slices.Contains(m.Config.EOSTokenIDs, next) {
 			break
@@ -55,7 +61,8 @@ func (m *Model) Generate(ctx context.Context, prompt []int, n int, opt GenerateO
 }
 
 // pick chooses the next token: argmax (first on ties) when temperature is 0, else a sample.
-func pick(logits []float32, temperature float64, rng *rand.Rand) int {
+// w is scratch for the sampling weights (grown as needed and returned, for the next call).
+func pick(logits []float32, temperature float64, rng *rand.Rand, w []float64) (int, []float64) {
 	best := 0
 	for i, v := range logits {
 		if v > logits[best] {
@@ -63,10 +70,13 @@ func pick(logits []float32, temperature float64, rng *rand.Rand) int {
 		}
 	}
 	if temperature == 0 {
-		return best
+		return best, w
 	}
 	mx := float64(logits[best])
-	w := make([]float64, len(logits))
+	if cap(w) < len(logits) {
+		w = make([]float64, len(logits))
+	}
+	w = w[:len(logits)]
 	var sum float64
 	for i, v := range logits {
 		w[i] = math.Exp((float64(v) - mx) / temperature)
@@ -76,8 +86,8 @@ func pick(logits []float32, temperature float64, rng *rand.Rand) int {
 	for i, v := range w {
 		r -= v
 		if r <= 0 {
-			return i
+			return i, w
 		}
 	}
-	return best
+	return best, w
 }

@@ -12,17 +12,39 @@ func silu(x float32) float32 {
 }
 
 // SwiGLU computes h = silu(g) * u elementwise (silu rounded to float32 first,
-// as act_fn(gate) * up in Hugging Face). h may alias g or u.
+// as act_fn(gate) * up in Hugging Face). h may alias g or u. On amd64 with
+// AVX2+FMA (without the purego tag) silu is computed eight lanes at a time in
+// float32, within about 2 ulp of the correctly rounded value that the portable
+// float64 path gives (torch's own float32 silu is as far from it).
 func SwiGLU(h, g, u []float32) {
 	n := len(h)
 	if len(g) != n || len(u) != n {
 		panic(fmt.Sprintf("kern: swiglu: len(h)=%d len(g)=%d len(u)=%d", n, len(g), len(u)))
+	}
+	if swigluVec != nil {
+		j := swigluPool.Get().(*swigluJob)
+		*j = swigluJob{h: h, g: g, u: u}
+		parallelRows((n+7)/8, 1<<13, j) // chunks of whole 8-lane blocks
+		*j = swigluJob{}
+		swigluPool.Put(j)
+		return
 	}
 	ParallelFor(n, 1<<14, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			h[i] = silu(g[i]) * u[i]
 		}
 	})
+}
+
+// swigluJob holds the arguments of a vectorised SwiGLU call (pooled); its rows are blocks of
+// 8 elements.
+type swigluJob struct{ h, g, u []float32 }
+
+var swigluPool = sync.Pool{New: func() any { return new(swigluJob) }}
+
+func (j *swigluJob) rows(lo, hi int) {
+	lo, hi = lo*8, min(hi*8, len(j.h))
+	swigluVec(j.h[lo:hi], j.g[lo:hi], j.u[lo:hi])
 }
 
 // SwiGLUBackward computes dg = dh*u*silu'(g) and du = dh*silu(g), with

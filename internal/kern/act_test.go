@@ -174,3 +174,50 @@ func TestAdamW(t *testing.T) {
 		AdamW{}.Step(make([]float32, 1), make([]float32, 1), make([]float32, 1), make([]float32, 1), 0)
 	})
 }
+
+// TestSwiGLUAccuracy checks every path of SwiGLU (the vectorised one where the processor has
+// it, with its 8-lane tails, and the portable one) against float64 over the whole range of
+// silu: saturated tails, values near 0 and the clamping thresholds of the vectorised exp.
+func TestSwiGLUAccuracy(t *testing.T) {
+	rng := newRNG(5)
+	special := []float32{0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 0.5, -0.5, 1, -1, 10, -10, 30, -30,
+		86.9, 87, 87.1, 88, 88.1, -86.9, -87, -87.1, -88, -88.1, 100, -100, 1e30, -1e30}
+	for _, n := range []int{1, 7, 8, 9, 17, 1000, 70001} {
+		g := make([]float32, n)
+		u := make([]float32, n)
+		for i := range g {
+			g[i] = float32(rng.NormFloat64() * 8)
+			u[i] = float32(rng.NormFloat64())
+			if i < len(special) {
+				g[i], u[i] = special[i], 1
+			}
+		}
+		h := make([]float32, n)
+		SwiGLU(h, g, u)
+		for i := range g {
+			x := float64(g[i])
+			want := float32(x / (1 + math.Exp(-x)) * float64(u[i]))
+			got := h[i]
+			tol := 4 * ulp32(want)
+			if x < -87 { // silu below 1e-36: absolute error only
+				tol = 1e-35
+			}
+			if math.Abs(float64(got-want)) > float64(tol) || math.IsNaN(float64(got)) {
+				t.Fatalf("n=%d: silu(%g)·%g = %g, want %g (tol %g)", n, g[i], u[i], got, want, tol)
+			}
+		}
+		// In place over g gives the same numbers.
+		gc := append([]float32(nil), g...)
+		SwiGLU(gc, gc, u)
+		require.Equal(t, h, gc, "n=%d in place", n)
+	}
+	nan := []float32{float32(math.NaN())}
+	SwiGLU(nan, nan, []float32{1})
+	require.True(t, math.IsNaN(float64(nan[0])), "silu(NaN)")
+}
+
+// ulp32 is the spacing of float32 values at |v|.
+func ulp32(v float32) float32 {
+	a := float32(math.Abs(float64(v)))
+	return math.Nextafter32(a, float32(math.Inf(1))) - a
+}

@@ -3,6 +3,8 @@ package kern
 import (
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 )
 
 func checkRows(name string, n int, lens ...int) int {
@@ -12,7 +14,8 @@ func checkRows(name string, n int, lens ...int) int {
 	rows := lens[0] / n
 	for _, l := range lens {
 		if l != rows*n {
-			panic(fmt.Sprintf("kern: %s: lengths %v are not the same multiple of width %d", name, lens, n))
+			// a copy, so that lens does not escape (the callers' variadic slices stay on the stack)
+			panic(fmt.Sprintf("kern: %s: lengths %v are not the same multiple of width %d", name, slices.Clone(lens), n))
 		}
 	}
 	return rows
@@ -31,20 +34,36 @@ func rmsInv(x []float32, eps float32) float32 {
 }
 
 // RMSNorm normalises each row of width n: y = (x * 1/sqrt(mean(x²)+eps)) * w,
-// in float32 like Hugging Face's LlamaRMSNorm. y may alias x.
+// in float32 like Hugging Face's LlamaRMSNorm. y may alias x. It does not
+// allocate.
 func RMSNorm(y, x, w []float32, n int, eps float32) {
 	rows := checkRows("rmsnorm", n, len(x), len(y))
-	w = w[:n]
-	ParallelFor(rows, max(1, 8192/n), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr := x[r*n : (r+1)*n]
-			yr := y[r*n : (r+1)*n]
-			inv := rmsInv(xr, eps)
-			for i, v := range xr {
-				yr[i] = w[i] * float32(v*inv)
-			}
+	j := rmsNormPool.Get().(*rmsNormJob)
+	*j = rmsNormJob{y: y, x: x, w: w[:n], n: n, eps: eps}
+	parallelRows(rows, max(1, 8192/n), j)
+	*j = rmsNormJob{}
+	rmsNormPool.Put(j)
+}
+
+// rmsNormJob holds the arguments of an RMSNorm call (pooled).
+type rmsNormJob struct {
+	y, x, w []float32
+	n       int
+	eps     float32
+}
+
+var rmsNormPool = sync.Pool{New: func() any { return new(rmsNormJob) }}
+
+func (j *rmsNormJob) rows(lo, hi int) {
+	n, w := j.n, j.w
+	for r := lo; r < hi; r++ {
+		xr := j.x[r*n : (r+1)*n]
+		yr := j.y[r*n : (r+1)*n]
+		inv := rmsInv(xr, j.eps)
+		for i, v := range xr {
+			yr[i] = w[i] * float32(v*inv)
 		}
-	})
+	}
 }
 
 // RMSNormBackward writes dx for y = RMSNorm(x, w) given dy, with w frozen (no

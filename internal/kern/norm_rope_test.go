@@ -26,7 +26,7 @@ func refRMSNorm(x, w []float64, n int, eps float64) []float64 {
 
 func TestRMSNorm(t *testing.T) {
 	rng := newRNG(4)
-	for _, tc := range []struct{ rows, n int }{{1, 1}, {3, 7}, {5, 64}, {40, 513}, {2, 4096}} {
+	for _, tc := range []struct{ rows, n int }{{1, 1}, {3, 7}, {5, 64}, {40, 513}, {2, 4096}, {1000, 64}} {
 		x := randSlice(rng, tc.rows*tc.n)
 		w := randSlice(rng, tc.n)
 		const eps = 1e-6
@@ -156,7 +156,7 @@ func TestRopeApply(t *testing.T) {
 	for _, tc := range []struct {
 		d, heads int
 		pos      []int32
-	}{{2, 1, []int32{0}}, {8, 3, []int32{0, 1, 2, 5}}, {64, 4, []int32{7, 100, 1000, 3, 3}}, {128, 2, []int32{4000, 8191}}} {
+	}{{2, 1, []int32{0}}, {8, 3, []int32{0, 1, 2, 5}}, {64, 4, []int32{7, 100, 1000, 3, 3}}, {128, 2, []int32{4000, 8191}}, {32, 2, manyPositions(300)}} {
 		r, err := NewRope(tc.d, 500000, nil)
 		require.NoError(t, err)
 		x := randSlice(rng, len(tc.pos)*tc.heads*tc.d)
@@ -164,6 +164,13 @@ func TestRopeApply(t *testing.T) {
 		y := append([]float32(nil), x...)
 		r.Apply(y, tc.pos, tc.heads)
 		requireClose(t, want, y, 1e-5, fmt.Sprintf("rope d=%d heads=%d", tc.d, tc.heads))
+		// Angles computed once, then applied: the same numbers as Apply.
+		half := tc.d / 2
+		cs, sn := make([]float32, len(tc.pos)*half), make([]float32, len(tc.pos)*half)
+		r.Angles(cs, sn, tc.pos)
+		z := append([]float32(nil), x...)
+		r.ApplyAngles(z, cs, sn, tc.heads)
+		require.Equal(t, y, z, "ApplyAngles d=%d heads=%d", tc.d, tc.heads)
 		r.ApplyBackward(y, tc.pos, tc.heads)
 		requireClose(t, to64(x), y, 1e-6, "inverse rotation restores x")
 	}
@@ -181,4 +188,13 @@ func TestRopeApplyBackward(t *testing.T) {
 	dx := append([]float32(nil), rr...)
 	r.ApplyBackward(dx, pos, heads)
 	requireClose(t, numGrad(x, loss), dx, 1e-5, "rope dx vs finite differences")
+}
+
+// manyPositions returns n positions, enough for the rope kernels to run in parallel chunks.
+func manyPositions(n int) []int32 {
+	pos := make([]int32, n)
+	for i := range pos {
+		pos[i] = int32(i*37%500 + i/3)
+	}
+	return pos
 }

@@ -3,6 +3,7 @@ package kern
 import (
 	"fmt"
 	"math"
+	"sync"
 )
 
 // RopeScaling selects a rotary-frequency scaling as in a Hugging Face config's
@@ -108,28 +109,96 @@ func (r *Rope) rotate(x []float32, positions []int32, heads int, inverse bool) {
 		buf := getF32(D)
 		cs, sn := buf.s[:half], buf.s[half:D]
 		for t := lo; t < hi; t++ {
-			pos := float32(positions[t])
-			for i, f := range r.InvFreq {
-				ang := float32(pos * f)
-				cs[i] = float32(math.Cos(float64(ang)))
-				s := float32(math.Sin(float64(ang)))
-				if inverse {
-					s = -s
-				}
-				sn[i] = s
-			}
-			row := x[t*heads*D : (t+1)*heads*D]
-			for h := 0; h < heads; h++ {
-				v := row[h*D : (h+1)*D]
-				a, b := v[:half], v[half:D]
-				for i := range a {
-					x1, x2 := a[i], b[i]
-					// explicit conversions keep the products unfused, as torch computes them
-					a[i] = float32(x1*cs[i]) - float32(x2*sn[i])
-					b[i] = float32(x2*cs[i]) + float32(x1*sn[i])
+			r.angles(cs, sn, positions[t])
+			if inverse {
+				for i := range sn {
+					sn[i] = -sn[i]
 				}
 			}
+			rotateRow(x[t*heads*D:(t+1)*heads*D], cs, sn, heads, D)
 		}
 		putF32(buf)
 	})
+}
+
+// angles writes cos and sin of position pos's angles float32(pos)*InvFreq[i].
+func (r *Rope) angles(cs, sn []float32, pos int32) {
+	p := float32(pos)
+	for i, f := range r.InvFreq {
+		ang := float64(float32(p * f))
+		cs[i] = float32(math.Cos(ang))
+		sn[i] = float32(math.Sin(ang))
+	}
+}
+
+// rotateRow rotates the heads of one token, row [heads, D], by the angles cs, sn.
+func rotateRow(row, cs, sn []float32, heads, D int) {
+	half := D / 2
+	cs, sn = cs[:half], sn[:half]
+	for h := 0; h < heads; h++ {
+		v := row[h*D : (h+1)*D]
+		a, b := v[:half], v[half:D]
+		for i := range a {
+			x1, x2 := a[i], b[i]
+			// explicit conversions keep the products unfused, as torch computes them
+			a[i] = float32(x1*cs[i]) - float32(x2*sn[i])
+			b[i] = float32(x2*cs[i]) + float32(x1*sn[i])
+		}
+	}
+}
+
+// Angles fills cs and sn, each [len(positions), HeadDim/2], with the cosines and sines of
+// every position's angles, so that the tensors of several Apply calls over the same positions
+// (queries and keys, every layer) share one evaluation: see ApplyAngles. It does not allocate.
+func (r *Rope) Angles(cs, sn []float32, positions []int32) {
+	half := r.HeadDim / 2
+	T := len(positions)
+	if len(cs) != T*half || len(sn) != T*half || len(r.InvFreq) != half {
+		panic(fmt.Sprintf("kern: rope angles: %d positions x %d: len(cos)=%d len(sin)=%d", T, half, len(cs), len(sn)))
+	}
+	j := ropePool.Get().(*ropeJob)
+	*j = ropeJob{r: r, cs: cs, sn: sn, pos: positions}
+	parallelRows(T, max(1, 256/max(half, 1)), j)
+	*j = ropeJob{}
+	ropePool.Put(j)
+}
+
+// ApplyAngles rotates x, laid out [tokens, heads, HeadDim], in place by the angles that Angles
+// computed for the tokens' positions: the same numbers as Apply. It does not allocate.
+func (r *Rope) ApplyAngles(x, cs, sn []float32, heads int) {
+	D := r.HeadDim
+	half := D / 2
+	T := len(cs) / max(half, 1)
+	if len(x) != T*heads*D || len(cs) != T*half || len(sn) != T*half {
+		panic(fmt.Sprintf("kern: rope: len(x)=%d len(cos)=%d len(sin)=%d, want tokens x heads %d x head_dim %d", len(x), len(cs), len(sn), heads, D))
+	}
+	j := ropePool.Get().(*ropeJob)
+	*j = ropeJob{r: r, x: x, cs: cs, sn: sn, heads: heads}
+	parallelRows(T, max(1, 4096/max(heads*D, 1)), j)
+	*j = ropeJob{}
+	ropePool.Put(j)
+}
+
+// ropeJob holds the arguments of Angles (pos set) or ApplyAngles (x set), pooled.
+type ropeJob struct {
+	r      *Rope
+	x      []float32
+	cs, sn []float32
+	pos    []int32
+	heads  int
+}
+
+var ropePool = sync.Pool{New: func() any { return new(ropeJob) }}
+
+func (j *ropeJob) rows(lo, hi int) {
+	D := j.r.HeadDim
+	half := D / 2
+	for t := lo; t < hi; t++ {
+		cs, sn := j.cs[t*half:(t+1)*half], j.sn[t*half:(t+1)*half]
+		if j.pos != nil {
+			j.r.angles(cs, sn, j.pos[t])
+		} else {
+			rotateRow(j.x[t*j.heads*D:(t+1)*j.heads*D], cs, sn, j.heads, D)
+		}
+	}
 }
