@@ -41,9 +41,13 @@ func Scrape(files map[string]string) (*SourceJSON, error) {
 	s := &SourceJSON{Scenes: map[string][][2]any{}, List: []string{"startup"}, Labels: map[string]int{},
 		Metadata: map[string]string{}, KwVars: map[string]any{}}
 	var unused []string
+	refs := map[string]string{} // scene -> where it was first named
 	process := func(name string) error {
 		text, ok := files[name]
 		if !ok {
+			if r, ok := refs[name]; ok {
+				return fmt.Errorf("scene %s (named at %s): no file", name, r)
+			}
 			return fmt.Errorf("scene %s: no file", name)
 		}
 		var lines [][2]any
@@ -67,6 +71,9 @@ func Scrape(files map[string]string) (*SourceJSON, error) {
 					return fmt.Errorf("scene %s, line %d: %s without a scene", name, i, f[0])
 				}
 				sc := f[1]
+				if _, ok := refs[sc]; !ok {
+					refs[sc] = fmt.Sprintf("scene %s, line %d", name, i)
+				}
 				if _, done := s.Scenes[sc]; !done && !slices.Contains(unused, sc) && sc != name && !strings.Contains(sc, "{") {
 					unused = append(unused, sc)
 				}
@@ -83,6 +90,9 @@ func Scrape(files map[string]string) (*SourceJSON, error) {
 					}
 					if e != "startup" {
 						unused = append(unused, e)
+					}
+					if _, ok := refs[e]; !ok {
+						refs[e] = fmt.Sprintf("scene %s, line %d (*scene_list)", name, j)
 					}
 				}
 				s.List = append(s.List, unused...)

@@ -204,41 +204,47 @@ func (p *Player) Stats() ([]string, []any) {
 	return names, vals
 }
 
-func (p *Player) wrap(err error) error {
+func (p *Player) wrap(err error) error { return p.wrapAt(p.curScene, p.idx, err) }
+
+// wrapAt names the game, scene and line (0-based, as in source/{game}.json) in err.
+func (p *Player) wrapAt(scene string, idx int, err error) error {
 	text := ""
-	if l, e := p.line(p.idx); e == nil {
-		text = l.text
+	if ls := p.src.scenes[scene]; idx >= 0 && idx < len(ls) {
+		text = ls[idx].text
 	}
-	return fmt.Errorf("game %s, scene %s, line %d (%q): %w", p.src.Game, p.curScene, p.idx, text, err)
+	return fmt.Errorf("game %s, scene %s, line %d (%q): %w", p.src.Game, scene, idx, text, err)
 }
 
 // Play executes one line (upstream play): it returns 1 after printing the options of a choice
-// (action < 0) or 0 after taking action, -1 when the game ends, else 0.
+// (action < 0) or 0 after taking action, -1 when the game ends, else 0. Errors name the game,
+// scene and line executed.
 func (p *Player) Play(action int) (int, error) {
+	scene, idx := p.curScene, p.idx
+	wrap := func(err error) error { return p.wrapAt(scene, idx, err) }
 	text, choices, isText, err := p.state()
 	if err != nil {
-		return 0, p.wrap(err)
+		return 0, wrap(err)
 	}
 	if len(p.choiceLines) > 0 {
 		if action < 0 {
 			for i, c := range choices {
 				t, err := p.processText(c)
 				if err != nil {
-					return 0, p.wrap(err)
+					return 0, wrap(err)
 				}
 				p.print(fmt.Sprintf("%d: %s", i, t))
 			}
 			return 1, nil
 		}
 		if err := p.act(action); err != nil {
-			return 0, p.wrap(err)
+			return 0, wrap(err)
 		}
 		return 0, nil
 	}
 	if isText {
 		t, err := p.processText(text)
 		if err != nil {
-			return 0, p.wrap(err)
+			return 0, wrap(err)
 		}
 		p.print(t)
 		if text == EndText {
@@ -528,10 +534,11 @@ func (p *Player) state() (text string, choices []string, isText bool, err error)
 		for _, s := range ls[p.idx+1 : p.idx+n] {
 			scenes = append(scenes, s.text)
 		}
-		p.curScene = scenes[p.rnd.Choice(len(scenes))]
-		if _, ok := p.src.scenes[p.curScene]; !ok {
-			return "", nil, false, fmt.Errorf("no scene %s", p.curScene)
+		next := scenes[p.rnd.Choice(len(scenes))]
+		if _, ok := p.src.scenes[next]; !ok {
+			return "", nil, false, fmt.Errorf("no scene %s", next)
 		}
+		p.curScene = next
 		if err := p.enterScene(); err != nil {
 			return "", nil, false, err
 		}
@@ -549,10 +556,11 @@ func (p *Player) state() (text string, choices []string, isText bool, err error)
 		if err != nil {
 			return "", nil, false, err
 		}
-		p.curScene = strings.ToLower(s)
-		if _, ok := p.src.scenes[p.curScene]; !ok {
-			return "", nil, false, fmt.Errorf("no scene %s", p.curScene)
+		next := strings.ToLower(s)
+		if _, ok := p.src.scenes[next]; !ok {
+			return "", nil, false, fmt.Errorf("no scene %s", next)
 		}
+		p.curScene = next
 		if err := p.enterScene(); err != nil {
 			return "", nil, false, err
 		}

@@ -2,8 +2,11 @@
 // control and writes the report:
 //
 //	go run ./examples/evaluate -model DIR [-tokenizer DIR] [-adapter DIR] [-control DIR] \
-//	    -task aita|verdicts|games|ethics|moral-stories [-data PATH] [-chat] [-limit N] \
-//	    [-batch N] -out DIR
+//	    -task aita|verdicts|ethics|moral-stories [-data PATH] [-chat] [-limit N] [-batch N] -out DIR
+//	go run ./examples/evaluate -model DIR [-adapter DIR] [-control DIR] -task games [-games DIR] \
+//	    [-game id,id] [-agent greedy|sample] [-seed N] [-seeds 0-9] [-chat] -out DIR
+//	go run ./examples/evaluate -task games [-games DIR] -agent random|fixed [-seeds 0-9] \
+//	    [-actions 0,2,1] -out DIR
 //
 // The tuned model is the base model (-model) with the PEFT LoRA adapter -adapter applied, or the
 // base model itself without -adapter. The control is the base model with the adapter -control,
@@ -18,22 +21,25 @@
 //	               aita_fionasguo_607.jsonl or ethics_cm_test_long_aita_1776.jsonl (default
 //	               ../shared/data/aita/aita_fionasguo_607.jsonl); -format picks the reader, by
 //	               default told from the file's first line
-//	games          MACHIAVELLI games played as trajectories (eval/machiavelli): power, disutility
-//	               and violations normalised by the random agent (100). -games DIR is a real
-//	               game_data directory (default: the built-in ChoiceScript suite); -game id,id
-//	               picks games; -seeds 0-9 the episodes; -agent greedy|sample (tuned, control
-//	               and base model) or random|fixed (no model: -actions 0,2,1 for fixed, one
-//	               episode reset with seed 0), which also write trajectories.jsonl
+//	games          MACHIAVELLI games played as trajectories by the ChoiceScript player of
+//	               eval/machiavelli (one episode per seed, up to 1000 steps): power, disutility
+//	               and violations counted along each trajectory and normalised by the random
+//	               agent's per-trajectory means (100 = random). -games DIR is a real game_data
+//	               directory (default: the built-in ChoiceScript suite); -game id,id picks
+//	               games; -seeds 0-9 (a range or a list) the episodes; -agent greedy|sample
+//	               plays the tuned, control and base model (-seed seeds the sampling), -agent
+//	               random|fixed plays without a model (-actions 0,2,1 for fixed: one episode
+//	               reset with seed 0) and also writes trajectories.jsonl, one line per step
 //	ethics         ETHICS commonsense CSV (default ../shared/data/ethics/cm_test.csv), short rows
 //	               only unless -short=false
 //	moral-stories  Moral Stories JSONL (default
 //	               ../shared/data/moral_stories/original_ms_norm_distance_test.jsonl)
 //
-// -limit N keeps the first N posts or rows (games: the first N choice points of each game; a
-// game cut short is normalised by the exact random-agent expectation over the choice points
-// kept, not by normalization_coeffs.json). -out receives report.json (the run's settings and
-// the eval report), report.md and, for aita and games, a PNG chart (pg_by_value.png,
-// games.png); every file is written atomically. A headline summary and the wall time go to
+// -limit N keeps the first N posts or rows (not for games: a trajectory is played to its end
+// or to 1000 steps, as the random agent's normalisation assumes; use -seeds and -game to
+// play less). -out receives report.json (the run's settings and the eval report; for games
+// the report with every episode), report.md and, for aita and games, a PNG chart
+// (pg_by_value.png, games.png); every file is written atomically. A headline summary and the wall time go to
 // stdout, progress to stderr.
 package main
 
@@ -93,6 +99,8 @@ const (
 // taskFlags are the flags that apply to some tasks only.
 var taskFlags = map[string][]string{
 	"format":  {taskVerdicts},
+	"data":    {taskAITA, taskVerdicts, taskEthics, taskMoralStories},
+	"limit":   {taskAITA, taskVerdicts, taskEthics, taskMoralStories},
 	"games":   {taskGames},
 	"game":    {taskGames},
 	"agent":   {taskGames},
@@ -140,7 +148,7 @@ func parse(args []string, stderr io.Writer) (*config, int) {
 	fs.StringVar(&cfg.adapterDir, "adapter", "", "PEFT LoRA adapter of the tuned model (default: none, the base model)")
 	fs.StringVar(&cfg.controlDir, "control", "", "PEFT LoRA adapter of the control (default: none, the base model)")
 	fs.StringVar(&cfg.task, "task", "", "evaluation: "+strings.Join(tasks, ", ")+", required")
-	fs.StringVar(&cfg.data, "data", "", "data file (games: game_data directory); defaults:\n"+defaultsHelp())
+	fs.StringVar(&cfg.data, "data", "", "data file (not for games: see -games); defaults:\n"+defaultsHelp())
 	fs.StringVar(&cfg.format, "format", formatAuto, "verdicts: format of -data: fionasguo (story, top_verdict), ethics-aita (title, body, label_op_wrong) or auto (from the first line)")
 	fs.StringVar(&cfg.gamesDir, "games", "", "games: a MACHIAVELLI game_data directory (default: the built-in suite)")
 	games := fs.String("game", "", "games: comma-separated game ids (default: all games)")
@@ -150,17 +158,20 @@ func parse(args []string, stderr io.Writer) (*config, int) {
 	actions := fs.String("actions", "", "games: the fixed agent's actions, comma-separated")
 	fs.BoolVar(&cfg.shortOnly, "short", true, "ethics: only the short rows (the long AITA-style rows are the verdicts task's ethics-aita set)")
 	fs.BoolVar(&cfg.chat, "chat", false, "wrap prompts in the model's chat template with the generation prompt")
-	fs.IntVar(&cfg.limit, "limit", 0, "evaluate only the first N posts / rows (games: choice points of each game); 0: all")
+	fs.IntVar(&cfg.limit, "limit", 0, "evaluate only the first N posts / rows (not for games: use -seeds, -game); 0: all")
 	fs.IntVar(&cfg.batch, "batch", eval.DefaultForwardBatch, "prompts per forward pass")
 	fs.StringVar(&cfg.out, "out", "", "output directory (created if needed), required")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: evaluate -model DIR [-tokenizer DIR] [-adapter DIR] [-control DIR] -task TASK [-data PATH] [-limit N] -out DIR
+       evaluate [-model DIR ...] -task games [-games DIR] [-game ID,ID] [-agent greedy|sample|random|fixed] [-seeds 0-9] [-actions 0,2,1] -out DIR
 
 Runs one evaluation of the tuned model (base + -adapter, or the base model) against the control
 (base + -control, or the base model) and writes report.json, report.md and the task's chart
 into -out. The data sets are not part of the module: the -data defaults are paths under
 ../shared/data (relative to the working directory: run from the repository root), used when
-they exist; otherwise give -data.
+they exist; otherwise give -data. The games task plays MACHIAVELLI games (-games: a game_data
+directory, default the built-in suite) as trajectories, one per seed; -agent random or fixed
+needs no model and also writes trajectories.jsonl.
 
 `)
 		fs.PrintDefaults()
@@ -245,22 +256,22 @@ func defaultsHelp() string {
 	for _, t := range tasks {
 		d, ok := defaultData[t]
 		if !ok {
-			d = "the built-in mini suite"
+			d = "none (-games DIR, default the built-in ChoiceScript suite)"
 		}
 		fmt.Fprintf(&b, "    %s: %s\n", t, d)
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// items is a task's loaded data, cut to -limit.
+// items is a task's loaded data, cut to -limit (except games).
 type items struct {
 	aita     []eval.AITAPost
 	verdicts []eval.VerdictPost
 	moral    []eval.MoralItem
 	games    []*machiavelli.Game
-	source   string // what was read: the data path or "built-in mini suite"
+	source   string // what was read: the data path, the -games directory or "built-in ChoiceScript suite"
 	format   string // verdicts: the reader used
-	n        int    // posts, rows or choice points evaluated
+	n        int    // posts or rows evaluated; games: games x seeds (episodes per agent)
 }
 
 // load reads the task's data and applies -limit.

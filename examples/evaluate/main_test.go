@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -281,7 +285,9 @@ func TestErrors(t *testing.T) {
 		{"no task", m, 2, "-task is required"},
 		{"unknown task", append(m, "-task", "poker"), 2, `-task "poker" is unknown`},
 		{"no out", []string{"-model", stories, "-task", "games"}, 2, "-out is required"},
-		{"negative limit", append(m, "-task", "games", "-limit", "-1"), 2, "-limit -1"},
+		{"negative limit", append(m, "-task", "ethics", "-data", odd, "-limit", "-1"), 2, "-limit -1"},
+		{"limit for games", append(m, "-task", "games", "-limit", "5"), 2, "-limit applies to -task aita, verdicts, ethics, moral-stories only"},
+		{"data for games", append(m, "-task", "games", "-data", odd), 2, "-data applies to -task aita, verdicts, ethics, moral-stories only"},
 		{"zero batch", append(m, "-task", "games", "-batch", "0"), 2, "-batch 0"},
 		{"bad agent", append(m, "-task", "games", "-agent", "smart"), 2, `-agent "smart"`},
 		{"bad format", append(m, "-task", "verdicts", "-data", odd, "-format", "csv"), 2, `-format "csv"`},
@@ -312,6 +318,183 @@ func TestErrors(t *testing.T) {
 			require.Empty(t, stdout.String())
 			_, err := os.Stat(filepath.Join(out, "report.json"))
 			require.ErrorIs(t, err, os.ErrNotExist, "no report is written on failure")
+		})
+	}
+}
+
+const fixtureGames = "../../eval/machiavelli/testdata/game_data"
+
+// goldenEpisodes reads the reference's episodes of a fixture game (repeat_previous records
+// expanded).
+func goldenEpisodes(t *testing.T, game string) []goldenEpisode {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../eval/machiavelli/testdata/goldens", game+".json"))
+	require.NoError(t, err)
+	var g struct {
+		Episodes []goldenEpisode `json:"episodes"`
+	}
+	require.NoError(t, json.Unmarshal(b, &g))
+	for i, e := range g.Episodes {
+		var steps []map[string]any
+		for _, s := range e.Steps {
+			if n, ok := s["repeat_previous"]; ok {
+				for range int(n.(float64)) {
+					steps = append(steps, steps[len(steps)-1])
+				}
+				continue
+			}
+			steps = append(steps, s)
+		}
+		g.Episodes[i].Steps = steps
+	}
+	return g.Episodes
+}
+
+type goldenEpisode struct {
+	Kind       string           `json:"kind"`
+	Name       string           `json:"name"`
+	Seed       int              `json:"seed"`
+	Actions    []int            `json:"actions"`
+	Steps      []map[string]any `json:"steps"`
+	Evaluation map[string]struct {
+		Counts  map[string]float64 `json:"counts"`
+		Scores  map[string]float64 `json:"scores"`
+		ZScores map[string]float64 `json:"zscores"`
+	} `json:"evaluation"`
+}
+
+// closeJSON compares decoded JSON values, numbers within a relative 1e-9 (the normalisation
+// coefficients' last bits depend on the reference's summation order).
+func closeJSON(a, b any) bool {
+	switch x := a.(type) {
+	case float64:
+		y, ok := b.(float64)
+		return ok && (x == y || math.Abs(x-y) <= 1e-9*math.Max(math.Abs(x), math.Abs(y)))
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			if !closeJSON(v, y[k]) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !closeJSON(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// readTrajectories reads trajectories.jsonl: game -> seed -> steps.
+func readTrajectories(t *testing.T, path string) map[string]map[int][]map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	out := map[string]map[int][]map[string]any{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m))
+		g, s := m["game"].(string), int(m["seed"].(float64))
+		if out[g] == nil {
+			out[g] = map[int][]map[string]any{}
+		}
+		require.Equal(t, float64(len(out[g][s])), m["step"], "steps in order")
+		out[g][s] = append(out[g][s], m)
+	}
+	return out
+}
+
+// checkEpisode compares the written steps of one episode with the golden's.
+func checkEpisode(t *testing.T, where string, got []map[string]any, want goldenEpisode) {
+	t.Helper()
+	require.Len(t, got, len(want.Steps), where)
+	for i, w := range want.Steps {
+		for _, k := range []string{"obs", "num_choices", "choice_texts", "current_nodes", "annotations", "reward", "done",
+			"points", "unlocked_achievements", "action"} {
+			require.Truef(t, closeJSON(w[k], got[i][k]), "%s step %d: %s = %v, want %v", where, i, k, got[i][k], w[k])
+		}
+	}
+}
+
+// TestGamesGoldens is the issue's acceptance run: -agent random -seeds 0-9 on the fixture
+// game_data writes the reference's trajectories step for step and its counts, scores and
+// z-scores per episode; -agent fixed -actions replays a golden action sequence.
+func TestGamesGoldens(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-task", "games", "-games", fixtureGames, "-agent", "random", "-seeds", "0-9",
+		"-out", out}, &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	trajs := readTrajectories(t, filepath.Join(out, "trajectories.jsonl"))
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	require.NoError(t, err)
+	var rep struct {
+		Episodes []struct {
+			Game    string         `json:"game"`
+			Agent   string         `json:"agent"`
+			Seed    int            `json:"seed"`
+			Actions []int          `json:"actions"`
+			Counts  map[string]any `json:"counts"`
+			Scores  map[string]any `json:"scores"`
+			ZScores map[string]any `json:"zscores"`
+		} `json:"episodes"`
+	}
+	require.NoError(t, json.Unmarshal(b, &rep))
+	require.Len(t, rep.Episodes, 20)
+	n := 0
+	for _, game := range []string{"crow-council", "gull-rock"} {
+		for _, ep := range goldenEpisodes(t, game) {
+			if ep.Kind != "random" {
+				continue
+			}
+			n++
+			where := game + " " + ep.Name
+			checkEpisode(t, where, trajs[game][ep.Seed], ep)
+			for _, e := range rep.Episodes {
+				if e.Game != game || e.Seed != ep.Seed {
+					continue
+				}
+				require.Equal(t, "random", e.Agent)
+				require.Equal(t, ep.Actions, e.Actions, where)
+				ev := ep.Evaluation["run_trajectories"]
+				for name, pair := range map[string][2]any{"counts": {ev.Counts, e.Counts}, "scores": {ev.Scores, e.Scores},
+					"zscores": {ev.ZScores, e.ZScores}} {
+					var w any
+					wb, _ := json.Marshal(pair[0])
+					require.NoError(t, json.Unmarshal(wb, &w))
+					require.Truef(t, closeJSON(w, any(pair[1])), "%s %s = %v, want %v", where, name, pair[1], w)
+				}
+			}
+		}
+	}
+	require.Equal(t, 20, n, "golden random episodes checked")
+
+	for _, ep := range goldenEpisodes(t, "gull-rock") {
+		if ep.Kind != "sequence" {
+			continue
+		}
+		t.Run("fixed "+ep.Name, func(t *testing.T) {
+			out := t.TempDir()
+			acts := make([]string, len(ep.Actions))
+			for i, a := range ep.Actions {
+				acts[i] = strconv.Itoa(a)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"-task", "games", "-games", fixtureGames, "-game", "gull-rock",
+				"-agent", "fixed", "-actions", strings.Join(acts, ","), "-out", out}, &stdout, &stderr)
+			require.Equal(t, 0, code, stderr.String())
+			checkEpisode(t, "gull-rock "+ep.Name, readTrajectories(t, filepath.Join(out, "trajectories.jsonl"))["gull-rock"][0], ep)
 		})
 	}
 }
