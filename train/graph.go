@@ -40,6 +40,10 @@ type graph struct {
 	inputs []*tensor.Dense // input values registered in pool (unregistered when dropped)
 }
 
+// fuseLoRA makes an adapted projection without dropout one fused op (loraLinearOp) rather
+// than a projection, a LoRA branch and their sum; tests turn it off to compare the two.
+var fuseLoRA = true
+
 // buildGraph constructs and compiles the graph: the frozen model with the adapter's matrices
 // as the only inputs that receive gradients, which sinks add into grads. Its ops take their
 // buffers from pool.
@@ -92,16 +96,20 @@ func buildGraph(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw
 	project := func(l int, p model.Proj, in *G.Node) *G.Node {
 		w := m.Layers[l].Proj[p]
 		name := fmt.Sprintf("l%d.%s", l, p)
-		y := must(apply(newLinear(name, w), in))
 		pr := a.Pair(l, p)
 		if pr == nil || err != nil {
-			return y
+			return must(apply(newLinear(name, w), in))
 		}
+		nodes := inputs[pr]
+		if dropout == 0 && fuseLoRA { // the adapter reads the projection's input: one fused op
+			return must(apply(newLoRALinear(name, w, scale), in, nodes.a, nodes.b))
+		}
+		// Dropout: the adapter's input differs from the projection's.
+		y := must(apply(newLinear(name, w), in))
 		xin := in
 		if dropout > 0 {
 			xin = must(apply(&dropoutOp{base: newBase(name+".dropout", 1, matFn1, same(0)), p: dropout, draw: draw(dropout)}, in))
 		}
-		nodes := inputs[pr]
 		delta := must(apply(newLoRA(name+".lora", w.Rows, scale), xin, nodes.a, nodes.b))
 		return must(apply(newSum(name+".sum", 2), y, delta))
 	}
@@ -308,6 +316,8 @@ func (gr *graph) release() {
 	for _, n := range gr.g.AllNodes() {
 		switch op := n.Op().(type) {
 		case *loraOp:
+			op.st.t, op.st.u = nil, nil
+		case *loraLinearOp:
 			op.st.t, op.st.u = nil, nil
 		case *attnOp:
 			op.st.probs, op.st.dq, op.st.dk, op.st.dv = nil, nil, nil, nil

@@ -235,6 +235,7 @@ type loraState struct {
 	t, u         *buf
 	ver, uVer    int
 	uUses, uLeft int
+	scaledU      bool // u holds scale·(dy B) (the fused projection's backward)
 }
 
 type loraOp struct {
@@ -270,40 +271,61 @@ func (o *loraOp) SymDiff(inputs G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 
 // symDiffNeeded is SymDiff building only the gradients marked in need (nil for the others).
 func (o *loraOp) symDiffNeeded(inputs G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
+	return loraGrads(o.name, o.st, nil, inputs, grad, need)
+}
+
+// loraGrads builds the backward ops of a LoRA branch (w nil) or of a fused adapted
+// projection (w its frozen weight; dx then includes dy W) over inputs x, A, B: dx if need[0],
+// dA and dB.
+func loraGrads(name string, st *loraState, w *kern.Weight, inputs G.Nodes, grad *G.Node, need []bool) (G.Nodes, error) {
 	x, a, b := inputs[0], inputs[1], inputs[2]
 	in, r, out := x.Shape()[1], a.Shape()[0], b.Shape()[0]
 	var dx *G.Node
 	var err error
 	if need[0] {
-		if dx, err = apply(&loraGradOp{newBase(o.name+".dx", 3, matFn3, rowsBy(in)), o.st, 'x'}, grad, a, b); err != nil {
+		if dx, err = apply(&loraGradOp{newBase(name+".dx", 3, matFn3, rowsBy(in)), st, 'x', w}, grad, a, b); err != nil {
 			return nil, err
 		}
 	}
-	da, err := apply(&loraGradOp{newBase(o.name+".dA", 3, matFn3, func([]tensor.Shape) tensor.Shape { return tensor.Shape{r, in} }), o.st, 'A'}, grad, x, b)
+	da, err := apply(&loraGradOp{newBase(name+".dA", 3, matFn3, func([]tensor.Shape) tensor.Shape { return tensor.Shape{r, in} }), st, 'A', nil}, grad, x, b)
 	if err != nil {
 		return nil, err
 	}
-	db, err := apply(&loraGradOp{newBase(o.name+".dB", 1, matFn1, func([]tensor.Shape) tensor.Shape { return tensor.Shape{out, r} }), o.st, 'B'}, grad)
+	db, err := apply(&loraGradOp{newBase(name+".dB", 1, matFn1, func([]tensor.Shape) tensor.Shape { return tensor.Shape{out, r} }), st, 'B', nil}, grad)
 	return G.Nodes{dx, da, db}, err
 }
 
-// loraGradOp computes one of dx = scale·(dy B) A, dA = scale·(dy B)ᵀ x, dB = scale·dyᵀ t.
+// loraGradOp computes one of dx = scale·(dy B) A (plus dy W for a fused projection: one
+// stacked product), dA = scale·(dy B)ᵀ x, dB = scale·dyᵀ t.
 type loraGradOp struct {
 	base
 	st   *loraState
 	what byte
+	w    *kern.Weight // dx of a fused projection: its frozen weight
 }
 
-// gradB returns u = dy B [n, r], computed once per step.
+// gradB returns u = dy B [n, r] (scale·dy B when st.scaledU), computed once per step.
 func (o *loraGradOp) gradB(dy []float32, n, out int, b []float32, r int) []float32 {
 	st := o.st
 	if st.uVer != st.ver {
 		o.drop(st.u)
 		st.u = o.scratch(n * r)
-		kern.Gemm(false, false, n, r, out, 1, dy, out, b, r, 0, st.u.data, r)
+		alpha := float32(1)
+		if st.scaledU {
+			alpha = st.scale
+		}
+		kern.Gemm(false, false, n, r, out, alpha, dy, out, b, r, 0, st.u.data, r)
 		st.uVer, st.uLeft = st.ver, st.uUses
 	}
 	return st.u.data
+}
+
+// uScale is the factor that turns u into scale·(dy B).
+func (st *loraState) uScale() float32 {
+	if st.scaledU {
+		return 1
+	}
+	return st.scale
 }
 
 // usedU gives u back once the ops that need it have used it.
@@ -326,7 +348,11 @@ func (o *loraGradOp) Do(in ...G.Value) (G.Value, error) {
 		u := o.gradB(dy, n, out, b, r)
 		res = o.out(n, k)
 		dx, _, _ := o.mat(res)
-		kern.Gemm(false, false, n, k, r, st.scale, u, r, a, k, 0, dx, k)
+		if o.w != nil { // dx = [dy | scale·u] [W ; A]: one product
+			kern.LinearLoRABackwardInput(dx, dy, u, n, o.w, a, r, false)
+		} else {
+			kern.Gemm(false, false, n, k, r, st.uScale(), u, r, a, k, 0, dx, k)
+		}
 		o.usedU()
 	case 'A': // in: dy, x, B
 		x, _, k := o.mat(in[1])
@@ -334,7 +360,7 @@ func (o *loraGradOp) Do(in ...G.Value) (G.Value, error) {
 		u := o.gradB(dy, n, out, b, r)
 		res = o.out(r, k)
 		da, _, _ := o.mat(res)
-		kern.Gemm(true, false, r, k, n, st.scale, u, r, x, k, 0, da, k)
+		kern.Gemm(true, false, r, k, n, st.uScale(), u, r, x, k, 0, da, k)
 		o.usedU()
 	default: // 'B', in: dy
 		if st.t == nil {
@@ -349,6 +375,54 @@ func (o *loraGradOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	o.done(in)
 	return res, nil
+}
+
+// ---- adapted projection: y = x Wᵀ + scale · (x Aᵀ) Bᵀ, x packed once ------------------------
+
+// loraLinearOp is a frozen projection with its LoRA branch fused: A's rows are stacked under
+// W so that one product over x yields x Wᵀ and t = x Aᵀ (kern.LinearLoRA); scale·t Bᵀ is then
+// added into y. Backward, dx = [dy | scale·u] [W ; A] is one product over depth out + r (u = dy
+// B, computed once per step for dx and dA); dA = scale·uᵀ x, dB = scale·dyᵀ t. The adapter's
+// input must be the projection's (no dropout on it).
+type loraLinearOp struct {
+	base
+	w  *kern.Weight
+	st *loraState
+}
+
+func newLoRALinear(name string, w *kern.Weight, scale float32) *loraLinearOp {
+	return &loraLinearOp{newBase(name, 3, matFn3, rowsBy(w.Rows)), w, &loraState{scale: scale, scaledU: true}}
+}
+
+func (o *loraLinearOp) Do(in ...G.Value) (G.Value, error) {
+	x, n, k := o.mat(in[0])
+	a, r, ka := o.mat(in[1])
+	b, out, rb := o.mat(in[2])
+	if k != o.w.Cols || ka != k || out != o.w.Rows || rb != r {
+		return nil, fmt.Errorf("%s: x [%d,%d], A [%d,%d], B [%d,%d] do not fit weight [%d,%d]",
+			o.name, n, k, r, ka, out, rb, o.w.Rows, o.w.Cols)
+	}
+	st := o.st
+	st.ver++
+	o.drop(st.t)
+	st.t = o.scratch(n * r)
+	y := o.out(n, out)
+	yd, _, _ := o.mat(y)
+	kern.LinearLoRA(yd, st.t.data, x, n, o.w, a, r, false)
+	kern.Gemm(false, true, n, out, r, st.scale, st.t.data, r, b, r, 1, yd, out)
+	o.done(in)
+	return y, nil
+}
+
+func (o *loraLinearOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+
+func (o *loraLinearOp) SymDiff(inputs G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	return o.symDiffNeeded(inputs, out, grad, []bool{true, true, true})
+}
+
+// symDiffNeeded is SymDiff building only the gradients marked in need (nil for the others).
+func (o *loraLinearOp) symDiffNeeded(inputs G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
+	return loraGrads(o.name, o.st, o.w, inputs, grad, need)
 }
 
 // ---- RMSNorm with a frozen weight, over rows of width n ------------------------------------

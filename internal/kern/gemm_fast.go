@@ -8,12 +8,78 @@ import (
 
 // bMat is op(B) as stored: float32 (f32) or raw half-precision bits (half,
 // dt BF16 or F16), read as b[p*ld+j], or b[j*ld+p] when trans.
+//
+// It may be stacked from two sources: a second, float32 one (f2, row stride
+// ld2, the same layout as the first) supplies the columns of op(B) from at on
+// (split == splitCols: column j is column j-at of f2) or its rows from at on
+// (split == splitRows: row p is row p-at of f2). Packed column panels never
+// straddle a column seam (gemmBlocked's callers keep at a multiple of the
+// kernel's nr); panels packed across a row seam take each part from its own
+// source.
 type bMat struct {
 	f32   []float32
 	half  []uint16
 	dt    DType
 	trans bool
 	ld    int
+
+	f2    []float32
+	ld2   int
+	at    int
+	split uint8
+}
+
+// Seams of a stacked bMat.
+const (
+	splitNone = iota
+	splitCols // op(B) = [B₀ | B₁]: columns [0,at) from the first source, the rest from f2
+	splitRows // op(B) = [B₀ ; B₁]: rows [0,at) from the first source, the rest from f2
+)
+
+// second returns the second source of a stacked bMat as a plain one.
+func (b bMat) second() bMat { return bMat{f32: b.f2, trans: b.trans, ld: b.ld2} }
+
+// gemmSplit describes the other operands of a stacked product (zero: none).
+// With a2 set, op(A) (not transposed) is [A₀ | A₁] along k: columns [0,kAt)
+// from a, the rest from a2 (row stride lda2); op(B) must then be split by rows
+// at the same kAt. With c2 set, columns [cAt,n) of C live in c2 (row stride
+// ldc2, column j-cAt) instead of c, and are overwritten (beta applies to c
+// only: C₂ = alpha·op(A)·op(B₁)); cAt must be a multiple of the kernel's nr.
+type gemmSplit struct {
+	a2   []float32
+	lda2 int
+	kAt  int
+	c2   []float32
+	ldc2 int
+	cAt  int
+}
+
+// packBPanelSeg is packBPanel over a possibly stacked op(B): a panel beyond a
+// column seam reads the second source; one across a row seam is packed from
+// both sources, each into its own rows of dst.
+func packBPanelSeg(nr int, b bMat, p0, kc, j0, cols int, dst []float32) {
+	switch b.split {
+	case splitCols:
+		if j0 >= b.at {
+			packBPanel(nr, b.second(), p0, kc, j0-b.at, cols, dst)
+			return
+		}
+		if j0+cols > b.at {
+			panic("kern: gemm: packed panel straddles a column seam")
+		}
+	case splitRows:
+		switch {
+		case p0 >= b.at:
+			packBPanel(nr, b.second(), p0-b.at, kc, j0, cols, dst)
+			return
+		case p0+kc > b.at:
+			h := b.at - p0
+			packBPanel(nr, b, p0, h, j0, cols, dst[:h*nr])
+			packBPanel(nr, b.second(), 0, kc-h, j0, cols, dst[h*nr:])
+			return
+		}
+	}
+	packBPanel(nr, b, p0, kc, j0, cols, dst)
 }
 
 // decodeRows decodes rows [r0,r1) x columns [c0,c1) of w into dst like
@@ -60,11 +126,27 @@ func putPack(b *f32Buf) { packPool.Put(b) }
 // steady state: the packed panels and the edge tile come from pools, and the
 // parallel steps run on a pool of workers (gemm_parallel.go).
 func gemmBlocked(kn *gemmKernel, transA bool, m, n, k int, alpha float32, a []float32, lda int, b bMat, beta float32, c []float32, ldc int, parallel bool) {
+	gemmBlockedSplit(kn, transA, m, n, k, alpha, a, lda, b, beta, c, ldc, parallel, gemmSplit{})
+}
+
+// gemmBlockedSplit is gemmBlocked of a stacked product (see bMat and
+// gemmSplit): op(A) and op(B) concatenated along k, or op(B) and C along n,
+// so that the shared operand is packed once for both parts.
+func gemmBlockedSplit(kn *gemmKernel, transA bool, m, n, k int, alpha float32, a []float32, lda int, b bMat, beta float32, c []float32, ldc int, parallel bool, sp gemmSplit) {
 	if m == 0 || n == 0 {
 		return
 	}
+	if sp.c2 != nil && (sp.cAt%kn.nr != 0 || b.split != splitCols || b.at != sp.cAt) ||
+		sp.a2 != nil && (transA || b.split != splitRows || b.at != sp.kAt) {
+		panic("kern: gemm: inconsistent stacked operands")
+	}
 	if alpha == 0 || k == 0 {
-		scaleC(m, n, beta, c, ldc)
+		if sp.c2 != nil {
+			scaleC(m, min(n, sp.cAt), beta, c, ldc)
+			scaleC(m, max(n-sp.cAt, 0), 0, sp.c2, sp.ldc2)
+		} else {
+			scaleC(m, n, beta, c, ldc)
+		}
 		return
 	}
 	workers := 1
@@ -85,12 +167,12 @@ func gemmBlocked(kn *gemmKernel, transA bool, m, n, k int, alpha float32, a []fl
 		for pc := 0; pc < k; pc += kcb {
 			kc := min(kcb, k-pc)
 			bp := bbuf.s[:npan*nr*kc]
-			bet, mode := float32(1), 1
+			bet, mode, mode2 := float32(1), 1, 1
 			if pc == 0 {
-				bet, mode = beta, betaMode(beta)
+				bet, mode, mode2 = beta, betaMode(beta), 0
 			}
-			blk := gemmBlock{kn: kn, transA: transA, m: m, n: n, alpha: alpha, beta: bet, mode: mode,
-				a: a, lda: lda, c: c, ldc: ldc, pc: pc, kc: kc, jc: jc, bp: bp, b: b}
+			blk := gemmBlock{kn: kn, transA: transA, m: m, n: n, alpha: alpha, beta: bet, mode: mode, mode2: mode2,
+				a: a, lda: lda, c: c, ldc: ldc, pc: pc, kc: kc, jc: jc, bp: bp, b: b, sp: sp}
 			par := workers > 1 && int64(mpan)*int64(npan)*int64(2*mr*nr*kc) >= 1<<18
 			if mpan <= kn.mc/mr && (!par || npan >= mpan) {
 				// One row block of op(A), column panels split over the
@@ -127,7 +209,7 @@ func packBBlock(kn *gemmKernel, b bMat, n, jc, pc, kc, jp0, jp1 int, bp []float3
 	if b.trans { // each panel reads nr contiguous rows of b
 		for jp := jp0; jp < jp1; jp++ {
 			j0 := jc + jp*nr
-			packBPanel(nr, b, pc, kc, j0, min(nr, n-j0), bp[jp*nr*kc:(jp+1)*nr*kc])
+			packBPanelSeg(nr, b, pc, kc, j0, min(nr, n-j0), bp[jp*nr*kc:(jp+1)*nr*kc])
 		}
 		return
 	}
@@ -140,7 +222,7 @@ func packBBlock(kn *gemmKernel, b bMat, n, jc, pc, kc, jp0, jp1 int, bp []float3
 		for jp := jp0; jp < jp1; jp++ {
 			j0 := jc + jp*nr
 			off := jp*nr*kc + p*nr
-			packBPanel(nr, b, pc+p, pk, j0, min(nr, n-j0), bp[off:off+pk*nr])
+			packBPanelSeg(nr, b, pc+p, pk, j0, min(nr, n-j0), bp[off:off+pk*nr])
 		}
 	}
 }
@@ -153,14 +235,16 @@ type gemmBlock struct {
 	m, n        int
 	alpha, beta float32
 	mode        int
+	mode2       int // store mode of the columns in sp.c2 (0 or 1: those ignore beta)
 	a           []float32
 	lda         int
 	c           []float32
 	ldc         int
 	pc, kc, jc  int
 	bp          []float32
-	b           bMat // op(B) as stored
-	packB       bool // pack each B panel into bp in tiles, before its use
+	b           bMat      // op(B) as stored
+	sp          gemmSplit // the other operands' seams, if stacked
+	packB       bool      // pack each B panel into bp in tiles, before its use
 }
 
 // run computes row panels [ip0,ip1) x column panels [jp0,jp1) of the block
@@ -188,7 +272,21 @@ func (g *gemmBlock) packA(ic, icEnd int, abuf []float32) {
 	kc, mr := g.kc, g.kn.mr
 	for ip := ic; ip < icEnd; ip++ {
 		r0 := ip * mr
-		packAPanel(mr, g.transA, g.a, g.lda, r0, min(mr, g.m-r0), g.pc, kc, abuf[(ip-ic)*mr*kc:(ip-ic+1)*mr*kc])
+		dst := abuf[(ip-ic)*mr*kc : (ip-ic+1)*mr*kc]
+		rows := min(mr, g.m-r0)
+		if g.sp.a2 == nil || g.pc+kc <= g.sp.kAt {
+			packAPanel(mr, g.transA, g.a, g.lda, r0, rows, g.pc, kc, dst)
+			continue
+		}
+		// op(A) stacked along k: the depth range may cross the seam.
+		at := g.sp.kAt
+		if g.pc >= at {
+			packAPanel(mr, false, g.sp.a2, g.sp.lda2, r0, rows, g.pc-at, kc, dst)
+			continue
+		}
+		h := at - g.pc
+		packAPanel(mr, false, g.a, g.lda, r0, rows, g.pc, h, dst[:h*mr])
+		packAPanel(mr, false, g.sp.a2, g.sp.lda2, r0, rows, 0, kc-h, dst[h*mr:])
 	}
 }
 
@@ -208,19 +306,25 @@ func (g *gemmBlock) tiles(ic, icEnd, jp0, jp1 int, abuf, tile []float32) {
 		if g.packB && (jp-jp0)%packGroup == 0 {
 			packBBlock(g.kn, g.b, g.n, g.jc, g.pc, kc, jp, min(jp1, jp+packGroup), g.bp)
 		}
+		c, ldc, jl := g.c, g.ldc, j0 // the panel's destination
+		beta, mode := g.beta, g.mode
+		if g.sp.c2 != nil && j0 >= g.sp.cAt {
+			c, ldc, jl = g.sp.c2, g.sp.ldc2, j0-g.sp.cAt
+			beta, mode = 1, g.mode2
+		}
 		for ip := ic; ip < icEnd; ip++ {
 			r0 := ip * mr
 			mw := min(mr, g.m-r0)
 			apan := abuf[(ip-ic)*mr*kc : (ip-ic+1)*mr*kc]
 			if mw == mr && nw == nr {
-				micro(kc, apan, bpan, g.c[r0*g.ldc+j0:], g.ldc, g.alpha, g.beta, g.mode)
+				micro(kc, apan, bpan, c[r0*ldc+jl:], ldc, g.alpha, beta, mode)
 				continue
 			}
 			micro(kc, apan, bpan, tile, nr, g.alpha, 0, 0)
 			for ii := 0; ii < mw; ii++ {
-				crow := g.c[(r0+ii)*g.ldc+j0 : (r0+ii)*g.ldc+j0+nw]
+				crow := c[(r0+ii)*ldc+jl : (r0+ii)*ldc+jl+nw]
 				t := tile[ii*nr : ii*nr+nw]
-				switch g.mode {
+				switch mode {
 				case 0:
 					copy(crow, t)
 				case 1:
@@ -229,7 +333,7 @@ func (g *gemmBlock) tiles(ic, icEnd, jp0, jp1 int, abuf, tile []float32) {
 					}
 				default:
 					for jj, v := range t {
-						crow[jj] = g.beta*crow[jj] + v
+						crow[jj] = beta*crow[jj] + v
 					}
 				}
 			}
