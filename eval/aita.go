@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -134,7 +135,7 @@ func ReadAITAStances(r io.Reader, name string) ([]AITAPost, error) {
 // and wraps fn's errors with the line number.
 func eachJSONLine(r io.Reader, fn func(line int, raw []byte) error) error {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+	sc.Buffer(make([]byte, 0, 1<<20), MaxJSONLine)
 	line := 0
 	for sc.Scan() {
 		line++
@@ -147,10 +148,16 @@ func eachJSONLine(r io.Reader, fn func(line int, raw []byte) error) error {
 		}
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("line %d: longer than the limit of %d bytes a line (MaxJSONLine): %w", line+1, MaxJSONLine, err)
+		}
 		return fmt.Errorf("line %d: %w", line+1, err)
 	}
 	return nil
 }
+
+// MaxJSONLine is the longest line the JSONL loaders accept (64 MiB).
+const MaxJSONLine = 64 << 20
 
 // DefaultAITATemplate is the AITA prompt of this project; {post} is replaced by the post text
 // (with surrounding space trimmed).

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -173,6 +174,10 @@ func ReadConfig(path string, mc *model.Config) (Config, string, error) {
 	if err := cfg.Validate(mc); err != nil {
 		return fail("%v", err)
 	}
+	// The scale is used in float32: lora_alpha / r (or / sqrt(r)) must be finite and non-zero there.
+	if s := float32(cfg.Scale()); s == 0 || math.IsInf(float64(s), 0) || math.IsNaN(float64(s)) {
+		return fail("lora_alpha %v with r %d gives the scale %v, not a finite non-zero float32", cfg.Alpha, cfg.Rank, cfg.Scale())
+	}
 	return cfg, pc.BaseModelNameOrPath, nil
 }
 
@@ -186,17 +191,29 @@ func Load(dir string, m *model.Model) (*Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := newEmpty(&m.Config, cfg)
-	if err != nil {
-		return nil, err
-	}
-	a.BaseModel = base
 	path := filepath.Join(dir, WeightsFile)
 	f, err := stfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("lora: %w", err)
 	}
 	defer f.Close()
+	// The configuration's sizes are checked against what the file holds before anything is
+	// allocated: a config with r 1e9 must not allocate its matrices first.
+	need, ok := cfg.elements(&m.Config)
+	var held int64
+	for _, n := range f.Names() {
+		t, _ := f.Tensor(n)
+		held += int64(len(t.Data))
+	}
+	if !ok || need > held {
+		return nil, fmt.Errorf("lora: %s: r %d with %d target modules implies %s float32 values, but %s holds only %d bytes of tensor data",
+			filepath.Join(dir, ConfigFile), cfg.Rank, len(cfg.Targets), elemString(need, ok), path, held)
+	}
+	a, err := newEmpty(&m.Config, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.BaseModel = base
 	seen := map[string]bool{}
 	var problems []string
 	for _, n := range f.Names() {
@@ -231,6 +248,10 @@ func Load(dir string, m *model.Model) (*Adapter, error) {
 			problems = append(problems, err.Error())
 			continue
 		}
+		if i := firstNonFinite(v); i >= 0 {
+			problems = append(problems, fmt.Sprintf("tensor %s holds a non-finite value (%v at index %d)", n, v[i], i))
+			continue
+		}
 		copy(dst, v)
 	}
 	a.Each(func(l int, p model.Proj, _ *Pair) {
@@ -247,4 +268,53 @@ func Load(dir string, m *model.Model) (*Adapter, error) {
 		return nil, fmt.Errorf("lora: %s: %w", path, errors.New(strings.Join(problems, "; ")))
 	}
 	return a, nil
+}
+
+// elements is the number of values the configuration implies for mc (A and B of every targeted
+// projection), computed without overflow; ok is false when it does not fit in an int64.
+func (c Config) elements(mc *model.Config) (n int64, ok bool) {
+	layers := int64(mc.NumLayers)
+	if c.Layers != nil {
+		layers = int64(len(c.Layers))
+	}
+	for _, p := range c.Targets {
+		if p >= model.NumProj {
+			continue
+		}
+		s := mc.ProjShape(p)
+		per, ok1 := mulNonNeg(int64(c.Rank), int64(s[0])+int64(s[1]))
+		all, ok2 := mulNonNeg(per, layers)
+		if !ok1 || !ok2 || n > math.MaxInt64-all {
+			return 0, false
+		}
+		n += all
+	}
+	return n, true
+}
+
+func mulNonNeg(a, b int64) (int64, bool) {
+	if a < 0 || b < 0 {
+		return 0, false
+	}
+	if a != 0 && b > math.MaxInt64/a {
+		return 0, false
+	}
+	return a * b, true
+}
+
+func elemString(n int64, ok bool) string {
+	if !ok {
+		return "more than 2^63"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// firstNonFinite is the index of the first NaN or infinity in v, or -1.
+func firstNonFinite(v []float32) int {
+	for i, x := range v {
+		if x-x != 0 {
+			return i
+		}
+	}
+	return -1
 }

@@ -154,9 +154,18 @@ func ParseConfig(data []byte) (*Config, error) {
 	if c.HeadDim <= 0 || c.HeadDim%2 != 0 {
 		return nil, fmt.Errorf("field head_dim: %d, want a positive even integer", c.HeadDim)
 	}
+	if err := c.checkBounds(); err != nil {
+		return nil, err
+	}
 	c.RMSNormEps = 1e-6
 	if r.RMSNormEps != nil {
 		c.RMSNormEps = *r.RMSNormEps
+	}
+	if !(c.RMSNormEps > 0 && c.RMSNormEps < 1) || float32(c.RMSNormEps) == 0 {
+		return nil, fmt.Errorf("field rms_norm_eps: %v, want a finite number in (0, 1) that is not 0 in float32", c.RMSNormEps)
+	}
+	if r.MaxPositionEmbeddings < 0 || r.MaxPositionEmbeddings > maxPositions {
+		return nil, fmt.Errorf("field max_position_embeddings: %d, want 0..%d", r.MaxPositionEmbeddings, maxPositions)
 	}
 	if r.HiddenAct != "" && r.HiddenAct != "silu" {
 		return nil, fmt.Errorf("field hidden_act: %q is not supported (only silu)", r.HiddenAct)
@@ -198,6 +207,14 @@ func ParseConfig(data []byte) (*Config, error) {
 	if c.EOSTokenIDs, err = intOrList(r.EOSTokenID, "eos_token_id"); err != nil {
 		return nil, err
 	}
+	if len(c.EOSTokenIDs) > 1024 {
+		return nil, fmt.Errorf("field eos_token_id: %d ids, want at most 1024", len(c.EOSTokenIDs))
+	}
+	for _, id := range append([]int{c.BOSTokenID}, c.EOSTokenIDs...) {
+		if id < -1 || id >= c.VocabSize {
+			return nil, fmt.Errorf("field bos_token_id/eos_token_id: id %d outside the vocabulary of %d", id, c.VocabSize)
+		}
+	}
 	if err := c.parseRope(r); err != nil {
 		return nil, err
 	}
@@ -209,6 +226,9 @@ func (c *Config) parseRope(r rawConfig) error {
 	c.RopeTheta = 10000
 	if r.RopeTheta != nil {
 		c.RopeTheta = *r.RopeTheta
+	}
+	if err := c.checkRopeTheta("rope_theta"); err != nil {
+		return err
 	}
 	field := "rope_scaling"
 	raw := r.RopeScaling
@@ -225,6 +245,9 @@ func (c *Config) parseRope(r rawConfig) error {
 	if rr.RopeTheta != nil {
 		c.RopeTheta = *rr.RopeTheta
 	}
+	if err := c.checkRopeTheta(field + ".rope_theta"); err != nil {
+		return err
+	}
 	typ := rr.RopeType
 	if typ == "" {
 		typ = rr.Type
@@ -238,6 +261,17 @@ func (c *Config) parseRope(r rawConfig) error {
 		}
 		c.Rope = RopeScaling{Type: "llama3", Factor: *rr.Factor, LowFreqFactor: *rr.LowFreqFactor,
 			HighFreqFactor: *rr.HighFreqFactor, OriginalMaxPositions: *rr.OriginalMaxPositionEmbeddings}
+		for _, f := range []struct {
+			name string
+			v    float64
+		}{{"factor", c.Rope.Factor}, {"low_freq_factor", c.Rope.LowFreqFactor}, {"high_freq_factor", c.Rope.HighFreqFactor}} {
+			if !(f.v > 0 && f.v < 1e9) {
+				return fmt.Errorf("field %s.%s: %v, want a finite positive number", field, f.name, f.v)
+			}
+		}
+		if c.Rope.OriginalMaxPositions > maxPositions {
+			return fmt.Errorf("field %s.original_max_position_embeddings: %d, want at most %d", field, c.Rope.OriginalMaxPositions, maxPositions)
+		}
 		if c.Rope.Factor <= 0 || c.Rope.HighFreqFactor <= c.Rope.LowFreqFactor || c.Rope.OriginalMaxPositions <= 0 {
 			return fmt.Errorf("field %s: invalid llama3 parameters %+v", field, c.Rope)
 		}
@@ -270,4 +304,73 @@ func intOrList(raw json.RawMessage, field string) ([]int, error) {
 		return nil, fmt.Errorf("field %s: %s is neither an integer nor a list of integers", field, raw)
 	}
 	return many, nil
+}
+
+// Bounds on config sizes: far above any supported checkpoint, low enough that the products
+// below cannot overflow and that nothing is allocated from an absurd config before the weights
+// are checked against it.
+const (
+	maxVocab     = 1 << 22
+	maxWidth     = 1 << 20 // hidden_size, intermediate_size, num_heads*head_dim
+	maxLayers    = 1 << 12
+	maxHeads     = 1 << 12
+	maxHeadDim   = 1 << 14
+	maxPositions = 1 << 24
+)
+
+// checkBounds bounds every size of c and checks the products the loader and the forward pass
+// compute (overflow-safe: each factor is bounded first).
+func (c *Config) checkBounds() error {
+	for _, f := range []struct {
+		name  string
+		v, hi int
+	}{
+		{"vocab_size", c.VocabSize, maxVocab}, {"hidden_size", c.HiddenSize, maxWidth},
+		{"intermediate_size", c.IntermediateSize, maxWidth}, {"num_hidden_layers", c.NumLayers, maxLayers},
+		{"num_attention_heads", c.NumHeads, maxHeads}, {"num_key_value_heads", c.NumKVHeads, maxHeads},
+		{"head_dim", c.HeadDim, maxHeadDim},
+	} {
+		if f.v <= 0 || f.v > f.hi {
+			return fmt.Errorf("field %s: %d, want 1..%d", f.name, f.v, f.hi)
+		}
+	}
+	if q := c.NumHeads * c.HeadDim; q > maxWidth {
+		return fmt.Errorf("fields num_attention_heads %d x head_dim %d: %d, want at most %d", c.NumHeads, c.HeadDim, q, maxWidth)
+	}
+	return nil
+}
+
+func (c *Config) checkRopeTheta(field string) error {
+	if !(c.RopeTheta > 1 && c.RopeTheta < 1e30) {
+		return fmt.Errorf("field %s: %v, want a finite number greater than 1", field, c.RopeTheta)
+	}
+	return nil
+}
+
+// TensorBytes is the smallest number of bytes the weights c implies can take (2 bytes a value,
+// BF16 or F16), and the number of tensors; ok is false when the sizes are out of bounds.
+func (c *Config) TensorBytes() (bytes int64, tensors int, ok bool) {
+	if c.checkBounds() != nil {
+		return 0, 0, false
+	}
+	h := int64(c.HiddenSize)
+	n := int64(c.VocabSize) * h
+	if !c.TieWordEmbeddings {
+		n *= 2
+	}
+	n += h
+	per := 2*h + 2*int64(c.HeadDim)
+	for p := Proj(0); p < NumProj; p++ {
+		s := c.ProjShape(p)
+		per += int64(s[0]) * int64(s[1])
+	}
+	n += per * int64(c.NumLayers)
+	tensors = 2 + 9*c.NumLayers
+	if c.QKNorm {
+		tensors += 2 * c.NumLayers
+	}
+	if !c.TieWordEmbeddings {
+		tensors++
+	}
+	return 2 * n, tensors, true
 }

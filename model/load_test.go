@@ -54,7 +54,7 @@ func TestLoadRejectsBadCheckpoints(t *testing.T) {
 			st, _ := os.Stat(p)
 			require.NoError(t, os.Truncate(p, st.Size()/2))
 			return d
-		}, []string{"model.safetensors", "incomplete"}},
+		}, []string{"model.safetensors", "run past the end", "truncated?"}},
 		{"header length past end of file", func(t *testing.T) string {
 			d := copyDir(t, llama)
 			raw := rawSafetensors(`{}`, nil)

@@ -104,6 +104,10 @@ func Load(dir string) (*Model, error) {
 		m.Close()
 		return nil, fmt.Errorf("model: load %s: %w", dir, err)
 	}
+	if err := m.checkNorms(); err != nil {
+		m.Close()
+		return nil, err
+	}
 	if err := m.initRope(); err != nil {
 		m.Close()
 		return nil, fmt.Errorf("model: load %s: %w", dir, err)
@@ -254,6 +258,25 @@ func (m *Model) bind() error {
 			}
 			all[n] = t
 		}
+	}
+	// The config's sizes against what the files hold, before the list of expected tensors is
+	// built (num_hidden_layers 1e7 must not allocate millions of names first).
+	var held int64
+	for _, t := range all {
+		held += int64(len(t.Data))
+	}
+	if err := m.Config.validateShape(); err != nil {
+		return err
+	}
+	need, count, ok := m.Config.TensorBytes()
+	if !ok {
+		return fmt.Errorf("config sizes out of bounds: %+v", m.Config)
+	}
+	if count > len(all) {
+		return fmt.Errorf("config implies %d tensors (num_hidden_layers %d), the weight files hold %d", count, m.Config.NumLayers, len(all))
+	}
+	if need > held {
+		return fmt.Errorf("config implies at least %d bytes of weights, the weight files hold %d", need, held)
 	}
 	want := m.Config.expected()
 	wanted := map[string]bool{}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -196,6 +197,9 @@ func ReadJSON(r io.Reader, name string) (*Instrument, error) {
 	return fromOwn(name, f.Name, f.Tasks, f.Templates, f.Descriptions, func(i int) string { return fmt.Sprintf("description %d", i) })
 }
 
+// MaxJSONLine is the longest line ReadJSONL accepts (16 MiB).
+const MaxJSONLine = 16 << 20
+
 // ReadJSONL reads our own JSONL format: one JSON object a line, each exactly one of
 //
 //	{"task": "Rate how ..."}
@@ -208,7 +212,7 @@ func ReadJSONL(r io.Reader, name string) (*Instrument, error) {
 	var descs []ownDescription
 	var lines []int
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	sc.Buffer(make([]byte, 0, 64*1024), MaxJSONLine)
 	ln := 0
 	for sc.Scan() {
 		ln++
@@ -246,6 +250,9 @@ func ReadJSONL(r io.Reader, name string) (*Instrument, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("survey: read %s: line %d: longer than the limit of %d bytes a line (MaxJSONLine): %w", name, ln+1, MaxJSONLine, err)
+		}
 		return nil, fmt.Errorf("survey: read %s: line %d: %w", name, ln+1, err)
 	}
 	return fromOwn(name, "", tasks, templates, descs, func(i int) string { return fmt.Sprintf("line %d (description %d)", lines[i], i) })

@@ -9,7 +9,7 @@ import (
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	"github.com/nikolalohinski/gonja/v2/config"
 	"github.com/nikolalohinski/gonja/v2/exec"
-	"github.com/nikolalohinski/gonja/v2/loaders"
+	"github.com/nikolalohinski/gonja/v2/nodes"
 )
 
 // Message is one turn of a conversation for ApplyChatTemplate.
@@ -18,9 +18,10 @@ type Message struct {
 	Content string `json:"content"`
 }
 
-// chatTemplate is a parsed Jinja chat template.
+// chatTemplate is a parsed Jinja chat template, rewritten for the sandbox (sandbox.go).
 type chatTemplate struct {
 	tpl *exec.Template
+	ops []*nodes.BinaryExpression // the guarded operators, by the id their calls carry
 }
 
 // chatTemplateSource returns the template text of tokenizer_config.json's chat_template: a
@@ -47,23 +48,31 @@ func chatTemplateSource(v any) (string, error) {
 }
 
 // chatEnv is the Jinja environment transformers gives chat templates: gonja's builtins plus
-// raise_exception and strftime_now.
+// raise_exception and strftime_now, with the sandbox's bounded range, filters and string methods
+// (sandbox.go).
 func chatEnv() *exec.Environment {
 	ctx := exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables)
 	ctx.Set("raise_exception", func(msg string) (string, error) {
 		return "", fmt.Errorf("template raised: %s", msg)
 	})
 	ctx.Set("strftime_now", func(format string) string { return strftime(time.Now(), format) })
+	ctx.Set("range", sandboxRange)
+	ctx.Set("lipsum", func(*exec.VarArgs) *exec.Value {
+		return exec.AsValue(errors.New("lipsum is not available in chat templates"))
+	})
+	methods := builtins.Methods
+	methods.Str = sandboxStrMethods
 	return &exec.Environment{
 		Context:           ctx,
-		Filters:           builtins.Filters,
+		Filters:           sandboxFilters,
 		Tests:             builtins.Tests,
 		ControlStructures: builtins.ControlStructures,
-		Methods:           builtins.Methods,
+		Methods:           methods,
 	}
 }
 
-// compileChatTemplate parses src with transformers' settings (trim_blocks, lstrip_blocks).
+// compileChatTemplate parses src with transformers' settings (trim_blocks, lstrip_blocks), in
+// the sandbox: no loader, bounded nesting, and the AST rewritten with the budget checks.
 func compileChatTemplate(src string) (ct *chatTemplate, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -73,20 +82,15 @@ func compileChatTemplate(src string) (ct *chatTemplate, err error) {
 	cfg := config.New()
 	cfg.TrimBlocks = true
 	cfg.LeftStripBlocks = true
-	loader, err := loaders.NewFileSystemLoader("")
-	if err != nil {
-		return nil, err
+	if err := checkTemplateSource(src, cfg); err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
 	}
 	const name = "chat_template"
-	shifted, err := loaders.NewShiftedLoader(name, bytes.NewReader([]byte(src)), loader)
-	if err != nil {
-		return nil, err
-	}
-	tpl, err := exec.NewTemplate(name, cfg, shifted, chatEnv())
+	tpl, err := exec.NewTemplate(name, cfg, &noLoader{name: name, src: []byte(src)}, chatEnv())
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
-	return &chatTemplate{tpl: tpl}, nil
+	return &chatTemplate{tpl: tpl, ops: rewriteTemplate(tpl.Root())}, nil
 }
 
 // HasChatTemplate reports whether tokenizer_config.json has a chat_template.
@@ -133,7 +137,7 @@ func (t *Tokenizer) ApplyChatTemplate(msgs []Message, addGenerationPrompt bool, 
 	for k, v := range vars {
 		data[k] = v
 	}
-	out, err = t.chat.tpl.ExecuteToString(exec.NewContext(data))
+	out, err = t.chat.render(data)
 	if err != nil {
 		return "", fmt.Errorf("tokenize: chat template of %s: %w", t.dir, err)
 	}

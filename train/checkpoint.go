@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/valora-go/valora/internal/stfile"
@@ -36,6 +38,15 @@ func (t *Trainer) checkpoint() error {
 		return fmt.Errorf("train: checkpoint: %w", err)
 	}
 	name := fmt.Sprintf("step-%08d", t.state.Step)
+	// Nothing non-finite is ever written: the guard in step stops the run first, and this
+	// check holds even for a state that reached here another way.
+	if where := nonFiniteAdapter(t.a); where != "" {
+		return fmt.Errorf("train: checkpoint %s: %w: %s; nothing written", name, ErrNonFinite, where)
+	}
+	if where := t.nonFiniteOptimizer(); where != "" {
+		return fmt.Errorf("train: checkpoint %s: %w: %s; nothing written", name, ErrNonFinite, where)
+	}
+	sweepTemp(root)
 	tmp, err := os.MkdirTemp(root, "."+name+".tmp-")
 	if err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)
@@ -128,11 +139,12 @@ func Resume(m *model.Model, a *lora.Adapter, trainSet, valSet []Example, cfg Con
 		return nil, err
 	}
 	root := filepath.Join(cfg.Dir, checkpointsDir)
-	latest, err := os.ReadFile(filepath.Join(root, latestFile))
+	name, err := latestCheckpoint(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("train: resume: %w", err)
 	}
-	dir := filepath.Join(root, strings.TrimSpace(string(latest)))
+	sweepTemp(root)
+	dir := filepath.Join(root, name)
 	fail := func(err error) (*Trainer, error) { return nil, fmt.Errorf("train: resume from %s: %w", dir, err) }
 	saved, err := lora.Load(dir, m)
 	if err != nil {
@@ -148,15 +160,22 @@ func Resume(m *model.Model, a *lora.Adapter, trainSet, valSet []Example, cfg Con
 		}
 		t.best = takeSnapshot(best)
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, stateFile))
+	raw, err := readSmall(filepath.Join(dir, stateFile), 1<<20)
 	if err != nil {
 		return fail(err)
 	}
 	if err := json.Unmarshal(raw, &t.state); err != nil {
 		return fail(fmt.Errorf("%s: %w", stateFile, err))
 	}
+	if err := t.checkState(); err != nil {
+		return fail(fmt.Errorf("%s: %w", stateFile, err))
+	}
 	if t.state.BestVal < 0 {
 		t.state.BestVal = math.Inf(1)
+	}
+	var epochRNG rand.PCG
+	if err := epochRNG.UnmarshalBinary(t.state.EpochRNG); err != nil {
+		return fail(fmt.Errorf("%s: field epoch_rng: %w", stateFile, err))
 	}
 	if err := t.e.pcg.UnmarshalBinary(t.state.DropoutRNG); err != nil {
 		return fail(fmt.Errorf("dropout generator: %w", err))
@@ -181,6 +200,11 @@ func Resume(m *model.Model, a *lora.Adapter, trainSet, valSet []Example, cfg Con
 				v, err := ts.Float32()
 				if err != nil {
 					return fail(err)
+				}
+				for j, x := range v {
+					if x-x != 0 || (s.k[0] == 'v' && x < 0) {
+						return fail(fmt.Errorf("%s: optimizer state %d.%s holds %v at index %d", optimizerFile, i, s.k, x, j))
+					}
 				}
 				copy(s.v, v)
 			}
@@ -209,4 +233,105 @@ func copyPairs(dst, src *lora.Adapter) error {
 		copy(d.B, s.B)
 	})
 	return err
+}
+
+// checkpointName is the only form LATEST may hold: a checkpoint directory under checkpoints/.
+var checkpointName = regexp.MustCompile(`^step-[0-9]{8,12}$`)
+
+// latestCheckpoint reads LATEST under dir/checkpoints: a checkpoint name (no path), naming a
+// directory (not a link) that exists there.
+func latestCheckpoint(dir string) (string, error) {
+	root := filepath.Join(dir, checkpointsDir)
+	raw, err := readSmall(filepath.Join(root, latestFile), 256)
+	if err != nil {
+		return "", err
+	}
+	name := strings.TrimSpace(string(raw))
+	if !checkpointName.MatchString(name) {
+		return "", fmt.Errorf("%s: %q is not a checkpoint name (want step-NNNNNNNN, a directory in %s)", filepath.Join(root, latestFile), name, root)
+	}
+	st, err := os.Lstat(filepath.Join(root, name))
+	if err != nil {
+		return "", fmt.Errorf("%s names %s: %w", filepath.Join(root, latestFile), name, err)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("%s names %s, which is not a directory (mode %s)", filepath.Join(root, latestFile), name, st.Mode())
+	}
+	return name, nil
+}
+
+// readSmall reads a regular file of at most limit bytes without following a final symlink.
+func readSmall(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow|noBlock, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (mode %s)", path, st.Mode())
+	}
+	if st.Size() > limit {
+		return nil, fmt.Errorf("%s is %d bytes, over the limit of %d", path, st.Size(), limit)
+	}
+	buf := make([]byte, st.Size())
+	if _, err := f.ReadAt(buf, 0); err != nil && st.Size() > 0 {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return buf, nil
+}
+
+// sweepTemp removes the temporary directories of checkpoints interrupted by a crash.
+func sweepTemp(root string) {
+	ents, _ := os.ReadDir(root)
+	for _, e := range ents {
+		if n := e.Name(); strings.HasPrefix(n, ".step-") && strings.Contains(n, ".tmp-") {
+			os.RemoveAll(filepath.Join(root, n))
+		}
+	}
+}
+
+// checkState checks every field of a resumed trainer_state.json against the run's settings.
+func (t *Trainer) checkState() error {
+	st, spe := &t.state, t.StepsPerEpoch()
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case st.Epoch < 0 || st.Epoch > t.cfg.Epochs:
+		return fmt.Errorf("field epoch: %d, want 0..%d (the run's epochs)", st.Epoch, t.cfg.Epochs)
+	case st.StepInEpoch < 0 || st.StepInEpoch >= max(spe, 1):
+		return fmt.Errorf("field step_in_epoch: %d, want 0..%d (steps per epoch %d)", st.StepInEpoch, spe-1, spe)
+	case st.Step != st.Epoch*spe+st.StepInEpoch:
+		return fmt.Errorf("field step: %d, want epoch %d x %d steps + step_in_epoch %d = %d", st.Step, st.Epoch, spe, st.StepInEpoch, st.Epoch*spe+st.StepInEpoch)
+	case st.BestStep < 0 || st.BestStep > st.Step:
+		return fmt.Errorf("field best_step: %d, want 0..%d", st.BestStep, st.Step)
+	case st.BestEpoch < 0 || st.BestEpoch > st.Epoch:
+		return fmt.Errorf("field best_epoch: %d, want 0..%d", st.BestEpoch, st.Epoch)
+	case st.BadEvals < 0 || st.BadEvals > t.cfg.Patience+1:
+		return fmt.Errorf("field bad_evals: %d, want 0..%d", st.BadEvals, t.cfg.Patience+1)
+	case !finite(st.BestVal) || !finite(st.FirstLoss) || !finite(st.LastLoss):
+		return fmt.Errorf("fields best_val, first_loss, last_loss: %v, %v, %v, want finite numbers", st.BestVal, st.FirstLoss, st.LastLoss)
+	case !finite(st.Elapsed) || st.Elapsed < 0:
+		return fmt.Errorf("field elapsed_s: %v, want a finite number >= 0", st.Elapsed)
+	}
+	return nil
+}
+
+// nonFiniteOptimizer names the first optimizer moment holding a NaN or infinity, or returns "".
+func (t *Trainer) nonFiniteOptimizer() string {
+	for i, p := range t.e.params {
+		for _, s := range []struct {
+			k string
+			v []float32
+		}{{"mA", p.mA}, {"vA", p.vA}, {"mB", p.mB}, {"vB", p.vB}} {
+			for j, x := range s.v {
+				if x-x != 0 {
+					return fmt.Sprintf("optimizer state %d.%s holds %v at index %d", i, s.k, x, j)
+				}
+			}
+		}
+	}
+	return ""
 }

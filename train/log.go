@@ -36,9 +36,14 @@ func openMetrics(dir string) (*metricsLog, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, MetricsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	// O_NOFOLLOW: a link planted at metrics.jsonl is an error, never appended to through.
+	f, err := os.OpenFile(filepath.Join(dir, MetricsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY|noFollow|noBlock, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("train: %s is not a regular file", filepath.Join(dir, MetricsFile))
 	}
 	return &metricsLog{f}, nil
 }
@@ -64,7 +69,7 @@ func (l *metricsLog) Close() error { return l.f.Close() }
 // resumes from), so the resumed run's lines follow without duplicates.
 func trimMetrics(dir string, step int) error {
 	path := filepath.Join(dir, MetricsFile)
-	raw, err := os.ReadFile(path)
+	raw, err := readSmall(path, 1<<30)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

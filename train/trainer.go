@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"time"
 
 	"github.com/valora-go/valora/internal/kern"
@@ -66,7 +67,30 @@ func (c *Config) validate() error {
 	case c.Patience < 0 || c.EvalEvery < 0 || c.SaveEvery < 0 || c.MaxGradNorm < 0:
 		return fmt.Errorf("train: negative patience, eval or save interval, or gradient norm")
 	}
-	return c.AdamW.validate()
+	if err := c.AdamW.validate(); err != nil {
+		return err
+	}
+	// The settings are used in float32 (the kernels' precision): a value finite in float64 can
+	// be infinite, or a positive one zero, once stored there (lr 1e39 is +Inf in float32).
+	for _, f := range []struct {
+		name     string
+		v        float64
+		positive bool
+	}{
+		{"learning rate", c.LR, true}, {"AdamW eps", c.AdamW.Eps, true}, {"AdamW weight decay", c.AdamW.WeightDecay, false},
+		{"AdamW beta1", c.AdamW.Beta1, false}, {"AdamW beta2", c.AdamW.Beta2, false},
+		{"max gradient norm", c.MaxGradNorm, false}, {"minimum improvement", c.MinImprovement, false},
+	} {
+		v32 := float32(f.v)
+		if math.IsNaN(f.v) || math.IsInf(float64(v32), 0) || (f.positive && v32 == 0) {
+			return fmt.Errorf("train: %s %v is not a finite%s float32 (the precision it is used in; float32 ranges over ±%g)",
+				f.name, f.v, map[bool]string{true: " positive", false: ""}[f.positive], math.MaxFloat32)
+		}
+	}
+	if c.MinImprovement < 0 {
+		return fmt.Errorf("train: minimum improvement %v, want >= 0", c.MinImprovement)
+	}
+	return nil
 }
 
 // LRAt is the learning rate of optimizer step s (0-based) out of total, as transformers'
@@ -289,7 +313,7 @@ func (t *Trainer) step(ctx context.Context, micro [][]int, total int) error {
 	}
 	loss := lossSum / float64(count)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return fmt.Errorf("train: loss is %v at step %d (epoch %d); stopped, the last checkpoint is kept", loss, t.state.Step+1, t.state.Epoch+1)
+		return t.nonFinite(fmt.Sprintf("loss is %v", loss))
 	}
 	lr := t.cfg.LRAt(t.state.Step, total)
 	gnorm, err := t.e.Update(t.cfg.AdamW, lr, UpdateOptions{MaxGradNorm: t.cfg.MaxGradNorm, ZeroGrad: true})
@@ -297,6 +321,14 @@ func (t *Trainer) step(ctx context.Context, micro [][]int, total int) error {
 		return err
 	}
 	t.gradsZero = true
+	// The NaN guard: the gradients (through their norm) and the updated weights must be finite,
+	// or nothing of this step may reach a checkpoint or the final adapter.
+	if math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
+		return t.nonFinite(fmt.Sprintf("gradient norm is %v", gnorm))
+	}
+	if where := nonFiniteAdapter(t.a); where != "" {
+		return t.nonFinite(where + " after the update (learning rate " + fmt.Sprint(lr) + ")")
+	}
 	t.state.Step++
 	if t.state.Step == 1 {
 		t.state.FirstLoss = loss
@@ -431,4 +463,42 @@ func AnswerProbs(ctx context.Context, m *model.Model, a *lora.Adapter, xs []Exam
 		}
 	}
 	return out, nil
+}
+
+// ErrNonFinite is wrapped by the error a run stops with when a loss, a gradient or an updated
+// weight is NaN or infinite.
+var ErrNonFinite = errors.New("non-finite value")
+
+// nonFinite is the error that stops a run at the current step: it names the step and the last
+// good checkpoint (nothing of this step has been or will be written).
+func (t *Trainer) nonFinite(what string) error {
+	kept := "no checkpoint has been written"
+	if t.cfg.Dir != "" {
+		if name, err := latestCheckpoint(t.cfg.Dir); err == nil {
+			kept = "the last good checkpoint is " + filepath.Join(t.cfg.Dir, checkpointsDir, name)
+		}
+	}
+	return fmt.Errorf("train: %w: %s at step %d (epoch %d); stopped, %s", ErrNonFinite, what, t.state.Step+1, t.state.Epoch+1, kept)
+}
+
+// nonFiniteAdapter names the first adapter matrix holding a NaN or infinity, or returns "".
+func nonFiniteAdapter(a *lora.Adapter) string {
+	where := ""
+	a.Each(func(l int, p model.Proj, pr *lora.Pair) {
+		if where != "" {
+			return
+		}
+		for _, m := range []struct {
+			n string
+			v []float32
+		}{{"A", pr.A}, {"B", pr.B}} {
+			for i, x := range m.v {
+				if x-x != 0 {
+					where = fmt.Sprintf("layer %d %s lora_%s holds %v at index %d", l, p, m.n, x, i)
+					return
+				}
+			}
+		}
+	})
+	return where
 }

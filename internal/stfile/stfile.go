@@ -8,8 +8,10 @@
 package stfile
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"sort"
 	"unsafe"
@@ -84,6 +86,9 @@ func parse(path string, data []byte) (f *File, err error) {
 		uint64(data[4])<<32 | uint64(data[5])<<40 | uint64(data[6])<<48 | uint64(data[7])<<56
 	if hdr > uint64(len(data)-8) {
 		return nil, fmt.Errorf("safetensors %s: header length %d runs past the end of the %d-byte file (truncated or not a safetensors file)", path, hdr, len(data))
+	}
+	if err := checkHeader(path, data[8:8+hdr], uint64(len(data))-8-hdr, uint64(len(data))); err != nil {
+		return nil, err
 	}
 	st, err := safetensors.Deserialize(data)
 	if err != nil {
@@ -254,3 +259,71 @@ func statErr(path string, err error) error {
 	}
 	return err
 }
+
+// dtypeSizes are the element sizes of the safetensors dtypes.
+var dtypeSizes = map[string]uint64{
+	"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1,
+	"I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
+}
+
+// checkHeader validates the JSON header against the data section before the parser sees it, so
+// that a truncated file, an offset past the end or trailing bytes are errors with the numbers
+// (expected and actual bytes) rather than the parser's "metadata incomplete buffer".
+func checkHeader(path string, hdr []byte, dataLen, fileLen uint64) error {
+	var entries map[string]json.RawMessage
+	if err := json.Unmarshal(hdr, &entries); err != nil {
+		return fmt.Errorf("safetensors %s: header (%d bytes) is not a JSON object: %w", path, len(hdr), err)
+	}
+	var end uint64
+	for name, raw := range entries {
+		if name == "__metadata__" {
+			continue
+		}
+		var e struct {
+			DType   string   `json:"dtype"`
+			Shape   []uint64 `json:"shape"`
+			Offsets []uint64 `json:"data_offsets"`
+		}
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return fmt.Errorf("safetensors %s: tensor %s: malformed header entry: %w", path, name, err)
+		}
+		size, ok := dtypeSizes[e.DType]
+		if !ok {
+			return fmt.Errorf("safetensors %s: tensor %s: unknown dtype %q", path, name, e.DType)
+		}
+		if len(e.Offsets) != 2 || e.Offsets[0] > e.Offsets[1] {
+			return fmt.Errorf("safetensors %s: tensor %s: data_offsets %v, want [begin, end] with begin <= end", path, name, e.Offsets)
+		}
+		n := size
+		for _, d := range e.Shape {
+			hi, lo := bits.Mul64(n, d)
+			if hi != 0 || lo > dataLen {
+				return fmt.Errorf("safetensors %s: tensor %s: shape %v of %s needs more bytes than the %d-byte data section holds", path, name, e.Shape, e.DType, dataLen)
+			}
+			n = lo
+		}
+		if got := e.Offsets[1] - e.Offsets[0]; got != n {
+			return fmt.Errorf("safetensors %s: tensor %s: shape %v of %s needs %d bytes, data_offsets %v span %d", path, name, e.Shape, e.DType, n, e.Offsets, got)
+		}
+		if e.Offsets[1] > dataLen {
+			return fmt.Errorf("safetensors %s: tensor %s: data_offsets %v run past the end of the %d-byte data section: the file is %d bytes, the header implies at least %d (truncated?)",
+				path, name, e.Offsets, dataLen, fileLen, fileLen-dataLen+e.Offsets[1])
+		}
+		end = max(end, e.Offsets[1])
+	}
+	if end < dataLen {
+		return fmt.Errorf("safetensors %s: %d trailing bytes after the last tensor: the header implies a %d-byte file, it is %d bytes", path, dataLen-end, fileLen-dataLen+end, fileLen)
+	}
+	return nil
+}
+
+// ReadIntoMemory makes Open read files into memory instead of mapping them (also set by the
+// environment variable VALORA_NO_MMAP=1). A mapped file that another process truncates or
+// rewrites while it is mapped makes the next read of a vanished page raise SIGBUS, which kills
+// the process (Go turns it into a recoverable panic only with debug.SetPanicOnFault on the
+// faulting goroutine, and the forward pass reads weights from many worker goroutines). Weights
+// read into memory cost their size in RAM and load slower, but nothing done to the file after
+// loading can affect the process. Set it before loading.
+var ReadIntoMemory bool
+
+func readIntoMemory() bool { return ReadIntoMemory || os.Getenv("VALORA_NO_MMAP") == "1" }
