@@ -177,6 +177,17 @@ func (a *Adapter) AddDelta(layer int, p model.Proj, y, x []float32, m int) {
 	scratch.Put(buf)
 }
 
+// LowRank returns the matrices and scale of projection p of layer (model.LowRankAdapter), so
+// that the forward pass computes x Aᵀ in one product with the frozen weight; ok is false for
+// projections without an adapter and while the adapter is merged.
+func (a *Adapter) LowRank(layer int, p model.Proj) (am, bm []float32, rank int, scale float32, ok bool) {
+	pr := a.Pair(layer, p)
+	if pr == nil || a.merged {
+		return nil, nil, 0, 0, false
+	}
+	return pr.A, pr.B, pr.Rank, a.scale, true
+}
+
 // scratch holds the [m, rank] intermediates of AddDelta.
 var scratch = sync.Pool{New: func() any { return new([]float32) }}
 

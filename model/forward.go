@@ -17,6 +17,17 @@ type Adapter interface {
 	AddDelta(layer int, p Proj, y, x []float32, m int)
 }
 
+// LowRankAdapter is an Adapter whose update is scale · (x Aᵀ) Bᵀ (LoRA). Forward then computes
+// x Aᵀ in the same matrix product as the frozen projection (A stacked under W, so x is packed
+// once) and adds scale · (x Aᵀ) Bᵀ into the output, instead of calling AddDelta.
+type LowRankAdapter interface {
+	Adapter
+	// LowRank returns the update of projection p of layer: A [rank, in] and B [out, rank],
+	// row-major float32, and the scale; ok is false when the projection has no update (or the
+	// adapter is merged into the weights).
+	LowRank(layer int, p Proj) (a, b []float32, rank int, scale float32, ok bool)
+}
+
 // Batch is a padded batch of token ids, B rows of T tokens, flattened row-major.
 type Batch struct {
 	B, T int
@@ -255,6 +266,7 @@ func (m *Model) forward(ctx context.Context, b Batch, opt Options, st *cacheStep
 type workspace struct {
 	x, h, q, k, v, attn, gate, up []float32
 	sel                           []float32 // [selected rows, hidden]
+	t                             []float32 // [tokens, rank]: a LoRA projection's x Aᵀ
 	cos, sin                      []float32 // [tokens, head dim / 2]: the rotary angles of the pass
 	pos                           []int32
 	step                          cacheStep
@@ -301,8 +313,18 @@ func (m *Model) layer(l int, x []float32, b Batch, ws *workspace, ad Adapter, st
 	n := b.B * b.T
 	h, d := c.HiddenSize, c.HeadDim
 	eps := float32(c.RMSNormEps)
+	lr, _ := ad.(LowRankAdapter)
 	proj := func(p Proj, y, in []float32, rows int, accumulate bool) {
-		kern.Linear(y, in, rows, L.Proj[p], accumulate)
+		w := L.Proj[p]
+		if lr != nil {
+			if a, bm, r, scale, ok := lr.LowRank(l, p); ok {
+				ws.t = resize(ws.t, rows*r)
+				kern.LinearLoRA(y, ws.t, in, rows, w, a, r, accumulate)
+				kern.Gemm(false, true, rows, w.Rows, r, scale, ws.t, r, bm, r, 1, y, w.Rows)
+				return
+			}
+		}
+		kern.Linear(y, in, rows, w, accumulate)
 		if ad != nil {
 			ad.AddDelta(l, p, y, in, rows)
 		}
