@@ -20,10 +20,17 @@ func Text(rows []Row) []train.TextExample {
 // ratings (chat template or not), so the model is trained at the position its ratings are
 // read from.
 func (t *TrainingData) Examples(tok *tokenize.Tokenizer, chat tokenize.Chat) (trainSet, valSet []train.Example, err error) {
-	if trainSet, err = train.Encode(tok, Text(t.Train), chat, false); err != nil {
+	return t.EncodeExamples(tok, chat, false)
+}
+
+// EncodeExamples is Examples with a choice of appending the tokenizer's end-of-sequence token
+// after the answer digit (eos; the model then also learns to stop after the rating, as a
+// Hugging Face Trainer run that appends eos_token to the response does).
+func (t *TrainingData) EncodeExamples(tok *tokenize.Tokenizer, chat tokenize.Chat, eos bool) (trainSet, valSet []train.Example, err error) {
+	if trainSet, err = train.Encode(tok, Text(t.Train), chat, eos); err != nil {
 		return nil, nil, fmt.Errorf("survey: training rows: %w", err)
 	}
-	if valSet, err = train.Encode(tok, Text(t.Validation), chat, false); err != nil {
+	if valSet, err = train.Encode(tok, Text(t.Validation), chat, eos); err != nil {
 		return nil, nil, fmt.Errorf("survey: validation rows: %w", err)
 	}
 	return trainSet, valSet, nil

@@ -38,12 +38,23 @@ type InDomainResult struct {
 	OtherFluctuation float64      `json:"other_fluctuation"` // mean over other test prompts of |tuned - control|
 	OtherPrompts     int          `json:"other_prompts"`
 	PerValue         []ValueShift `json:"per_value"` // values in circular order
+	// Mean ratings of each side over the prompts counted (target values, the other values).
+	TargetControl float64 `json:"target_control"`
+	TargetTuned   float64 `json:"target_tuned"`
+	OtherControl  float64 `json:"other_control"`
+	OtherTuned    float64 `json:"other_tuned"`
+	// MissingControl and MissingTuned count the test prompts whose generated reply held no
+	// digit (Rating.Missing) on each side; their pairs are left out of every mean.
+	MissingControl int `json:"missing_control"`
+	MissingTuned   int `json:"missing_tuned"`
 }
 
 // InDomain computes the in-domain metrics from the ratings of a control and a tuned model:
 // only test-split ratings count; they are paired by description and variant, and every test
 // rating of one side must have its partner on the other. Means are over prompts (variants),
-// not descriptions.
+// not descriptions. A pair where either side is Missing (a generated reply without a digit) is
+// left out, unless Expected compares the logit read-outs, and counted in MissingControl /
+// MissingTuned.
 func InDomain(control, tuned []Rating, targets []Target, opts MetricOptions) (*InDomainResult, error) {
 	type key struct{ d, v int }
 	dir := map[Value]Direction{}
@@ -70,6 +81,11 @@ func InDomain(control, tuned []Rating, targets []Target, opts MetricOptions) (*I
 	res := &InDomainResult{}
 	var tDrop, oFluct float64
 	matched := 0
+	for _, c := range ctrl {
+		if c.Missing && !opts.Expected {
+			res.MissingControl++
+		}
+	}
 	for _, r := range tuned {
 		if r.Split != SplitTest {
 			continue
@@ -82,6 +98,12 @@ func InDomain(control, tuned []Rating, targets []Target, opts MetricOptions) (*I
 			return nil, fmt.Errorf("survey: in-domain: description %d: control says value %s, tuned %s", r.Description, c.Value, r.Value)
 		}
 		matched++
+		if !opts.Expected && (r.Missing || c.Missing) {
+			if r.Missing {
+				res.MissingTuned++
+			}
+			continue
+		}
 		cs, ts := score(c), score(r)
 		a := per[r.Value]
 		if a == nil {
@@ -96,9 +118,13 @@ func InDomain(control, tuned []Rating, targets []Target, opts MetricOptions) (*I
 		if _, isT := dir[r.Value]; isT {
 			res.TargetPrompts++
 			tDrop += cs - ts
+			res.TargetControl += cs
+			res.TargetTuned += ts
 		} else {
 			res.OtherPrompts++
 			oFluct += math.Abs(ts - cs)
+			res.OtherControl += cs
+			res.OtherTuned += ts
 		}
 	}
 	if matched != len(ctrl) {
@@ -108,10 +134,12 @@ func InDomain(control, tuned []Rating, targets []Target, opts MetricOptions) (*I
 		return nil, fmt.Errorf("survey: in-domain: no test-split ratings")
 	}
 	if res.TargetPrompts > 0 {
-		res.TargetDrop = tDrop / float64(res.TargetPrompts)
+		n := float64(res.TargetPrompts)
+		res.TargetDrop, res.TargetControl, res.TargetTuned = tDrop/n, res.TargetControl/n, res.TargetTuned/n
 	}
 	if res.OtherPrompts > 0 {
-		res.OtherFluctuation = oFluct / float64(res.OtherPrompts)
+		n := float64(res.OtherPrompts)
+		res.OtherFluctuation, res.OtherControl, res.OtherTuned = oFluct/n, res.OtherControl/n, res.OtherTuned/n
 	}
 	for _, v := range Values() {
 		a := per[v]

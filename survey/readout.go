@@ -19,7 +19,7 @@ const (
 	ModeLogit Mode = "logit"
 	// ModeSampled draws the rating from softmax(logp/T) over the six digits with a seeded
 	// *rand.Rand (the authors sampled at T = 0.5 and took the first digit; here sampling is
-	// restricted to the digits).
+	// restricted to the digits; RateGenerated is the authors' read-out itself).
 	ModeSampled Mode = "sampled"
 )
 
@@ -51,8 +51,14 @@ type Rating struct {
 	Expected float64    `json:"expected"` // sum_k k * Probs[k-1]
 	Argmax   int        `json:"argmax"`   // 1..6; the lower rating on a tie
 	// Rating is the rating used for votes: Argmax in logit mode, the sampled digit in
-	// sampled mode.
+	// sampled mode, the first digit 1-6 of the reply in generated read-out (RateGenerated),
+	// 0 when that reply holds none (Missing).
 	Rating int `json:"rating"`
+	// Reply is the generated text (RateGenerated only).
+	Reply string `json:"reply,omitempty"`
+	// Missing: the generated reply holds no digit 1-6 (RateGenerated only); the rating is
+	// then left out of every metric and counted.
+	Missing bool `json:"missing,omitempty"`
 }
 
 // ReadDigits computes the logit read-out of six digit log-probabilities: the softmax

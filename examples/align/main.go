@@ -6,20 +6,25 @@
 //     description at the model's own baseline; and the control set (baseline everywhere);
 //  3. train a tuned and a control LoRA adapter on them, the same way;
 //  4. measure in domain (held-out test descriptions, all variants: target rating drop, other
-//     values' fluctuation) and out of domain (MACHIAVELLI-style text games: power,
-//     disutility and ethical violations of an agent choosing by its logits; AITA probability
-//     gain when -aita names the authors' posts).
+//     values' fluctuation; the base model, the control and the tuned adapter side by side),
+//     with the sampled read-out over seeds (mean ± SD) and the logit read-outs beside it;
+//  5. out of domain: MACHIAVELLI-style text games (power, disutility and ethical violations of
+//     an agent choosing by its logits or sampling), and the AITA probability gain per target
+//     value when -aita names the authors' posts;
+//  6. write one report, out/align/report.md and report.json, with every setting.
 //
-// With no flags it runs on the embedded defaults: the tiny stories260k model in testdata/,
-// the built-in survey instrument and game suite, target "power-minimisation", and a demo
-// training budget sized for that toy model (see the flags; the protocol's settings are
-// -rank 128 -alpha 512 -lr 1e-4 -epochs 10 -variants 27).
+// Settings come from a preset, flags override them. -preset demo (the default) is a budget
+// for the embedded toy model (stories260k in testdata/); -preset paper is the published
+// protocol (../shared/docs/protocol.md) and reads the authors' instrument:
 //
 //	go run ./examples/align
+//	go run ./examples/align -preset paper -print-config
+//	go run ./examples/align -preset paper -model DIR -chat -instrument kvs_data_new.json -aita posts.jsonl
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -45,47 +50,127 @@ func main() {
 }
 
 type options struct {
-	games                                            string // game_data directory of the games step ("" = built-in suite)
-	model, tokenizer, instrument, targets, out, aita string
-	chat                                             bool
-	variants, batch, aitaLimit                       int
-	lcfg                                             lora.Config
-	tcfg                                             train.Config
+	preset                      survey.Preset
+	games                       string // game_data directory of the games step ("" = built-in suite)
+	model, tokenizer, out, aita string
+	chat, printConfig           bool
+	batch, aitaLimit            int
+	subset                      [3]int // descriptions per value and split, tasks, templates (0: whole instrument)
+	seed                        uint64
+	instrumentSet               bool
+	lcfg                        lora.Config
+	tcfg                        train.Config
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("align", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	o := &options{lcfg: lora.DefaultConfig(), tcfg: train.DefaultConfig()}
+	o := &options{}
+	var presetName, subset string
+	var ov survey.Preset // flag values; applied over the preset only when set
+	var accum int
+	fs.StringVar(&presetName, "preset", "demo", "settings: demo (a budget for the embedded toy model) or paper (the published protocol)")
+	fs.BoolVar(&o.printConfig, "print-config", false, "print the resolved settings as JSON and exit")
 	fs.StringVar(&o.model, "model", "testdata/stories260k", "checkpoint directory")
 	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer directory (default: the model directory)")
-	fs.StringVar(&o.instrument, "instrument", "builtin", `"builtin" or an instrument file`)
-	fs.StringVar(&o.targets, "targets", "power-minimisation", "values to move: names, basic values or named profiles, NAME=down|up, comma-separated")
+	fs.StringVar(&ov.Instrument, "instrument", "", `"builtin" or an instrument file, e.g. the authors' kvs_data_new.json (default: the preset's)`)
+	fs.StringVar(&subset, "subset", "", "PER,TASKS,TEMPLATES: keep PER descriptions per value and split, the first TASKS task prompts and TEMPLATES templates (0: all), for quick runs")
+	fs.StringVar(&ov.Intervention, "targets", "", "values to move: names, basic values or named profiles, NAME=down|up, comma-separated (default: the preset's, power-minimisation)")
 	fs.StringVar(&o.out, "out", "out/align", "output directory")
 	fs.StringVar(&o.games, "games", "", "MACHIAVELLI game_data directory for the games step (default: the built-in ChoiceScript suite)")
 	fs.StringVar(&o.aita, "aita", "", "the authors' AITA value/stance posts (JSONL) for the probability-gain evaluation (optional)")
-	fs.IntVar(&o.aitaLimit, "aita-limit", 0, "evaluate only the first N AITA posts (0: all)")
+	fs.IntVar(&o.aitaLimit, "aita-limit", 0, "read only the first N AITA posts (0: all)")
+	fs.IntVar(&ov.AITACap, "aita-cap", 0, "most AITA posts per value, a seeded sample (default: the preset's, 500; -1: no cap)")
 	fs.BoolVar(&o.chat, "chat", false, "wrap prompts in the model's chat template (instruct models)")
-	fs.IntVar(&o.variants, "variants", 3, "training variants per description, of the instrument's tasks x templates (27: all)")
+	fs.IntVar(&ov.Variants, "variants", 0, "training variants per description, of the instrument's tasks x templates (27: all; default: the preset's)")
 	fs.IntVar(&o.batch, "batch", 16, "prompts per forward pass when rating and evaluating")
-	fs.IntVar(&o.lcfg.Rank, "rank", 16, "LoRA rank")
-	fs.Float64Var(&o.lcfg.Alpha, "alpha", 64, "LoRA alpha")
-	fs.Float64Var(&o.tcfg.LR, "lr", 1e-3, "peak learning rate")
-	fs.IntVar(&o.tcfg.Epochs, "epochs", 2, "epochs")
-	fs.IntVar(&o.tcfg.BatchSize, "train-batch", o.tcfg.BatchSize, "examples per micro-batch")
-	fs.IntVar(&o.tcfg.Accum, "accum", o.tcfg.Accum, "micro-batches per optimizer step")
-	fs.Uint64Var(&o.tcfg.Seed, "seed", 0, "seed of initialisation, data order and dropout")
+	fs.IntVar(&ov.Rank, "rank", 0, "LoRA rank (default: the preset's)")
+	fs.Float64Var(&ov.Alpha, "alpha", 0, "LoRA alpha (default: the preset's)")
+	fs.Float64Var(&ov.LR, "lr", 0, "peak learning rate (default: the preset's)")
+	fs.IntVar(&ov.Epochs, "epochs", 0, "most epochs (default: the preset's)")
+	fs.IntVar(&ov.MicroBatch, "train-batch", 0, "examples per micro-batch (default: the preset's)")
+	fs.IntVar(&accum, "accum", 0, "micro-batches per optimizer step (default: the preset's batch / micro-batch)")
+	fs.StringVar(&ov.Schedule, "schedule", "", "learning rate after warm-up: constant or linear (default: the preset's)")
+	fs.Float64Var(&ov.MaxGradNorm, "max-grad-norm", 0, "clip the gradient norm (0: off; default: the preset's)")
+	fs.BoolVar(&ov.EOS, "eos", false, "append the end-of-sequence token after the answer digit (default: the preset's)")
+	fs.StringVar(&ov.Readout, "readout", "", "in-domain read-out: generate (sampled text, first digit; the authors') or logit (default: the preset's)")
+	fs.IntVar(&ov.Seeds, "seeds", 0, "read-out seeds of the sampled read-out (default: the preset's)")
+	fs.StringVar(&ov.GamesSampling, "games-sampling", "", "games actions: argmax or "+survey.GamesSample+" (default: the preset's)")
+	fs.Uint64Var(&o.seed, "seed", 0, "seed of initialisation, data order and dropout; read-out seeds are seed, seed+1, ...")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if o.variants <= 0 {
-		fmt.Fprintln(stderr, "align: -variants must be positive")
+	p, err := survey.PresetByName(presetName)
+	if err != nil {
+		fmt.Fprintf(stderr, "align: %v\n", err)
+		return nil, flag.ErrHelp
+	}
+	var bad error
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "instrument":
+			p.Instrument, o.instrumentSet = ov.Instrument, true
+		case "targets":
+			p.Intervention = ov.Intervention
+		case "aita-cap":
+			p.AITACap = ov.AITACap
+		case "variants":
+			p.Variants = ov.Variants
+		case "rank":
+			p.Rank = ov.Rank
+		case "alpha":
+			p.Alpha = ov.Alpha
+		case "lr":
+			p.LR = ov.LR
+		case "epochs":
+			p.Epochs = ov.Epochs
+		case "train-batch":
+			p.Batch = p.Batch / max(1, p.MicroBatch) * ov.MicroBatch
+			p.MicroBatch = ov.MicroBatch
+		case "schedule":
+			p.Schedule = ov.Schedule
+		case "max-grad-norm":
+			p.MaxGradNorm = ov.MaxGradNorm
+		case "eos":
+			p.EOS = ov.EOS
+		case "readout":
+			p.Readout = ov.Readout
+		case "seeds":
+			p.Seeds = ov.Seeds
+		case "games-sampling":
+			if ov.GamesSampling == "sample" {
+				ov.GamesSampling = survey.GamesSample
+			}
+			p.GamesSampling = ov.GamesSampling
+		case "subset":
+			var s [3]int
+			if _, err := fmt.Sscanf(subset, "%d,%d,%d", &s[0], &s[1], &s[2]); err != nil || s[0] <= 0 || s[1] < 0 || s[2] < 0 {
+				bad = fmt.Errorf("-subset %q: want PER,TASKS,TEMPLATES, e.g. 1,1,3", subset)
+			}
+			o.subset = s
+		}
+	})
+	if accum > 0 {
+		p.Batch = p.MicroBatch * accum
+	}
+	if p.Variants <= 0 {
+		bad = fmt.Errorf("-variants must be positive")
+	}
+	if bad == nil {
+		bad = p.Validate()
+	}
+	if bad != nil {
+		fmt.Fprintf(stderr, "align: %v\n", bad)
 		return nil, flag.ErrHelp
 	}
 	if o.tokenizer == "" {
 		o.tokenizer = o.model
 	}
-	o.lcfg.Seed = o.tcfg.Seed
+	o.preset = p
+	if o.lcfg, err = p.LoRA(o.seed); err != nil {
+		return nil, err
+	}
+	o.tcfg = p.Train(o.seed)
 	return o, nil
 }
 
@@ -93,6 +178,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parse(args, stderr)
 	if err != nil {
 		return 2
+	}
+	if o.printConfig {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(o.preset); err != nil {
+			fmt.Fprintf(stderr, "align: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	o.tcfg.Progress = stderr
 	if err := align(ctx, o, stdout, stderr); err != nil {
@@ -118,13 +212,28 @@ func keepVariants(rows []survey.Row, per, n int) []survey.Row {
 
 func align(ctx context.Context, o *options, w, progress io.Writer) error {
 	start := time.Now()
-	targets, err := survey.ParseTargets(o.targets)
+	p := o.preset
+	settings, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
-	in, err := loadInstrument(o.instrument)
+	fmt.Fprintf(w, "settings (preset %s): %s\n", p.Name, settings)
+	targets, err := survey.ParseTargets(p.Intervention)
 	if err != nil {
 		return err
+	}
+	if p.Instrument == survey.PaperInstrument && !o.instrumentSet {
+		return fmt.Errorf("the %s preset reads the authors' survey instrument: pass -instrument PATH to %s (or -instrument builtin for the built-in one)",
+			p.Name, survey.PaperInstrument)
+	}
+	in, err := loadInstrument(p.Instrument)
+	if err != nil {
+		return err
+	}
+	if o.subset[0] > 0 {
+		if in, err = in.Subset(o.subset[0], o.subset[1], o.subset[2]); err != nil {
+			return err
+		}
 	}
 	tok, err := tokenize.Load(o.tokenizer)
 	if err != nil {
@@ -138,6 +247,7 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
+	rep := newReport(o, m, in)
 	chat := tokenize.Chat{Enabled: o.chat, Vars: map[string]any{"enable_thinking": false}}
 	scorerFor := func(a *lora.Adapter) (*eval.ModelScorer, error) {
 		opts := eval.ScorerOptions{Chat: o.chat, BatchSize: o.batch}
@@ -162,6 +272,8 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 	if err := writeProfile(filepath.Join(o.out, "baseline"), profile); err != nil {
 		return err
 	}
+	rep.wall("baseline", t0)
+	rep.figure("baseline value profile", "baseline/profile.png")
 	fmt.Fprintf(w, "1. baseline profile: %d prompts in %s\n", len(profile.Ratings), time.Since(t0).Round(time.Second))
 
 	// 2. Intervention and control rows.
@@ -175,10 +287,11 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 	}
 	per := in.VariantsPerDescription()
 	for _, d := range []*survey.TrainingData{tuned, control} {
-		d.Train, d.Validation = keepVariants(d.Train, per, o.variants), keepVariants(d.Validation, per, o.variants)
+		d.Train, d.Validation = keepVariants(d.Train, per, p.Variants), keepVariants(d.Validation, per, p.Variants)
 	}
 	fmt.Fprintf(w, "2. intervention %s: %d training rows, %d validation rows (%d variants per description)\n",
-		o.targets, len(tuned.Train), len(tuned.Validation), min(per, o.variants))
+		p.Intervention, len(tuned.Train), len(tuned.Validation), min(per, p.Variants))
+	rep.Data = dataSummary{TrainRows: len(tuned.Train), ValidationRows: len(tuned.Validation), VariantsPerDescription: min(per, p.Variants)}
 
 	// 3. Train the control and the tuned adapter the same way.
 	adapters := map[string]*lora.Adapter{}
@@ -187,7 +300,7 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 		data *survey.TrainingData
 	}{{"control", control}, {"tuned", tuned}} {
 		t0 := time.Now()
-		trainSet, valSet, err := run.data.Examples(tok, chat)
+		trainSet, valSet, err := run.data.EncodeExamples(tok, chat, p.EOS)
 		if err != nil {
 			return err
 		}
@@ -206,8 +319,11 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 			return fmt.Errorf("training the %s adapter: %w", run.name, err)
 		}
 		adapters[run.name] = a
-		fmt.Fprintf(w, "3. %s adapter: %d steps, loss %.3f -> %.3f, best validation loss %.3f, %s (%s)\n",
-			run.name, res.Steps, res.FirstLoss, res.LastLoss, res.BestValLoss, time.Since(t0).Round(time.Second), cfg.Dir)
+		rep.wall("train_"+run.name, t0)
+		rep.Training[run.name] = trainingSummary{Steps: res.Steps, Epochs: res.Epochs, BestEpoch: res.BestEpoch, FirstLoss: res.FirstLoss,
+			LastLoss: res.LastLoss, BestValLoss: finiteOr(res.BestValLoss, -1), Stopped: res.Stopped, Dir: run.name}
+		fmt.Fprintf(w, "3. %s adapter: %d steps, loss %.3f -> %.3f, best validation loss %.3f (epoch %d, %s), %s (%s)\n",
+			run.name, res.Steps, res.FirstLoss, res.LastLoss, res.BestValLoss, res.BestEpoch, res.Stopped, time.Since(t0).Round(time.Second), cfg.Dir)
 	}
 	ctrlScorer, err := scorerFor(adapters["control"])
 	if err != nil {
@@ -217,26 +333,33 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 	if err != nil {
 		return err
 	}
+	models := []struct {
+		name string
+		s    *eval.ModelScorer
+	}{{"base", base}, {"control", ctrlScorer}, {"tuned", tunedScorer}}
 
-	// 4a. In domain: held-out test descriptions, all variants; the protocol's ratings (argmax
-	// digits) and the expected ratings, which show smaller moves.
+	// 4a. In domain: held-out test descriptions, all variants, base / control / tuned. The
+	// logit read-outs (argmax digits, expected ratings) once; the sampled read-out once per seed.
 	t0 = time.Now()
 	test := in.InSplits(survey.SplitTest)
-	ctrlRatings, err := survey.Rate(ctx, ctrlScorer, in, test, rate)
-	if err != nil {
-		return fmt.Errorf("in-domain ratings, control: %w", err)
+	logit := map[string][]survey.Rating{}
+	for _, md := range models {
+		if logit[md.name], err = survey.Rate(ctx, md.s, in, test, rate); err != nil {
+			return fmt.Errorf("in-domain ratings, %s: %w", md.name, err)
+		}
 	}
-	tunedRatings, err := survey.Rate(ctx, tunedScorer, in, test, rate)
-	if err != nil {
-		return fmt.Errorf("in-domain ratings, tuned: %w", err)
-	}
+	rep.InDomain.TestPrompts = len(logit["control"])
 	for _, mode := range []struct {
 		name     string
 		expected bool
 	}{{"in_domain", false}, {"in_domain_expected", true}} {
-		r, err := survey.InDomain(ctrlRatings, tunedRatings, targets, survey.MetricOptions{Expected: mode.expected})
+		r, err := survey.InDomain(logit["control"], logit["tuned"], targets, survey.MetricOptions{Expected: mode.expected})
 		if err != nil {
 			return fmt.Errorf("in-domain metrics: %w", err)
+		}
+		rb, err := survey.InDomain(logit["control"], logit["base"], targets, survey.MetricOptions{Expected: mode.expected})
+		if err != nil {
+			return fmt.Errorf("in-domain metrics, base: %w", err)
 		}
 		if err := eval.WriteJSON(filepath.Join(o.out, mode.name+".json"), r); err != nil {
 			return err
@@ -244,17 +367,51 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 		if err := eval.WriteMarkdown(filepath.Join(o.out, mode.name+".md"), r); err != nil {
 			return err
 		}
-		what := "ratings"
+		what, sec := "argmax ratings", &rep.InDomain.Argmax
 		if mode.expected {
-			what = "expected ratings"
+			what, sec = "expected ratings", &rep.InDomain.Expected
 		}
-		fmt.Fprintf(w, "4. in domain (test split, %s): target rating drop %.3f over %d prompts, other values' fluctuation %.3f over %d prompts\n",
+		*sec = logitSection(what, r, rb)
+		fmt.Fprintf(w, "4. in domain (test split, logit %s): target rating drop %.3f over %d prompts, other values' fluctuation %.3f over %d prompts\n",
 			what, r.TargetDrop, r.TargetPrompts, r.OtherFluctuation, r.OtherPrompts)
 	}
+	if p.Readout == survey.ReadoutGenerate {
+		seeds := make([]uint64, p.Seeds)
+		gen := map[string][][]survey.Rating{}
+		for i := range seeds {
+			seeds[i] = o.seed + uint64(i)
+			for _, md := range models {
+				rs, err := survey.RateGenerated(ctx, md.s, in, test, survey.GenerateRateOptions{Temperature: p.Temperature,
+					MaxNewTokens: p.MaxNewTokens, Seed: seeds[i], BatchSize: 16 * o.batch, Progress: throttled(progress, "generated")})
+				if err != nil {
+					return fmt.Errorf("in-domain sampled read-out, %s, seed %d: %w", md.name, seeds[i], err)
+				}
+				gen[md.name] = append(gen[md.name], rs)
+			}
+		}
+		mt, err := survey.InDomainOverSeeds(seeds, gen["control"], gen["tuned"], targets)
+		if err != nil {
+			return fmt.Errorf("in-domain sampled metrics: %w", err)
+		}
+		mb, err := survey.InDomainOverSeeds(seeds, gen["control"], gen["base"], targets)
+		if err != nil {
+			return fmt.Errorf("in-domain sampled metrics, base: %w", err)
+		}
+		if err := eval.WriteJSON(filepath.Join(o.out, "in_domain_sampled.json"), map[string]any{"tuned_vs_control": mt, "base_vs_control": mb}); err != nil {
+			return err
+		}
+		rep.InDomain.Sampled = sampledSection(p, mt, mb)
+		rep.file("in_domain_sampled.json")
+		fmt.Fprintf(w, "4. in domain (test split, sampled at T=%g over %d seeds): target rating drop %s, other values' fluctuation %s; replies without a digit: base %d, control %d, tuned %d\n",
+			p.Temperature, len(seeds), mt.TargetDrop, mt.OtherFluctuation, mb.MissingTuned, mt.MissingControl, mt.MissingTuned)
+	}
+	rep.wall("in_domain", t0)
+	rep.file("in_domain.json", "in_domain.md", "in_domain_expected.json", "in_domain_expected.md")
 	fmt.Fprintf(w, "   (%s)\n", time.Since(t0).Round(time.Second))
 
 	// 4b. Out of domain: MACHIAVELLI games played as trajectories (the built-in ChoiceScript
 	// suite, or -games DIR), tuned vs control vs base, one seeded episode per seed.
+	t0 = time.Now()
 	var games []*machiavelli.Game
 	if o.games != "" {
 		games, err = machiavelli.LoadDir(o.games)
@@ -264,15 +421,16 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("games: %w", err)
 	}
-	baseScorer, err := eval.NewModelScorer(m, tok, eval.ScorerOptions{BatchSize: o.batch})
-	if err != nil {
-		return fmt.Errorf("games: %w", err)
+	sample := p.GamesSampling == survey.GamesSample
+	var gseeds []uint32
+	for i := range max(p.Seeds, 2) {
+		gseeds = append(gseeds, uint32(o.seed)+uint32(i))
 	}
 	gr, err := machiavelli.Run(ctx, games, []machiavelli.Agent{
-		&machiavelli.LMAgent{Label: "tuned", Scorer: tunedScorer},
-		&machiavelli.LMAgent{Label: "control", Scorer: ctrlScorer},
-		&machiavelli.LMAgent{Label: "base", Scorer: baseScorer},
-	}, []uint32{0, 1}, machiavelli.MaxSteps)
+		&machiavelli.LMAgent{Label: "tuned", Scorer: tunedScorer, Sample: sample, Seed: o.seed},
+		&machiavelli.LMAgent{Label: "control", Scorer: ctrlScorer, Sample: sample, Seed: o.seed},
+		&machiavelli.LMAgent{Label: "base", Scorer: base, Sample: sample, Seed: o.seed},
+	}, gseeds, machiavelli.MaxSteps)
 	if err != nil {
 		return fmt.Errorf("games: %w", err)
 	}
@@ -285,6 +443,10 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 			return err
 		}
 	}
+	rep.Games = &gamesSummary{Games: len(gr.Games), Seeds: gr.Seeds, Sampling: p.GamesSampling, Overall: gr.Overall}
+	rep.wall("games", t0)
+	rep.figure("games: power, disutility, violations (100 = random agent)", "games.png")
+	rep.file("games.json", "games.md")
 	var parts []string
 	for _, k := range []string{eval.MetricPower, eval.MetricUtility, eval.MetricViolations} {
 		if v, ok := gr.Overall["tuned"][k]; ok {
@@ -295,8 +457,9 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 	fmt.Fprintf(w, "   games: base model power.Σ %.1f, utility.Σ %.1f, violations.Σ %.1f (%d games x %d seeds, trajectories)\n",
 		gr.Overall["base"][eval.MetricPower], gr.Overall["base"][eval.MetricUtility], gr.Overall["base"][eval.MetricViolations], len(gr.Games), len(gr.Seeds))
 
-	// 4c. AITA, when the posts are given.
+	// 4c. AITA, when the posts are given: the gain on the posts of each target value.
 	if o.aita != "" {
+		t0 = time.Now()
 		posts, err := eval.LoadAITAStances(o.aita)
 		if err != nil {
 			return err
@@ -304,7 +467,12 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 		if o.aitaLimit > 0 && o.aitaLimit < len(posts) {
 			posts = posts[:o.aitaLimit]
 		}
-		ar, err := eval.RunAITA(ctx, tunedScorer, ctrlScorer, posts, eval.AITAOptions{BatchSize: o.batch})
+		names := make([]string, len(targets))
+		for i, t := range targets {
+			names[i] = string(t.Value)
+		}
+		ar, err := eval.RunAITATargets(ctx, base, ctrlScorer, tunedScorer, posts, names,
+			eval.AITATargetOptions{AITAOptions: eval.AITAOptions{BatchSize: o.batch}, Cap: p.AITACap, Seed: o.seed})
 		if err != nil {
 			return fmt.Errorf("AITA: %w", err)
 		}
@@ -314,13 +482,18 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 		if err := eval.WriteMarkdown(filepath.Join(o.out, "aita.md"), ar); err != nil {
 			return err
 		}
-		if err := eval.WriteAITAChart(filepath.Join(o.out, "aita.png"), ar); err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "6. AITA: probability gain %+.2f points over %d posts (one-sided p %.3g)\n",
-			ar.Overall.Mean, ar.Overall.N, ar.Overall.P)
+		rep.AITA = ar
+		rep.AITAFile = o.aita
+		rep.wall("aita", t0)
+		rep.file("aita.json", "aita.md")
+		fmt.Fprintf(w, "6. AITA: probability gain on the target values' posts %+.2f points over %d posts (one-sided p %.3g); all posts %+.2f over %d\n",
+			ar.Headline.Mean, ar.Headline.N, ar.Headline.P, ar.Pooled.Mean, ar.Pooled.N)
 	}
-	fmt.Fprintf(w, "done in %s; reports in %s\n", time.Since(start).Round(time.Second), o.out)
+	rep.WallSeconds["total"] = time.Since(start).Seconds()
+	if err := rep.write(o.out); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "done in %s; report in %s\n", time.Since(start).Round(time.Second), filepath.Join(o.out, "report.md"))
 	return nil
 }
 

@@ -1,0 +1,111 @@
+package survey
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/valora-go/valora/eval"
+)
+
+// DefaultMaxNewTokens is how many tokens the authors' sampled read-out generates per prompt.
+const DefaultMaxNewTokens = 8
+
+// FirstDigit returns the first character 1..6 of a generated reply ("Rating: 5" -> 5,
+// " 5." -> 5, "I'd say 4" -> 4) and false when the reply holds none: the authors' sampled
+// read-out. Other digits (0, 7, 8, 9) are skipped.
+func FirstDigit(reply string) (int, bool) {
+	for _, c := range reply {
+		if c >= '1' && c <= '6' {
+			return int(c - '0'), true
+		}
+	}
+	return 0, false
+}
+
+// GenerateRateOptions control RateGenerated.
+type GenerateRateOptions struct {
+	Temperature  float64 // DefaultTemperature when <= 0
+	MaxNewTokens int     // DefaultMaxNewTokens when <= 0
+	// Seed is the read-out's seed: the same seed gives the same replies whatever the batch
+	// size (every prompt has its own sampling stream, derived from the seed and its place).
+	Seed      uint64
+	BatchSize int // prompts per Generate call; 64 when <= 0
+	Render    RenderOptions
+	// Progress, if set, is called after each batch with the number of prompts done and the
+	// total.
+	Progress func(done, total int)
+}
+
+// RateGenerated is the authors' sampled read-out: for every variant of the given descriptions
+// (Instrument.Variants order) it generates up to MaxNewTokens tokens at Temperature after the
+// prompt (Text+Prefix, the template up to {rating}) and takes the first digit 1-6 of the reply
+// (FirstDigit). A reply without one is kept with Missing set and Rating 0. Generation of a
+// reply stops at its first digit, since later text cannot change the rating. The logit fields
+// of the returned ratings (LogProbs, Probs, Expected, Argmax) are not filled: use Rate for them.
+func RateGenerated(ctx context.Context, g eval.Generator, in *Instrument, descs []Description, opts GenerateRateOptions) ([]Rating, error) {
+	if g == nil {
+		return nil, fmt.Errorf("survey: generated read-out: nil generator")
+	}
+	temp := opts.Temperature
+	if temp <= 0 {
+		temp = DefaultTemperature
+	}
+	maxNew := opts.MaxNewTokens
+	if maxNew <= 0 {
+		maxNew = DefaultMaxNewTokens
+	}
+	bs := opts.BatchSize
+	if bs <= 0 {
+		bs = 64
+	}
+	vars := in.Variants(descs)
+	out := make([]Rating, 0, len(vars))
+	stop := func(reply string) bool { _, ok := FirstDigit(reply); return ok }
+	for start := 0; start < len(vars); start += bs {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("survey: generated read-out: %w", err)
+		}
+		end := min(start+bs, len(vars))
+		prompts := make([]eval.Prompt, 0, end-start)
+		for _, v := range vars[start:end] {
+			p, err := in.Prompt(v, opts.Render)
+			if err != nil {
+				return nil, err
+			}
+			prompts = append(prompts, p)
+		}
+		replies, err := g.Generate(ctx, prompts, eval.GenerateOptions{MaxTokens: maxNew, Temperature: temp,
+			Seed: opts.Seed, FirstIndex: start, Stop: stop})
+		if err != nil {
+			return nil, fmt.Errorf("survey: generated read-out: prompts %d..%d: %w", start, end-1, err)
+		}
+		if len(replies) != len(prompts) {
+			return nil, fmt.Errorf("survey: generated read-out: generator gave %d replies for %d prompts", len(replies), len(prompts))
+		}
+		for i, v := range vars[start:end] {
+			d := in.Descriptions[v.Description]
+			r := Rating{Variant: v, Value: d.Value, Level1: d.Level1, Split: d.Split, Reply: replies[i]}
+			if k, ok := FirstDigit(replies[i]); ok {
+				r.Rating = k
+			} else {
+				r.Missing = true
+			}
+			out = append(out, r)
+		}
+		if opts.Progress != nil {
+			opts.Progress(end, len(vars))
+		}
+	}
+	return out, nil
+}
+
+// CountMissing counts the ratings whose generated reply held no digit.
+func CountMissing(rs []Rating) int {
+	n := 0
+	for _, r := range rs {
+		if r.Missing {
+			n++
+		}
+	}
+	return n
+}
