@@ -54,6 +54,14 @@ func SwiGLUBackward(dg, du, dh, g, u []float32) {
 	if len(dg) != n || len(du) != n || len(g) != n || len(u) != n {
 		panic(fmt.Sprintf("kern: swiglu backward: len(dg)=%d len(du)=%d len(dh)=%d len(g)=%d len(u)=%d", len(dg), len(du), n, len(g), len(u)))
 	}
+	if swigluBackVec != nil {
+		j := swigluBackPool.Get().(*swigluBackJob)
+		*j = swigluBackJob{dg: dg, du: du, dh: dh, g: g, u: u}
+		parallelRows((n+7)/8, 1<<13, j)
+		*j = swigluBackJob{}
+		swigluBackPool.Put(j)
+		return
+	}
 	ParallelFor(n, 1<<14, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			x := float64(g[i])
@@ -64,6 +72,17 @@ func SwiGLUBackward(dg, du, dh, g, u []float32) {
 			du[i] = float32(d * x * sg)
 		}
 	})
+}
+
+// swigluBackJob holds the arguments of a vectorised SwiGLUBackward call (pooled); its rows
+// are blocks of 8 elements.
+type swigluBackJob struct{ dg, du, dh, g, u []float32 }
+
+var swigluBackPool = sync.Pool{New: func() any { return new(swigluBackJob) }}
+
+func (j *swigluBackJob) rows(lo, hi int) {
+	lo, hi = lo*8, min(hi*8, len(j.dh))
+	swigluBackVec(j.dg[lo:hi], j.du[lo:hi], j.dh[lo:hi], j.g[lo:hi], j.u[lo:hi])
 }
 
 // Softmax replaces each row of width n by its softmax (float32,

@@ -12,13 +12,45 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func swigluAVX2(dst, gate, up *float32, n int)
 
-// swigluVec is the vectorised SwiGLU of this processor, or nil.
-var swigluVec func(h, g, u []float32)
+// swigluBackAVX2 is SwiGLUBackward over n elements (a multiple of 8), eight lanes at a time
+// in float32 with swigluAVX2's exp: s = 1/(1+exp(-g)), du = dh·g·s, dg = dh·u·s·(1+g(1-s)).
+//
+//go:noescape
+func swigluBackAVX2(dg, du, dh, gate, up *float32, n int)
+
+// swigluVec and swigluBackVec are the vectorised SwiGLU and its backward of this processor,
+// or nil.
+var (
+	swigluVec     func(h, g, u []float32)
+	swigluBackVec func(dg, du, dh, g, u []float32)
+)
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		swigluVec = swigluBlocks
+		swigluBackVec = swigluBackBlocks
 	}
+}
+
+// swigluBackBlocks runs swigluBackAVX2 over whole blocks of 8 and the tail through 8-float
+// buffers.
+func swigluBackBlocks(dg, du, dh, g, u []float32) {
+	n := len(dh)
+	dg, du, g, u = dg[:n], du[:n], g[:n], u[:n]
+	full := n &^ 7
+	if full > 0 {
+		swigluBackAVX2(&dg[0], &du[0], &dh[0], &g[0], &u[0], full)
+	}
+	if full == n {
+		return
+	}
+	var tdg, tdu, tdh, tg, tu [8]float32
+	copy(tdh[:], dh[full:])
+	copy(tg[:], g[full:])
+	copy(tu[:], u[full:])
+	swigluBackAVX2(&tdg[0], &tdu[0], &tdh[0], &tg[0], &tu[0], 8)
+	copy(dg[full:], tdg[:])
+	copy(du[full:], tdu[:])
 }
 
 // swigluBlocks runs swigluAVX2 over whole blocks of 8 and the tail through an 8-float

@@ -101,3 +101,68 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func swigluBackAVX2(dg, du, dh, gate, up *float32, n int)
+TEXT ·swigluBackAVX2(SB), NOSPLIT, $0-48
+	MOVQ dg+0(FP), DI
+	MOVQ du+8(FP), R8
+	MOVQ dh+16(FP), R9
+	MOVQ gate+24(FP), SI
+	MOVQ up+32(FP), DX
+	MOVQ n+40(FP), CX
+	VBROADCASTSS silu_k<>+0(SB), Y13
+	VBROADCASTSS silu_k<>+4(SB), Y14
+	VBROADCASTSS silu_k<>+8(SB), Y15
+	VBROADCASTSS silu_k<>+12(SB), Y6
+	VBROADCASTSS silu_k<>+16(SB), Y7
+	VBROADCASTSS silu_k<>+20(SB), Y8
+	VBROADCASTSS silu_k<>+24(SB), Y9
+	VBROADCASTSS silu_k<>+28(SB), Y10
+	VBROADCASTSS silu_k<>+32(SB), Y11
+	VBROADCASTSS silu_k<>+36(SB), Y12
+
+bloop:
+	CMPQ CX, $8
+	JL   bdone
+	VMOVUPS (SI), Y0               // x
+	VXORPS  silu_sign<>(SB), Y0, Y1 // y = -x, clamped as in swigluAVX2
+	VMINPS  silu_hi<>(SB), Y1, Y1
+	VMAXPS  silu_lo<>(SB), Y1, Y1
+	VMULPS  Y13, Y1, Y2
+	VROUNDPS $0, Y2, Y2
+	VFNMADD231PS Y14, Y2, Y1
+	VFNMADD231PS Y15, Y2, Y1
+	VMULPS  Y1, Y1, Y4
+	VMOVAPS Y6, Y3
+	VFMADD213PS Y7, Y1, Y3
+	VFMADD213PS Y8, Y1, Y3
+	VFMADD213PS Y9, Y1, Y3
+	VFMADD213PS Y10, Y1, Y3
+	VFMADD213PS Y11, Y1, Y3
+	VFMADD213PS Y1, Y4, Y3
+	VADDPS  Y12, Y3, Y3
+	VCVTPS2DQ Y2, Y2
+	VPADDD  silu_bias<>(SB), Y2, Y2
+	VPSLLD  $23, Y2, Y2
+	VMULPS  Y2, Y3, Y3              // exp(-x)
+	VADDPS  Y12, Y3, Y3             // 1 + exp(-x)
+	VDIVPS  Y3, Y12, Y3             // s = sigmoid(x)
+	VMULPS  (R9), Y3, Y4            // t = dh·s
+	VMULPS  Y0, Y4, Y1              // du = t·x
+	VMOVUPS Y1, (R8)
+	VSUBPS  Y3, Y12, Y2             // 1 - s
+	VFMADD213PS Y12, Y0, Y2         // 1 + x(1-s)
+	VMULPS  (DX), Y4, Y4            // t·u
+	VMULPS  Y2, Y4, Y4              // dg = dh·u·s·(1 + x(1-s))
+	VMOVUPS Y4, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	SUBQ    $8, CX
+	JMP     bloop
+
+bdone:
+	VZEROUPPER
+	RET

@@ -2,5 +2,9 @@
 
 package kern
 
-// swigluVec is nil in the portable build: SwiGLU uses the float64 silu.
-var swigluVec func(h, g, u []float32)
+// swigluVec and swigluBackVec are nil in the portable build: SwiGLU and its backward use
+// float64 arithmetic.
+var (
+	swigluVec     func(h, g, u []float32)
+	swigluBackVec func(dg, du, dh, g, u []float32)
+)
