@@ -59,11 +59,13 @@ func qwenStepFixture() error {
 
 func qwenTrainStep() error {
 	f := &qwenStep
-	f.e.ZeroGrad()
+	// A new engine's gradients are zero, and the update clears them in its pass (as the
+	// trainer does): no separate zeroing pass per step.
 	if _, _, err := f.e.Accumulate(context.Background(), f.batch, f.labels, 1.0/qwenB); err != nil {
 		return err
 	}
-	return f.e.Step(DefaultAdamW(), 1e-4)
+	_, err := f.e.Update(DefaultAdamW(), 1e-4, UpdateOptions{ZeroGrad: true})
+	return err
 }
 
 // BenchmarkTrainStepQwen3_06B times one training step (forward, backward, AdamW) of a rank-128

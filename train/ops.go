@@ -485,15 +485,24 @@ func newRope(name string, r *kern.Rope, pos *[]int32, heads int) *ropeOp {
 
 func (o *ropeOp) Do(in ...G.Value) (G.Value, error) {
 	x, r, c := o.mat(in[0])
-	y := o.out(r, c)
+	// The rotation is in place: on the input's own buffer when this op is its last reader
+	// (a projection's output), else on a copy.
+	y, stolen := o.pool.steal(in[0], o.uses)
+	if !stolen {
+		y = o.out(r, c)
+	}
 	yd, _, _ := o.mat(y)
-	copy(yd, x)
+	if !stolen {
+		copy(yd, x)
+	}
 	if o.inverse {
 		o.rope.ApplyBackward(yd, *o.pos, o.heads)
 	} else {
 		o.rope.Apply(yd, *o.pos, o.heads)
 	}
-	o.done(in)
+	if !stolen {
+		o.done(in)
+	}
 	return y, nil
 }
 
