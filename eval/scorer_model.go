@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/valora-go/valora/internal/prefix"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/tokenize"
 )
@@ -156,7 +157,7 @@ func (s *ModelScorer) LogProbs(ctx context.Context, prompts []Prompt, candidates
 func batchEnd(items []scoreItem, lo, size int) int {
 	hi := lo + 1
 	for hi < len(items) && hi-lo < size {
-		if hi-lo >= (size+1)/2 && commonPrefix(items[hi].prompt, items[lo].prompt) < commonPrefix(items[hi-1].prompt, items[lo].prompt) {
+		if hi-lo >= (size+1)/2 && prefix.Common(items[hi].prompt, items[lo].prompt) < prefix.Common(items[hi-1].prompt, items[lo].prompt) {
 			break
 		}
 		hi++
@@ -250,30 +251,29 @@ type prefixCache struct {
 // runPrompts runs a batch of prompts through the model, filling a cache with room for extra
 // more tokens per row, and returns the logits at each prompt's last token. The batch's shared
 // token prefix runs once, in a batch of one, continuing as much of the previous batch's prefix
-// as matches; the cache is then copied to every row and the rest of each prompt follows.
+// as matches; the cache is then copied to every row and the rest of each prompt follows, left-
+// padded, its positions continuing the prefix's (the layout of the trainer's shared prefixes,
+// package internal/prefix).
 func (s *ModelScorer) runPrompts(ctx context.Context, rows [][]int, extra int, pc *prefixCache) (*model.Cache, *model.Output, error) {
-	shared := len(rows[0]) - 1 // every row keeps at least one token of its own
-	for _, r := range rows[1:] {
-		shared = min(shared, commonPrefix(r[:len(r)-1], rows[0]))
-	}
+	shared := prefix.Shared(rows, 1) // every row keeps at least one token of its own
 	cache := &model.Cache{}
 	if len(rows) > 1 && shared >= minSharedPrefix {
-		prefix := rows[0][:shared]
+		pre := rows[0][:shared]
 		longest := 0
 		for _, r := range rows {
 			longest = max(longest, len(r)-shared)
 		}
-		if k := commonPrefix(pc.tokens, prefix); k >= minSharedPrefix {
+		if k := prefix.Common(pc.tokens, pre); k >= minSharedPrefix {
 			cache = pc.cache.Clone()
 			if err := cache.Truncate(k); err != nil {
 				return nil, nil, err
 			}
-			prefix = prefix[k:]
+			pre = pre[k:]
 		}
-		if len(prefix) > 0 {
-			cache.Reserve(len(prefix))
-			pb := model.Batch{B: 1, T: len(prefix), IDs: make([]int32, len(prefix))}
-			for i, id := range prefix {
+		if len(pre) > 0 {
+			cache.Reserve(len(pre))
+			pb := model.Batch{B: 1, T: len(pre), IDs: make([]int32, len(pre))}
+			for i, id := range pre {
 				pb.IDs[i] = int32(id)
 			}
 			if _, err := s.m.Forward(ctx, pb, model.Options{Rows: []int{}, Cache: cache, Adapter: s.opts.Adapter}); err != nil {
@@ -301,14 +301,6 @@ func (s *ModelScorer) runPrompts(ctx context.Context, rows [][]int, extra int, p
 	b.Pos = nil // positions continue from the cache's (after the shared prefix, if any)
 	res, err := s.m.Forward(ctx, b, model.Options{Rows: b.Last(), Cache: cache, Adapter: s.opts.Adapter})
 	return cache, res, err
-}
-
-func commonPrefix(a, b []int) int {
-	k := 0
-	for k < len(a) && k < len(b) && a[k] == b[k] {
-		k++
-	}
-	return k
 }
 
 // logSumExp returns log Σ exp(row) in float64.

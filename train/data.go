@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/valora-go/valora/internal/prefix"
 	"github.com/valora-go/valora/model"
 )
 
@@ -95,5 +96,43 @@ func plan(n, batch, accum int, bucket bool, rng *rand.Rand, lens func(int) int) 
 	if bucket {
 		rng.Shuffle(len(steps), func(i, j int) { steps[i], steps[j] = steps[j], steps[i] })
 	}
+	return steps
+}
+
+// planShared is plan for prefix sharing: examples whose prompts share at least minSharedPrefix
+// tokens are ordered so that those sharing the most are next to each other (prefix.Order: the
+// groups, and the members of each, in random order), so that micro-batches hold rows with a
+// common prefix; the examples that share with none follow, ordered as plan orders them. The
+// steps are then shuffled. Without any shared prefix it is plan.
+func planShared(xs []Example, batch, accum int, bucket bool, rng *rand.Rand) [][][]int {
+	lens := func(i int) int { return xs[i].Len() }
+	prompts := make([][]int, len(xs))
+	for i, x := range xs {
+		prompts[i] = x.Prompt
+	}
+	idx, alone := prefix.Order(prompts, minSharedPrefix, rng.Shuffle)
+	if len(idx) == 0 {
+		return plan(len(xs), batch, accum, bucket, rng, lens)
+	}
+	perStep := batch * accum
+	rng.Shuffle(len(alone), func(i, j int) { alone[i], alone[j] = alone[j], alone[i] })
+	if bucket {
+		window := perStep * 32
+		for lo := 0; lo < len(alone); lo += window {
+			w := alone[lo:min(lo+window, len(alone))]
+			slices.SortStableFunc(w, func(a, b int) int { return lens(a) - lens(b) })
+		}
+	}
+	idx = append(idx, alone...)
+	var steps [][][]int
+	for lo := 0; lo < len(idx); lo += perStep {
+		hi := min(lo+perStep, len(idx))
+		var step [][]int
+		for m := lo; m < hi; m += batch {
+			step = append(step, idx[m:min(m+batch, hi)])
+		}
+		steps = append(steps, step)
+	}
+	rng.Shuffle(len(steps), func(i, j int) { steps[i], steps[j] = steps[j], steps[i] })
 	return steps
 }

@@ -14,11 +14,16 @@ import (
 )
 
 // shapeKey identifies a compiled graph: batch rows, tokens per row, counted positions, and
-// whether the batch is padded.
+// whether the batch is padded; for a batch that shares prefixes (g > 0), the number of
+// prefixes and their length (then t is the length of the rows' own tokens).
 type shapeKey struct {
 	b, t, k int
 	padded  bool
+	g, p    int
 }
+
+// tokens is the number of token rows the graph's matrices have: the prefixes', then the rows'.
+func (k shapeKey) tokens() int { return k.g*k.p + k.b*k.t }
 
 // graph is the compiled training graph of one batch shape. The ops read the step's inputs
 // (embeddings, mask, positions, selected rows, targets, loss scale) from the fields below,
@@ -28,13 +33,18 @@ type graph struct {
 	g  *G.ExprGraph
 	vm G.VM
 
-	x0      *tensor.Dense // [B*T, hidden] token embeddings
-	mask    []float32     // [B*T] or nil
-	pos     []int32       // [B*T]
+	x0      *tensor.Dense // [N, hidden] token embeddings (N = G*P + B*T, see shapeKey)
+	mask    []float32     // [N] or nil
+	pos     []int32       // [N]
 	rows    []int         // positions whose logits predict a label
 	targets []int32       // the labels they predict
 	scale   float32       // factor on the summed loss (1 / answer tokens of the accumulated batch)
 	ce      *ceOp
+
+	// With shared prefixes: each row's prefix (-1: none) and the mask of the keys each row
+	// sees, [B, P+T] (its prefix's, then its own).
+	group   []int
+	keyMask []float32
 
 	pool   *bufPool        // the engine's, shared by its graphs
 	inputs []*tensor.Dense // input values registered in pool (unregistered when dropped)
@@ -49,12 +59,16 @@ var fuseLoRA = true
 // buffers from pool.
 func buildGraph(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw func(p float32) func([]float32), pool *bufPool) (*graph, error) {
 	c := &m.Config
-	n := key.b * key.t
+	n := key.tokens()
 	h, d := c.HiddenSize, c.HeadDim
 	eps := float32(c.RMSNormEps)
 	gr := &graph{g: G.NewGraph(), pos: make([]int32, n), x0: newMat(n, h), pool: pool}
-	if key.padded {
+	if key.padded || key.g > 0 {
 		gr.mask = make([]float32, n)
+	}
+	if key.g > 0 {
+		gr.group = make([]int, key.b)
+		gr.keyMask = make([]float32, key.b*(key.p+key.t))
 	}
 	g := gr.g
 	rope := m.Rope()
@@ -128,7 +142,12 @@ func buildGraph(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw
 		}
 		q = must(apply(newRope(name+".rope_q", rope, &gr.pos, c.NumHeads), q))
 		k = must(apply(newRope(name+".rope_k", rope, &gr.pos, c.NumKVHeads), k))
-		att := must(apply(newAttention(name+".attn", shape, &gr.mask, attScale), q, k, v))
+		var att *G.Node
+		if key.g > 0 {
+			att = must(apply(newSharedAttention(name+".attn", shape, key.g, key.p, gr, attScale), q, k, v))
+		} else {
+			att = must(apply(newAttention(name+".attn", shape, &gr.mask, attScale), q, k, v))
+		}
 		x = must(apply(newSum(name+".residual_attn", 2), x, project(l, model.ProjO, att)))
 		hn = must(apply(newRMSNorm(name+".post_norm", L.PostNorm, h, eps), x))
 		gate := project(l, model.ProjGate, hn)
@@ -295,6 +314,8 @@ func (gr *graph) finish() {
 			}
 		case *attnGradOp:
 			op.st.gradUses[op.which] = uses[n]
+		case *sharedAttnGradOp:
+			op.st.gradUses[op.which] = uses[n]
 		case *swigluGradOp:
 			op.st.gradUses[op.which] = uses[n]
 		case *dropoutGradOp:
@@ -321,6 +342,8 @@ func (gr *graph) release() {
 			op.st.t, op.st.u = nil, nil
 		case *attnOp:
 			op.st.probs, op.st.dq, op.st.dk, op.st.dv = nil, nil, nil, nil
+		case *sharedAttnOp:
+			op.st.probsP, op.st.probsS, op.st.dq, op.st.dk, op.st.dv = nil, nil, nil, nil, nil
 		case *swigluOp:
 			op.st.dg, op.st.du = nil, nil
 		case *dropoutOp:

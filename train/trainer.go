@@ -38,6 +38,13 @@ type Config struct {
 	Seed   uint64 // data order and dropout
 	Pad    int    // token id written in pad slots (masked, so any valid id)
 
+	// PrefixSharing puts examples whose prompts share a prefix of at least 16 tokens into the
+	// same micro-batches (the order stays random: groups, and rows within them, are shuffled)
+	// and runs each micro-batch's common prefixes once (Engine.AccumulateExamples). Loss and
+	// gradients are unchanged up to float32 rounding. A training set without shared prefixes, or
+	// an adapter with dropout, is planned and run as without it.
+	PrefixSharing bool
+
 	// Dir receives checkpoints (dir/checkpoints/...) and metrics.jsonl; "" keeps nothing on disk.
 	Dir string
 	// SaveEvery writes a checkpoint every that many steps (0: at the end of each epoch only).
@@ -48,10 +55,10 @@ type Config struct {
 
 // DefaultConfig is the protocol's training setup: lr 1e-4, warm-up 15% of the steps, then
 // constant, effective batch 16 (4 x 4), 10 epochs, early stopping with patience 2 and minimum
-// improvement 0.01, length bucketing.
+// improvement 0.01, length bucketing, shared prompt prefixes run once.
 func DefaultConfig() Config {
 	return Config{LR: 1e-4, WarmupRatio: 0.15, Schedule: "constant", Epochs: 10, BatchSize: 4, Accum: 4,
-		AdamW: DefaultAdamW(), Patience: 2, MinImprovement: 0.01, Bucket: true}
+		AdamW: DefaultAdamW(), Patience: 2, MinImprovement: 0.01, Bucket: true, PrefixSharing: true}
 }
 
 func (c *Config) validate() error {
@@ -237,13 +244,24 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
+// sharing reports whether micro-batches run their shared prefixes once: asked for, and no
+// dropout (AccumulateExamples).
+func (t *Trainer) sharing() bool { return t.cfg.PrefixSharing && t.a.Config.Dropout == 0 }
+
 // runEpoch continues the current epoch; it reports whether early stopping triggered.
 func (t *Trainer) runEpoch(ctx context.Context, total int) (bool, error) {
 	var pcg rand.PCG
 	if err := pcg.UnmarshalBinary(t.state.EpochRNG); err != nil {
 		return false, fmt.Errorf("train: data-order generator state: %w", err)
 	}
-	steps := plan(len(t.train), t.cfg.BatchSize, t.cfg.Accum, t.cfg.Bucket, rand.New(&pcg), func(i int) int { return t.train[i].Len() })
+	rng := rand.New(&pcg)
+	lens := func(i int) int { return t.train[i].Len() }
+	var steps [][][]int
+	if t.sharing() {
+		steps = planShared(t.train, t.cfg.BatchSize, t.cfg.Accum, t.cfg.Bucket, rng)
+	} else {
+		steps = plan(len(t.train), t.cfg.BatchSize, t.cfg.Accum, t.cfg.Bucket, rng, lens)
+	}
 	for s := t.state.StepInEpoch; s < len(steps); s++ {
 		if err := t.step(ctx, steps[s], total); err != nil {
 			return false, err
@@ -300,16 +318,14 @@ func (t *Trainer) step(ctx context.Context, micro [][]int, total int) error {
 		for j, i := range mb {
 			xs[j] = t.train[i]
 		}
-		b, labels, err := Collate(xs, t.cfg.Pad)
-		if err != nil {
-			return err
-		}
-		sum, _, err := t.e.Accumulate(ctx, b, labels, 1/float32(count))
+		sum, _, err := t.e.AccumulateExamples(ctx, xs, t.cfg.Pad, 1/float32(count), t.sharing())
 		if err != nil {
 			return err
 		}
 		lossSum += sum
-		tokens += b.B * b.T
+		for _, x := range xs {
+			tokens += x.Len()
+		}
 	}
 	loss := lossSum / float64(count)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
@@ -483,6 +499,12 @@ func (t *Trainer) nonFinite(what string) error {
 
 // nonFiniteAdapter names the first adapter matrix holding a NaN or infinity, or returns "".
 func nonFiniteAdapter(a *lora.Adapter) string {
+	// One parallel pass: a float64 sum of float32 squares is finite iff every element is.
+	var all [][]float32
+	a.Each(func(_ int, _ model.Proj, pr *lora.Pair) { all = append(all, pr.A, pr.B) })
+	if s := kern.SumSquares(all); !math.IsNaN(s) && !math.IsInf(s, 0) {
+		return ""
+	}
 	where := ""
 	a.Each(func(l int, p model.Proj, pr *lora.Pair) {
 		if where != "" {

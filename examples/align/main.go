@@ -90,6 +90,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&ov.Epochs, "epochs", 0, "most epochs (default: the preset's)")
 	fs.IntVar(&ov.MicroBatch, "train-batch", 0, "examples per micro-batch (default: the preset's)")
 	fs.IntVar(&accum, "accum", 0, "micro-batches per optimizer step (default: the preset's batch / micro-batch)")
+	prefixSharing := fs.Bool("prefix-sharing", true, "run the prompt prefixes that the rows of a training micro-batch share once (same loss and gradients)")
 	fs.StringVar(&ov.Schedule, "schedule", "", "learning rate after warm-up: constant or linear (default: the preset's)")
 	fs.Float64Var(&ov.MaxGradNorm, "max-grad-norm", 0, "clip the gradient norm (0: off; default: the preset's)")
 	fs.BoolVar(&ov.EOS, "eos", false, "append the end-of-sequence token after the answer digit (default: the preset's)")
@@ -171,6 +172,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	o.tcfg = p.Train(o.seed)
+	o.tcfg.PrefixSharing = *prefixSharing
 	return o, nil
 }
 

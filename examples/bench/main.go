@@ -14,6 +14,17 @@
 // GEMM GFLOP/s on fixed shapes and the model's MLP shape. Each timed phase runs -warmup untimed
 // repeats, then -steps timed ones, and reports their median. peak_rss_mb is the process's peak
 // resident set (getrusage ru_maxrss) at the end, as the harness's rss_mb.peak.
+//
+// -workload survey trains on survey prompts instead (survey.go): the authors' instrument
+// (../shared/data/survey/kvs_data_new.json beside the repository, else the built-in one) in the
+// Qwen3 chat template of testdata/qwen3-tokenizer, batch 16, the loss on the rating digit, the
+// batches ordered as the trainer orders them (one per timed step, each trained on -warmup
+// times before the timing, as the random workload's one batch is, so that the graphs of their
+// shapes are compiled: a run meets the same few shapes again and again); -prefix-sharing=false
+// runs every row in full.
+//
+//	go run ./examples/bench -preset qwen3-0.6b -workload survey
+//	go run ./examples/bench -preset qwen3-0.6b -workload survey -prefix-sharing=false
 package main
 
 import (
@@ -46,7 +57,9 @@ func main() {
 // options are the parsed flags.
 type options struct {
 	preset                 preset
-	workload               string // what the timed phases run on: "random" (random token ids)
+	workload               string // what the timed phases run on: "random" (random token ids) or "survey"
+	prefixSharing          bool   // survey: run the rows' shared prompt prefixes once
+	surveyFile, tokenizer  string // survey: the instrument and the tokenizer ("": found beside the repository)
 	batch, seq             int
 	scoreSteps, trainSteps int
 	warmup                 int
@@ -84,6 +97,7 @@ type result struct {
 	Bench            string             `json:"bench"`
 	Preset           string             `json:"preset"`
 	Workload         string             `json:"workload"`
+	PrefixSharing    bool               `json:"prefix_sharing"`
 	CPU              string             `json:"cpu"`
 	Kernel           string             `json:"kernel"`
 	Go               string             `json:"go"`
@@ -158,6 +172,10 @@ func parse(args []string, stderr io.Writer) (o options, code int) {
 	noScore := fs.Bool("no-score", false, "skip scoring")
 	noTrain := fs.Bool("no-train", false, "skip training")
 	noGemm := fs.Bool("no-gemm", false, "skip the GEMM measurements")
+	wl := fs.String("workload", "random", "random (random tokens, loss on the last position) or survey (survey prompts in the Qwen3 chat template, batch 16, loss on the rating digit)")
+	sharing := fs.Bool("prefix-sharing", true, "survey: run the prompt prefixes that a batch's rows share once")
+	surveyFile := fs.String("survey", "", "survey: the instrument file (default: ../shared/data/survey/kvs_data_new.json beside the repository, else the built-in instrument)")
+	tokDir := fs.String("tokenizer", "", "survey: tokenizer directory (default: the repository's testdata/qwen3-tokenizer)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return o, 0
@@ -193,10 +211,15 @@ func parse(args []string, stderr io.Writer) (o options, code int) {
 		return usage("-threads %d: must be at least 0 (0: all processors)", *threads)
 	case *gemmReps < 1:
 		return usage("-gemm-reps %d: must be at least 1", *gemmReps)
+	case *wl != "random" && *wl != "survey":
+		return usage("-workload %q: want random or survey", *wl)
 	}
-	o = options{preset: p, workload: "random", batch: *batch, seq: *seq, scoreSteps: *steps, trainSteps: *steps,
+	o = options{preset: p, workload: *wl, prefixSharing: *sharing, surveyFile: *surveyFile, tokenizer: *tokDir, batch: *batch, seq: *seq, scoreSteps: *steps, trainSteps: *steps,
 		warmup: *warmup, rank: p.rank, alpha: p.alpha, lr: *lr, seed: *seed, threads: *threads,
 		gemmReps: *gemmReps, noScore: *noScore, noTrain: *noTrain, noGemm: *noGemm}
+	if o.workload == "survey" && !set["batch"] {
+		o.batch = 16
+	}
 	if set["score-steps"] {
 		o.scoreSteps = *scoreSteps
 	}
@@ -218,13 +241,16 @@ type workload struct {
 	scoreRows []int   // flat indices whose logits scoring reads
 	labels    []int32 // [B*T] training labels (train.IgnoreIndex where no loss)
 	nLabels   int     // labels that count
+	// survey: the training batches (repeat i trains on batches[i % len]), real tokens per batch
+	batches [][]train.Example
+	tokens  float64
 }
 
 // newWorkload builds the phases' inputs. "random": random token ids, scoring at the last
 // position of every row, and one random target per row, predicted from the row's
 // next-to-last position (labels shift by one: the label at position T-1 is predicted by the
 // logits at T-2).
-func newWorkload(o options, c *model.Config) (*workload, error) {
+func newWorkload(o options, c *model.Config, logf func(string, ...any)) (*workload, error) {
 	switch o.workload {
 	case "random":
 		rng := rand.New(rand.NewPCG(o.seed+2, 0xbe4c))
@@ -243,6 +269,8 @@ func newWorkload(o options, c *model.Config) (*workload, error) {
 			}
 		}
 		return w, nil
+	case "survey":
+		return surveyWorkload(o, c, logf)
 	}
 	return nil, fmt.Errorf("unknown workload %q", o.workload)
 }
@@ -252,7 +280,7 @@ func bench(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "[bench] "+format+"\n", a...) }
 	c := o.preset.cfg
 	res := &result{
-		Bench: "valora_bench", Preset: o.preset.name, Workload: o.workload, CPU: cpuName(),
+		Bench: "valora_bench", Preset: o.preset.name, Workload: o.workload, PrefixSharing: o.prefixSharing, CPU: cpuName(),
 		Kernel: model.KernelName(), Go: runtime.Version(), Threads: runtime.GOMAXPROCS(0),
 		Batch: o.batch, Seq: o.seq, Rank: o.rank, Alpha: o.alpha, Warmup: o.warmup, Seed: o.seed,
 		Model: modelJSON(&c), Env: map[string]string{},
@@ -280,11 +308,16 @@ func bench(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 	logf("base %.1fM params, LoRA %.2fM, build %.1fs", float64(res.Params["base"])/1e6,
 		float64(ad.NumParams())/1e6, res.BuildS)
 
-	w, err := newWorkload(o, &c)
+	w, err := newWorkload(o, &c, logf)
 	if err != nil {
 		return nil, err
 	}
 	samples, tokens := float64(o.batch), float64(o.batch*o.seq)
+	if w.batches != nil {
+		res.Seq = w.batch.T
+		tokens = w.tokens
+		res.Flops = flops(&c, o.rank, o.batch, int(math.Round(w.tokens/float64(o.batch))))
+	}
 
 	if !o.noScore {
 		logf("score: warmup %d, steps %d", o.warmup, o.scoreSteps)
@@ -321,9 +354,22 @@ func bench(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 		adam := train.DefaultAdamW()
 		adam.WeightDecay = 0.01
 		losses := []float64{}
-		ts, err := timeRuns(o.warmup, o.trainSteps, func() error {
+		step, warmup := 0, o.warmup
+		if w.batches != nil { // every batch the timed steps use is seen warmup times first
+			warmup *= len(w.batches)
+		}
+		ts, err := timeRuns(warmup, o.trainSteps, func() error {
 			e.ZeroGrad()
-			sum, n, err := e.Accumulate(ctx, w.batch, w.labels, 1/float32(w.nLabels))
+			var sum float64
+			var n int
+			var err error
+			if w.batches != nil {
+				xs := w.batches[step%len(w.batches)]
+				step++
+				sum, n, err = e.AccumulateExamples(ctx, xs, 0, 1/float32(train.AnswerTokens(xs)), o.prefixSharing)
+			} else {
+				sum, n, err = e.Accumulate(ctx, w.batch, w.labels, 1/float32(w.nLabels))
+			}
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -76,6 +77,31 @@ func TestBenchSkipsPhases(t *testing.T) {
 	require.Equal(t, 16.0, res["alpha"], "alpha is 4*rank when -rank is given")
 }
 
+// The survey workload trains on the same batches with and without prefix sharing, at batch 16,
+// and reports both settings in the JSON line.
+func TestBenchSurvey(t *testing.T) {
+	var losses [2][]any
+	for i, sharing := range []bool{true, false} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"-preset", "tiny", "-workload", "survey", "-steps", "2", "-no-gemm", "-no-score",
+			"-threads", "2", fmt.Sprintf("-prefix-sharing=%v", sharing)}, &stdout, &stderr)
+		require.Equal(t, 0, code, stderr.String())
+		require.Contains(t, stderr.String(), "with shared prefixes")
+		var res map[string]any
+		require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
+		require.Equal(t, "survey", res["workload"])
+		require.Equal(t, sharing, res["prefix_sharing"])
+		require.Equal(t, 16.0, res["batch"])
+		f, ok := res["train_samples_per_s"].(float64)
+		require.True(t, ok && f > 0, "train_samples_per_s %v", res["train_samples_per_s"])
+		losses[i] = res["losses"].([]any)
+	}
+	require.Len(t, losses[0], 4) // each of the 2 batches once untimed, then 2 timed steps
+	for i := range losses[0] {   // rounded to 1e-5: the same losses either way
+		require.InDelta(t, losses[1][i].(float64), losses[0][i].(float64), 2e-5)
+	}
+}
+
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-preset", "huge"},
@@ -89,6 +115,7 @@ func TestBadFlags(t *testing.T) {
 		{"-alpha", "-2"},
 		{"-threads", "-1"},
 		{"-gemm-reps", "0"},
+		{"-workload", "nope"},
 		{"-nonsense"},
 		{"-preset", "tiny", "extra"},
 	} {

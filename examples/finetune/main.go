@@ -62,6 +62,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.tcfg.Accum, "accum", o.tcfg.Accum, "micro-batches per optimizer step")
 	fs.IntVar(&o.tcfg.Patience, "patience", o.tcfg.Patience, "early-stopping patience in evaluations (0: off)")
 	fs.IntVar(&o.tcfg.SaveEvery, "save-every", 0, "checkpoint every N steps (0: every epoch)")
+	fs.BoolVar(&o.tcfg.PrefixSharing, "prefix-sharing", o.tcfg.PrefixSharing, "run the prompt prefixes that the rows of a micro-batch share once (same loss and gradients)")
 	fs.Uint64Var(&o.tcfg.Seed, "seed", 0, "seed for initialisation, data order and dropout")
 	fs.IntVar(&o.lcfg.Rank, "rank", o.lcfg.Rank, "LoRA rank")
 	fs.Float64Var(&o.lcfg.Alpha, "alpha", o.lcfg.Alpha, "LoRA alpha")

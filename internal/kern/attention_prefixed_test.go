@@ -1,0 +1,111 @@
+package kern
+
+import (
+	"fmt"
+	"math"
+	"testing"
+)
+
+// TestAttentionCachedBackward checks the gradients of AttentionCachedTrain against finite
+// differences of the float64 reference, with and without padding, past keys and spare slots.
+func TestAttentionCachedBackward(t *testing.T) {
+	cases := []struct {
+		name string
+		s    CachedShape
+		mask [][]float32 // per row, Tk entries; nil: no mask
+	}{
+		{"no past", CachedShape{B: 2, Tq: 5, Tk: 5, Hq: 4, Hkv: 2, D: 8}, nil},
+		{"one new token", CachedShape{B: 2, Tq: 1, Tk: 6, Hq: 4, Hkv: 2, D: 8}, nil},
+		{"mha several new", CachedShape{B: 1, Tq: 3, Tk: 7, Hq: 3, Hkv: 3, D: 5}, nil},
+		{"gqa padded prefix and rows, spare capacity", CachedShape{B: 3, Tq: 4, Tk: 9, Cap: 11, Hq: 4, Hkv: 2, D: 6}, [][]float32{
+			{0, 1, 1, 1, 1, 1, 1, 1, 1}, {0, 1, 1, 1, 1, 0, 0, 1, 1}, {1, 1, 1, 1, 1, 0, 0, 0, 1}}},
+		{"long, several blocks", CachedShape{B: 1, Tq: 60, Tk: 110, Hq: 2, Hkv: 1, D: 4}, nil},
+	}
+	rng := newRNG(17)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.s
+			C := s.slots()
+			q32 := randSlice(rng, s.B*s.Tq*s.Hq*s.D)
+			k32 := randSlice(rng, s.B*C*s.Hkv*s.D)
+			v32 := randSlice(rng, s.B*C*s.Hkv*s.D)
+			r := randSlice(rng, len(q32))
+			var mask []float32
+			if tc.mask != nil {
+				mask = make([]float32, s.B*C)
+				for b, row := range tc.mask {
+					copy(mask[b*C:], row)
+				}
+			}
+			scale := float32(1 / math.Sqrt(float64(s.D)))
+			out := make([]float32, len(q32))
+			probs := make([]float32, s.B*s.Hq*s.Tq*s.Tk)
+			AttentionCachedTrain(out, q32, k32, v32, probs, mask, s, scale)
+			dq := randSlice(rng, len(q32))
+			dk := randSlice(rng, len(k32))
+			dv := randSlice(rng, len(v32))
+			spare := append([]float32(nil), dk...)
+			AttentionCachedBackward(dq, dk, dv, r, q32, k32, v32, probs, s, scale)
+			for b := 0; b < s.B; b++ { // slots beyond Tk are left alone
+				for i := (b*C + s.Tk) * s.Hkv * s.D; i < (b+1)*C*s.Hkv*s.D; i++ {
+					if dk[i] != spare[i] {
+						t.Fatalf("dk slot beyond Tk written at %d", i)
+					}
+				}
+			}
+			if s.Tq*s.Tk > 1000 { // finite differences too slow: compare with AttentionBackward below
+				return
+			}
+			q, k, v := to64(q32), to64(k32), to64(v32)
+			loss := func() float64 { return dot64(refAttentionCached(q, k, v, mask, s, float64(scale)), to64(r)) }
+			requireClose(t, numGrad(q, loss), dq, 1e-4, "dq")
+			for b := 0; b < s.B; b++ { // the first Tk slots only
+				lo, hi := b*C*s.Hkv*s.D, (b*C+s.Tk)*s.Hkv*s.D
+				requireClose(t, numGrad(k, loss)[lo:hi], dk[lo:hi], 1e-4, fmt.Sprintf("dk row %d", b))
+				requireClose(t, numGrad(v, loss)[lo:hi], dv[lo:hi], 1e-4, fmt.Sprintf("dv row %d", b))
+			}
+		})
+	}
+}
+
+// TestAttentionCachedBackwardMatchesFull checks that the queries' gradients against a past
+// equal those of full causal attention over past and queries in which the past's own queries
+// get no gradient.
+func TestAttentionCachedBackwardMatchesFull(t *testing.T) {
+	rng := newRNG(23)
+	for _, sz := range [][2]int{{5, 9}, {50, 130}, {97, 97}} {
+		tq, tk := sz[0], sz[1]
+		full := AttnShape{B: 2, T: tk, Hq: 4, Hkv: 2, D: 16}
+		cs := CachedShape{B: 2, Tq: tq, Tk: tk, Hq: 4, Hkv: 2, D: 16}
+		qd := full.Hq * full.D
+		qf := randSlice(rng, full.B*tk*qd)
+		k := randSlice(rng, full.B*tk*full.Hkv*full.D)
+		v := randSlice(rng, len(k))
+		dof := randSlice(rng, len(qf))
+		q := make([]float32, full.B*tq*qd)
+		dout := make([]float32, len(q))
+		for b := 0; b < full.B; b++ {
+			for i := 0; i < tk-tq; i++ { // the past's queries get no gradient
+				clear(dof[(b*tk+i)*qd : (b*tk+i+1)*qd])
+			}
+			copy(q[b*tq*qd:(b+1)*tq*qd], qf[(b*tk+tk-tq)*qd:])
+			copy(dout[b*tq*qd:(b+1)*tq*qd], dof[(b*tk+tk-tq)*qd:])
+		}
+		scale := float32(0.25)
+		pf := make([]float32, full.B*full.Hq*tk*tk)
+		Attention(make([]float32, len(qf)), qf, k, v, pf, nil, full, scale)
+		dqf, dkf, dvf := make([]float32, len(qf)), make([]float32, len(k)), make([]float32, len(k))
+		AttentionBackward(dqf, dkf, dvf, dof, qf, k, v, pf, full, scale)
+		pc := make([]float32, cs.B*cs.Hq*tq*tk)
+		AttentionCachedTrain(make([]float32, len(q)), q, k, v, pc, nil, cs, scale)
+		dq, dk, dv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(k))
+		AttentionCachedBackward(dq, dk, dv, dout, q, k, v, pc, cs, scale)
+		dqw := make([]float32, len(q))
+		for b := 0; b < full.B; b++ {
+			copy(dqw[b*tq*qd:(b+1)*tq*qd], dqf[(b*tk+tk-tq)*qd:])
+		}
+		requireClose(t, to64(dqw), dq, 1e-5, fmt.Sprintf("%v dq", sz))
+		requireClose(t, to64(dkf), dk, 1e-5, fmt.Sprintf("%v dk", sz))
+		requireClose(t, to64(dvf), dv, 1e-5, fmt.Sprintf("%v dv", sz))
+	}
+}

@@ -1,0 +1,312 @@
+package train
+
+// Shared prompt prefixes in the training graph. A batch whose rows start with the same tokens
+// (survey prompts share their chat header and task text, and a statement's templates share
+// the statement) runs each common prefix once: the graph's token matrices hold G prefixes of P
+// tokens, then the B rows' own tokens (T each, see shapeKey). Every token-wise op (norms,
+// projections with their LoRA branches, the MLP, residual sums) runs over the concatenation
+// unchanged; attention (sharedAttnOp) lets each prefix attend to itself causally and each row
+// attend to its group's prefix and then causally to its own tokens. Backward, the gradients of
+// a prefix's keys and values are the sum of those from its own queries and those from every row
+// of its group, so the sum of the rows' gradients flows through the prefix's layers once: the
+// loss and the LoRA gradients are those of the rows run in full.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/valora-go/valora/internal/kern"
+	"github.com/valora-go/valora/internal/prefix"
+)
+
+// sharedAttnState is attnState for a batch with shared prefixes.
+type sharedAttnState struct {
+	shape          kern.AttnShape // B rows of T own tokens
+	g, p           int            // prefixes and their (padded) length
+	gr             *graph         // mask, group and keyMask of the step
+	scale          float32
+	probsP, probsS *buf // [G,Hq,P,P] and [B,Hq,T,P+T]
+	dq, dk, dv     *tensor.Dense
+	ver, gradVer   int
+	gradUses       [3]int
+}
+
+type sharedAttnOp struct {
+	base
+	st *sharedAttnState
+}
+
+func newSharedAttention(name string, s kern.AttnShape, g, p int, gr *graph, scale float32) *sharedAttnOp {
+	return &sharedAttnOp{newBase(name, 3, matFn3, same(0)), &sharedAttnState{shape: s, g: g, p: p, gr: gr, scale: scale}}
+}
+
+// cachedShape is the shape of the rows' attention over their prefix and own keys.
+func (st *sharedAttnState) cachedShape() kern.CachedShape {
+	s := st.shape
+	return kern.CachedShape{B: s.B, Tq: s.T, Tk: st.p + s.T, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
+}
+
+// gather writes each row's keys (or values) into dst [B, P+T, kd]: its prefix's (zeros for a
+// row without one), then its own; src is [G*P + B*T, kd].
+func (st *sharedAttnState) gather(dst, src []float32) {
+	s := st.shape
+	kd := s.Hkv * s.D
+	P, T := st.p, s.T
+	own := src[st.g*P*kd:]
+	kern.ParallelFor(s.B, 1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := dst[r*(P+T)*kd : (r+1)*(P+T)*kd]
+			if g := st.gr.group[r]; g >= 0 {
+				copy(row[:P*kd], src[g*P*kd:(g+1)*P*kd])
+			} else {
+				clear(row[:P*kd])
+			}
+			copy(row[P*kd:], own[r*T*kd:(r+1)*T*kd])
+		}
+	})
+}
+
+func (o *sharedAttnOp) Do(in ...G.Value) (G.Value, error) {
+	q, r, c := o.mat(in[0])
+	k, _, _ := o.mat(in[1])
+	v, _, _ := o.mat(in[2])
+	st := o.st
+	s := st.shape
+	P, T := st.p, s.T
+	qd, kd := s.Hq*s.D, s.Hkv*s.D
+	st.ver++
+	o.drop(st.probsP)
+	o.drop(st.probsS)
+	st.probsP = o.scratch(st.g * s.Hq * P * P)
+	st.probsS = o.scratch(s.B * s.Hq * T * (P + T))
+	out := o.out(r, c)
+	od, _, _ := o.mat(out)
+	np := st.g * P
+	ps := kern.AttnShape{B: st.g, T: P, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
+	kern.Attention(od[:np*qd], q[:np*qd], k[:np*kd], v[:np*kd], st.probsP.data, st.gr.mask[:np], ps, st.scale)
+	kc, vc := o.scratch(s.B*(P+T)*kd), o.scratch(s.B*(P+T)*kd)
+	st.gather(kc.data, k)
+	st.gather(vc.data, v)
+	kern.AttentionCachedTrain(od[np*qd:], q[np*qd:], kc.data, vc.data, st.probsS.data, st.gr.keyMask, st.cachedShape(), st.scale)
+	o.drop(kc)
+	o.drop(vc)
+	o.done(in)
+	return out, nil
+}
+
+func (o *sharedAttnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+
+func (o *sharedAttnOp) SymDiff(inputs G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	return o.symDiffNeeded(inputs, out, grad, []bool{true, true, true})
+}
+
+// symDiffNeeded is SymDiff building only the gradients marked in need (nil for the others).
+func (o *sharedAttnOp) symDiffNeeded(inputs G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
+	out := make(G.Nodes, 3)
+	for i, which := range []byte{'q', 'k', 'v'} {
+		if !need[i] {
+			continue
+		}
+		n, err := apply(&sharedAttnGradOp{newBase(fmt.Sprintf("%s.d%c", o.name, which), 4, matFn4, same(i)), o.st, i},
+			inputs[0], inputs[1], inputs[2], grad)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+// sharedAttnGradOp returns one of dq, dk, dv; the first of them to run computes all three.
+type sharedAttnGradOp struct {
+	base
+	st    *sharedAttnState
+	which int
+}
+
+func (o *sharedAttnGradOp) Do(in ...G.Value) (G.Value, error) {
+	q, rq, cq := o.mat(in[0])
+	k, rk, ck := o.mat(in[1])
+	v, _, _ := o.mat(in[2])
+	dout, _, _ := o.mat(in[3])
+	st := o.st
+	if st.gradVer != st.ver {
+		if st.probsP == nil || st.probsS == nil {
+			return nil, fmt.Errorf("%s: the forward pass's probabilities are gone", o.name)
+		}
+		s := st.shape
+		P, T := st.p, s.T
+		qd, kd := s.Hq*s.D, s.Hkv*s.D
+		np := st.g * P
+		st.dq, st.dk, st.dv = o.outUses(rq, cq, st.gradUses[0]), o.outUses(rk, ck, st.gradUses[1]), o.outUses(rk, ck, st.gradUses[2])
+		dq, _, _ := o.mat(st.dq)
+		dk, _, _ := o.mat(st.dk)
+		dv, _, _ := o.mat(st.dv)
+		// The rows: gradients of their queries, and of the keys they see (prefix and own).
+		n := s.B * (P + T) * kd
+		kc, vc, dkc, dvc := o.scratch(n), o.scratch(n), o.scratch(n), o.scratch(n)
+		st.gather(kc.data, k)
+		st.gather(vc.data, v)
+		kern.AttentionCachedBackward(dq[np*qd:], dkc.data, dvc.data, dout[np*qd:], q[np*qd:], kc.data, vc.data, st.probsS.data, st.cachedShape(), st.scale)
+		o.drop(kc)
+		o.drop(vc)
+		// The prefixes' own attention, then what their rows send back, summed row by row.
+		ps := kern.AttnShape{B: st.g, T: P, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
+		kern.AttentionBackward(dq[:np*qd], dk[:np*kd], dv[:np*kd], dout[:np*qd], q[:np*qd], k[:np*kd], v[:np*kd], st.probsP.data, ps, st.scale)
+		kern.ParallelFor(st.g, 1, func(lo, hi int) {
+			for g := lo; g < hi; g++ {
+				dkg, dvg := dk[g*P*kd:(g+1)*P*kd], dv[g*P*kd:(g+1)*P*kd]
+				for r, rg := range st.gr.group {
+					if rg == g {
+						addTo(dkg, dkc.data[r*(P+T)*kd:(r*(P+T)+P)*kd])
+						addTo(dvg, dvc.data[r*(P+T)*kd:(r*(P+T)+P)*kd])
+					}
+				}
+			}
+		})
+		for r := range s.B {
+			copy(dk[(np+r*T)*kd:(np+(r+1)*T)*kd], dkc.data[(r*(P+T)+P)*kd:(r+1)*(P+T)*kd])
+			copy(dv[(np+r*T)*kd:(np+(r+1)*T)*kd], dvc.data[(r*(P+T)+P)*kd:(r+1)*(P+T)*kd])
+		}
+		o.drop(dkc)
+		o.drop(dvc)
+		st.gradVer = st.ver
+		o.drop(st.probsP)
+		o.drop(st.probsS)
+		st.probsP, st.probsS = nil, nil
+		for i, d := range []*tensor.Dense{st.dq, st.dk, st.dv} {
+			if st.gradUses[i] == 0 {
+				o.dropValue(d)
+			}
+		}
+	}
+	o.done(in)
+	switch o.which {
+	case 0:
+		return st.dq, nil
+	case 1:
+		return st.dk, nil
+	}
+	return st.dv, nil
+}
+
+// minSharedPrefix is the fewest tokens examples must share to be ordered next to each other
+// (Config.PrefixSharing).
+const minSharedPrefix = 16
+
+// AccumulateExamples is Accumulate on examples (the loss on their answer tokens), with pad in
+// the pad slots. With share, rows that start with the same tokens run their common prefix once
+// (prefix.Plan chooses the groups, when that saves at least a tenth of the work); the loss and
+// the gradients are those of the batch run in full, up to float32 rounding. Without share, with
+// an adapter that has dropout (every row draws its own masks, a shared prefix could not), or
+// when nothing worth sharing is found, it is Collate followed by Accumulate.
+func (e *Engine) AccumulateExamples(ctx context.Context, xs []Example, pad int, scale float32, share bool) (float64, int, error) {
+	if len(xs) == 0 {
+		return 0, 0, fmt.Errorf("train: empty batch")
+	}
+	if err := validateExamples("batch", xs, e.m.Config.VocabSize); err != nil {
+		return 0, 0, err
+	}
+	if pad < 0 || pad >= e.m.Config.VocabSize {
+		return 0, 0, fmt.Errorf("train: pad id %d outside the vocabulary [0,%d)", pad, e.m.Config.VocabSize)
+	}
+	if !share || len(xs) < 2 || e.a.Config.Dropout > 0 { // dropout: each row draws its own masks
+		return e.accumulateFull(ctx, xs, pad, scale)
+	}
+	rows := make([][]int, len(xs))
+	own := make([]int, len(xs))
+	for i, x := range xs {
+		rows[i] = slices.Concat(x.Prompt, x.Answer)
+		own[i] = len(x.Answer) + 1 // the answer and the token that predicts its first token
+	}
+	l := prefix.Plan(rows, own, shapeQuantum)
+	if !l.Shared() {
+		return e.accumulateFull(ctx, xs, pad, scale)
+	}
+	return e.accumulateShared(ctx, xs, rows, l, pad, scale)
+}
+
+func (e *Engine) accumulateFull(ctx context.Context, xs []Example, pad int, scale float32) (float64, int, error) {
+	b, labels, err := Collate(xs, pad)
+	if err != nil {
+		return 0, 0, err
+	}
+	return e.Accumulate(ctx, b, labels, scale)
+}
+
+// accumulateShared runs a batch laid out by l: the prefixes (left-padded to l.P), then each
+// row's remaining tokens (left-padded to l.S), positions continuing the prefix's.
+func (e *Engine) accumulateShared(ctx context.Context, xs []Example, rows [][]int, l prefix.Layout, pad int, scale float32) (float64, int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	c := &e.m.Config
+	G, P, B, S := len(l.Groups), l.P, len(xs), l.S
+	np := G * P
+	n := np + B*S
+	ids := make([]int32, n)
+	mask := make([]float32, n)
+	pos := make([]int32, n)
+	for i := range ids {
+		ids[i] = int32(pad)
+	}
+	for g, gp := range l.Groups {
+		src := rows[gp.Rows[0]][:gp.Len]
+		off := g*P + P - gp.Len
+		for j, id := range src {
+			ids[off+j], mask[off+j], pos[off+j] = int32(id), 1, int32(j)
+		}
+	}
+	group := make([]int, B)
+	keyMask := make([]float32, B*(P+S))
+	var sel []int
+	var targets []int32
+	for r, x := range xs {
+		q := 0
+		group[r] = l.Group[r]
+		if g := l.Group[r]; g >= 0 {
+			q = l.Groups[g].Len
+			copy(keyMask[r*(P+S):], mask[g*P:(g+1)*P])
+		}
+		rest := rows[r][q:]
+		off := np + r*S + S - len(rest)
+		for j, id := range rest {
+			ids[off+j], mask[off+j], pos[off+j] = int32(id), 1, int32(q+j)
+			keyMask[r*(P+S)+P+S-len(rest)+j] = 1
+		}
+		for j, a := range x.Answer { // the answer ends the row; token t predicts t+1
+			sel = append(sel, off+len(rest)-len(x.Answer)+j-1)
+			targets = append(targets, int32(a))
+		}
+	}
+	for i, id := range ids {
+		if id < 0 || int(id) >= c.VocabSize {
+			return 0, 0, fmt.Errorf("train: token id %d at position %d of a shared-prefix batch is outside the vocabulary [0,%d)", id, i, c.VocabSize)
+		}
+	}
+	for len(sel)%shapeQuantum != 0 {
+		sel, targets = append(sel, 0), append(targets, -1)
+	}
+	gr, err := e.graph(shapeKey{b: B, t: S, k: len(sel), padded: true, g: G, p: P})
+	if err != nil {
+		return 0, 0, err
+	}
+	h := c.HiddenSize
+	x0 := gr.x0.Data().([]float32)
+	for i, id := range ids {
+		e.m.Embed.RowF32(int(id), x0[i*h:(i+1)*h])
+	}
+	copy(gr.mask, mask)
+	copy(gr.pos, pos)
+	copy(gr.group, group)
+	copy(gr.keyMask, keyMask)
+	gr.rows, gr.targets, gr.scale = sel, targets, scale
+	if err := gr.run(); err != nil {
+		return 0, 0, err
+	}
+	return gr.ce.sum, gr.ce.count, nil
+}
