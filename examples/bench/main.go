@@ -358,8 +358,9 @@ func bench(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 		if w.batches != nil { // every batch the timed steps use is seen warmup times first
 			warmup *= len(w.batches)
 		}
+		// A new engine's gradients are zero and every update clears them in its own pass, as
+		// the trainer runs it (torch's zero_grad(set_to_none=True) costs nothing either).
 		ts, err := timeRuns(warmup, o.trainSteps, func() error {
-			e.ZeroGrad()
 			var sum float64
 			var n int
 			var err error
@@ -373,7 +374,7 @@ func bench(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 			if err != nil {
 				return err
 			}
-			if err := e.Step(adam, o.lr); err != nil {
+			if _, err := e.Update(adam, o.lr, train.UpdateOptions{ZeroGrad: true}); err != nil {
 				return err
 			}
 			losses = append(losses, math.Round(sum/float64(n)*1e5)/1e5)
