@@ -97,3 +97,13 @@ func nonFiniteWeight(w *kern.Weight) (int, float32) {
 	}
 	return -1, 0
 }
+
+// firstNonFinite returns the index of the first NaN or infinity in x, or -1.
+func firstNonFinite(x []float32) int {
+	for i, v := range x {
+		if v-v != 0 {
+			return i
+		}
+	}
+	return -1
+}

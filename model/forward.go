@@ -255,6 +255,14 @@ func (m *Model) forward(ctx context.Context, b Batch, opt Options, st *cacheStep
 	}
 	out.Logits = make([]float32, nr*c.VocabSize)
 	kern.Linear(out.Logits, sel, nr, m.LMHead, false)
+	if i := firstNonFinite(out.Logits); i >= 0 {
+		// Weights are not scanned at load (it would read every page of a mapped checkpoint):
+		// the first pass that produces a NaN or infinity names the tensor that holds one.
+		if err := m.CheckFinite(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("model: %s: the forward pass produced a non-finite logit (%v in output row %d) from finite weights: check the adapter and the inputs", m.Dir, out.Logits[i], i/c.VocabSize)
+	}
 	return out, nil
 }
 

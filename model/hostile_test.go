@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -170,4 +171,7 @@ func TestNonFiniteWeights(t *testing.T) {
 	require.NoError(t, err)
 	defer m.Close()
 	require.ErrorContains(t, m.CheckFinite(), "model.layers.0.mlp.down_proj.weight holds a non-finite value (-Inf at index 5)")
+	// The first forward pass that produces a non-finite logit names the tensor.
+	_, err = m.Forward(context.Background(), Batch{B: 1, T: 3, IDs: []int32{1, 2, 3}}, Options{})
+	require.ErrorContains(t, err, "model.layers.0.mlp.down_proj.weight holds a non-finite value (-Inf at index 5)")
 }

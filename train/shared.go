@@ -198,6 +198,39 @@ func (o *sharedAttnGradOp) Do(in ...G.Value) (G.Value, error) {
 // (Config.PrefixSharing).
 const minSharedPrefix = 16
 
+// OrderByPrefix returns the indices of xs in the order the trainer gives them with prefix
+// sharing: examples whose prompts share at least 16 tokens next to each other (the groups, and
+// the members of each, permuted by shuffle, as math/rand's Shuffle), then the others in
+// ascending order.
+func OrderByPrefix(xs []Example, shuffle func(n int, swap func(i, j int))) []int {
+	prompts := make([][]int, len(xs))
+	for i, x := range xs {
+		prompts[i] = x.Prompt
+	}
+	order, alone := prefix.Order(prompts, minSharedPrefix, shuffle)
+	return append(order, alone...)
+}
+
+// SharedSlots returns the token slots a batch takes run in full (rows times the longest row)
+// and as AccumulateExamples runs it with shared prefixes (equal when nothing is worth sharing).
+func SharedSlots(xs []Example) (full, shared int) {
+	rows, own := sharedRows(xs)
+	l := prefix.Plan(rows, own, shapeQuantum)
+	return l.Full, l.Cost
+}
+
+// sharedRows returns the examples' token rows and, per row, the trailing tokens it must keep
+// for itself: the answer and the token that predicts its first token.
+func sharedRows(xs []Example) (rows [][]int, own []int) {
+	rows = make([][]int, len(xs))
+	own = make([]int, len(xs))
+	for i, x := range xs {
+		rows[i] = slices.Concat(x.Prompt, x.Answer)
+		own[i] = len(x.Answer) + 1
+	}
+	return rows, own
+}
+
 // AccumulateExamples is Accumulate on examples (the loss on their answer tokens), with pad in
 // the pad slots. With share, rows that start with the same tokens run their common prefix once
 // (prefix.Plan chooses the groups, when that saves at least a tenth of the work); the loss and
@@ -217,12 +250,7 @@ func (e *Engine) AccumulateExamples(ctx context.Context, xs []Example, pad int, 
 	if !share || len(xs) < 2 || e.a.Config.Dropout > 0 { // dropout: each row draws its own masks
 		return e.accumulateFull(ctx, xs, pad, scale)
 	}
-	rows := make([][]int, len(xs))
-	own := make([]int, len(xs))
-	for i, x := range xs {
-		rows[i] = slices.Concat(x.Prompt, x.Answer)
-		own[i] = len(x.Answer) + 1 // the answer and the token that predicts its first token
-	}
+	rows, own := sharedRows(xs)
 	l := prefix.Plan(rows, own, shapeQuantum)
 	if !l.Shared() {
 		return e.accumulateFull(ctx, xs, pad, scale)

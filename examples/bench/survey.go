@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/valora-go/valora/internal/prefix"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/survey"
 	"github.com/valora-go/valora/tokenize"
@@ -77,25 +76,18 @@ func surveyWorkload(o options, c *model.Config, logf func(string, ...any)) (*wor
 			}
 		}
 	}
-	prompts := make([][]int, len(xs))
-	for i, x := range xs {
-		prompts[i] = x.Prompt
-	}
-	order, alone := prefix.Order(prompts, 16, rng.Shuffle)
-	order = append(order, alone...)
+	order := train.OrderByPrefix(xs, rng.Shuffle)
 	w := &workload{}
 	var real, full, shared int
 	for lo := 0; lo+o.batch <= len(order) && len(w.batches) < need/o.batch; lo += o.batch {
 		b := make([]train.Example, o.batch)
-		rows, own := make([][]int, o.batch), make([]int, o.batch)
 		for j, i := range order[lo : lo+o.batch] {
 			b[j] = xs[i]
-			rows[j], own[j] = slices.Concat(xs[i].Prompt, xs[i].Answer), len(xs[i].Answer)+1
 			real += xs[i].Len()
 		}
-		l := prefix.Plan(rows, own, 8)
-		full += l.Full
-		shared += l.Cost
+		f, sh := train.SharedSlots(b)
+		full += f
+		shared += sh
 		w.batches = append(w.batches, b)
 	}
 	if len(w.batches) == 0 {
