@@ -173,11 +173,19 @@ func buildGraph(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw
 	if err != nil {
 		return nil, fmt.Errorf("train: graph: differentiate: %w", err)
 	}
+	sink := func(name string, grad *G.Node, dst []float32) error {
+		s := newSink(name, dst)
+		if op, ok := grad.Op().(*loraGradOp); ok && len(dst) == grad.Shape().TotalSize() {
+			op.into, s.direct = dst, true // the product adds into dst itself
+		}
+		_, err := apply(s, grad)
+		return err
+	}
 	for i, p := range ps {
-		if _, err := apply(newSink(p.name+".dA", p.gradA), grads[2*i]); err != nil {
+		if err := sink(p.name+".dA", grads[2*i], p.gradA); err != nil {
 			return nil, err
 		}
-		if _, err := apply(newSink(p.name+".dB", p.gradB), grads[2*i+1]); err != nil {
+		if err := sink(p.name+".dB", grads[2*i+1], p.gradB); err != nil {
 			return nil, err
 		}
 	}

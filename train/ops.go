@@ -283,15 +283,15 @@ func loraGrads(name string, st *loraState, w *kern.Weight, inputs G.Nodes, grad 
 	var dx *G.Node
 	var err error
 	if need[0] {
-		if dx, err = apply(&loraGradOp{newBase(name+".dx", 3, matFn3, rowsBy(in)), st, 'x', w}, grad, a, b); err != nil {
+		if dx, err = apply(&loraGradOp{newBase(name+".dx", 3, matFn3, rowsBy(in)), st, 'x', w, nil}, grad, a, b); err != nil {
 			return nil, err
 		}
 	}
-	da, err := apply(&loraGradOp{newBase(name+".dA", 3, matFn3, func([]tensor.Shape) tensor.Shape { return tensor.Shape{r, in} }), st, 'A', nil}, grad, x, b)
+	da, err := apply(&loraGradOp{newBase(name+".dA", 3, matFn3, func([]tensor.Shape) tensor.Shape { return tensor.Shape{r, in} }), st, 'A', nil, nil}, grad, x, b)
 	if err != nil {
 		return nil, err
 	}
-	db, err := apply(&loraGradOp{newBase(name+".dB", 1, matFn1, func([]tensor.Shape) tensor.Shape { return tensor.Shape{out, r} }), st, 'B', nil}, grad)
+	db, err := apply(&loraGradOp{newBase(name+".dB", 1, matFn1, func([]tensor.Shape) tensor.Shape { return tensor.Shape{out, r} }), st, 'B', nil, nil}, grad)
 	return G.Nodes{dx, da, db}, err
 }
 
@@ -302,6 +302,10 @@ type loraGradOp struct {
 	st   *loraState
 	what byte
 	w    *kern.Weight // dx of a fused projection: its frozen weight
+	// into, for dA and dB, is the trainer's gradient buffer: the product is added straight
+	// into it (its sink then only marks the value read), so no [r, in] or [out, r] gradient is
+	// written and added again.
+	into []float32
 }
 
 // gradB returns u = dy B [n, r] (scale·dy B when st.scaledU), computed once per step.
@@ -326,6 +330,16 @@ func (st *loraState) uScale() float32 {
 		return 1
 	}
 	return st.scale
+}
+
+// dst is where dA or dB goes: added into the trainer's buffer (beta 1) when the op has one,
+// else written into its own output res (beta 0).
+func (o *loraGradOp) dst(res *tensor.Dense) ([]float32, float32) {
+	if o.into != nil {
+		return o.into, 1
+	}
+	d, _, _ := o.mat(res)
+	return d, 0
 }
 
 // usedU gives u back once the ops that need it have used it.
@@ -359,8 +373,8 @@ func (o *loraGradOp) Do(in ...G.Value) (G.Value, error) {
 		b, _, r := o.mat(in[2])
 		u := o.gradB(dy, n, out, b, r)
 		res = o.out(r, k)
-		da, _, _ := o.mat(res)
-		kern.Gemm(true, false, r, k, n, st.uScale(), u, r, x, k, 0, da, k)
+		da, beta := o.dst(res)
+		kern.Gemm(true, false, r, k, n, st.uScale(), u, r, x, k, beta, da, k)
 		o.usedU()
 	default: // 'B', in: dy
 		if st.t == nil {
@@ -368,8 +382,8 @@ func (o *loraGradOp) Do(in ...G.Value) (G.Value, error) {
 		}
 		r := len(st.t.data) / n
 		res = o.out(out, r)
-		db, _, _ := o.mat(res)
-		kern.Gemm(true, false, out, r, n, st.scale, dy, out, st.t.data, r, 0, db, r)
+		db, beta := o.dst(res)
+		kern.Gemm(true, false, out, r, n, st.scale, dy, out, st.t.data, r, beta, db, r)
 		o.drop(st.t)
 		st.t = nil
 	}
@@ -865,6 +879,9 @@ type sinkOp struct {
 	base
 	dst  []float32
 	zero G.F32
+	// direct: the gradient op already added into dst (loraGradOp.into); Do only marks its
+	// output read.
+	direct bool
 }
 
 func newSink(name string, dst []float32) *sinkOp {
@@ -872,6 +889,10 @@ func newSink(name string, dst []float32) *sinkOp {
 }
 
 func (o *sinkOp) Do(in ...G.Value) (G.Value, error) {
+	if o.direct {
+		o.done(in)
+		return &o.zero, nil
+	}
 	g, _, _ := o.mat(in[0])
 	if len(g) != len(o.dst) {
 		return nil, fmt.Errorf("%s: gradient has %d values, buffer %d", o.name, len(g), len(o.dst))
