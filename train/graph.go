@@ -321,9 +321,7 @@ func (gr *graph) finish() {
 				op.st.uUses++
 			}
 		case *attnGradOp:
-			op.st.gradUses[op.which] = uses[n]
-		case *sharedAttnGradOp:
-			op.st.gradUses[op.which] = uses[n]
+			op.st.grads().gradUses[op.which] = uses[n]
 		case *swigluGradOp:
 			op.st.gradUses[op.which] = uses[n]
 		case *dropoutGradOp:

@@ -17,7 +17,6 @@ import (
 	"slices"
 
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 
 	"github.com/valora-go/valora/internal/kern"
 	"github.com/valora-go/valora/internal/prefix"
@@ -25,14 +24,12 @@ import (
 
 // sharedAttnState is attnState for a batch with shared prefixes.
 type sharedAttnState struct {
+	attnGrads
 	shape          kern.AttnShape // B rows of T own tokens
 	g, p           int            // prefixes and their (padded) length
 	gr             *graph         // mask, group and keyMask of the step
 	scale          float32
 	probsP, probsS *buf // [G,Hq,P,P] and [B,Hq,T,P+T]
-	dq, dk, dv     *tensor.Dense
-	ver, gradVer   int
-	gradUses       [3]int
 }
 
 type sharedAttnOp struct {
@@ -106,92 +103,49 @@ func (o *sharedAttnOp) SymDiff(inputs G.Nodes, out, grad *G.Node) (G.Nodes, erro
 
 // symDiffNeeded is SymDiff building only the gradients marked in need (nil for the others).
 func (o *sharedAttnOp) symDiffNeeded(inputs G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
-	out := make(G.Nodes, 3)
-	for i, which := range []byte{'q', 'k', 'v'} {
-		if !need[i] {
-			continue
-		}
-		n, err := apply(&sharedAttnGradOp{newBase(fmt.Sprintf("%s.d%c", o.name, which), 4, matFn4, same(i)), o.st, i},
-			inputs[0], inputs[1], inputs[2], grad)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = n
+	return attnSymDiff(o.name, o.st, inputs, grad, need)
+}
+
+// backward: the rows' gradients over the keys they see (prefix and own), the prefixes' own
+// attention, then what each prefix's rows send back to its keys and values, summed row by row.
+func (st *sharedAttnState) backward(o *base, dq, dk, dv, dout, q, k, v []float32) error {
+	if st.probsP == nil || st.probsS == nil {
+		return fmt.Errorf("%s: the forward pass's probabilities are gone", o.name)
 	}
-	return out, nil
-}
-
-// sharedAttnGradOp returns one of dq, dk, dv; the first of them to run computes all three.
-type sharedAttnGradOp struct {
-	base
-	st    *sharedAttnState
-	which int
-}
-
-func (o *sharedAttnGradOp) Do(in ...G.Value) (G.Value, error) {
-	q, rq, cq := o.mat(in[0])
-	k, rk, ck := o.mat(in[1])
-	v, _, _ := o.mat(in[2])
-	dout, _, _ := o.mat(in[3])
-	st := o.st
-	if st.gradVer != st.ver {
-		if st.probsP == nil || st.probsS == nil {
-			return nil, fmt.Errorf("%s: the forward pass's probabilities are gone", o.name)
-		}
-		s := st.shape
-		P, T := st.p, s.T
-		qd, kd := s.Hq*s.D, s.Hkv*s.D
-		np := st.g * P
-		st.dq, st.dk, st.dv = o.outUses(rq, cq, st.gradUses[0]), o.outUses(rk, ck, st.gradUses[1]), o.outUses(rk, ck, st.gradUses[2])
-		dq, _, _ := o.mat(st.dq)
-		dk, _, _ := o.mat(st.dk)
-		dv, _, _ := o.mat(st.dv)
-		// The rows: gradients of their queries, and of the keys they see (prefix and own).
-		n := s.B * (P + T) * kd
-		kc, vc, dkc, dvc := o.scratch(n), o.scratch(n), o.scratch(n), o.scratch(n)
-		st.gather(kc.data, k)
-		st.gather(vc.data, v)
-		kern.AttentionCachedBackward(dq[np*qd:], dkc.data, dvc.data, dout[np*qd:], q[np*qd:], kc.data, vc.data, st.probsS.data, st.cachedShape(), st.scale)
-		o.drop(kc)
-		o.drop(vc)
-		// The prefixes' own attention, then what their rows send back, summed row by row.
-		ps := kern.AttnShape{B: st.g, T: P, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
-		kern.AttentionBackward(dq[:np*qd], dk[:np*kd], dv[:np*kd], dout[:np*qd], q[:np*qd], k[:np*kd], v[:np*kd], st.probsP.data, ps, st.scale)
-		kern.ParallelFor(st.g, 1, func(lo, hi int) {
-			for g := lo; g < hi; g++ {
-				dkg, dvg := dk[g*P*kd:(g+1)*P*kd], dv[g*P*kd:(g+1)*P*kd]
-				for r, rg := range st.gr.group {
-					if rg == g {
-						addTo(dkg, dkc.data[r*(P+T)*kd:(r*(P+T)+P)*kd])
-						addTo(dvg, dvc.data[r*(P+T)*kd:(r*(P+T)+P)*kd])
-					}
+	s := st.shape
+	P, T := st.p, s.T
+	qd, kd := s.Hq*s.D, s.Hkv*s.D
+	np := st.g * P
+	n := s.B * (P + T) * kd
+	kc, vc, dkc, dvc := o.scratch(n), o.scratch(n), o.scratch(n), o.scratch(n)
+	st.gather(kc.data, k)
+	st.gather(vc.data, v)
+	kern.AttentionCachedBackward(dq[np*qd:], dkc.data, dvc.data, dout[np*qd:], q[np*qd:], kc.data, vc.data, st.probsS.data, st.cachedShape(), st.scale)
+	o.drop(kc)
+	o.drop(vc)
+	ps := kern.AttnShape{B: st.g, T: P, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
+	kern.AttentionBackward(dq[:np*qd], dk[:np*kd], dv[:np*kd], dout[:np*qd], q[:np*qd], k[:np*kd], v[:np*kd], st.probsP.data, ps, st.scale)
+	kern.ParallelFor(st.g, 1, func(lo, hi int) {
+		for g := lo; g < hi; g++ {
+			dkg, dvg := dk[g*P*kd:(g+1)*P*kd], dv[g*P*kd:(g+1)*P*kd]
+			for r, rg := range st.gr.group {
+				if rg == g {
+					addTo(dkg, dkc.data[r*(P+T)*kd:(r*(P+T)+P)*kd])
+					addTo(dvg, dvc.data[r*(P+T)*kd:(r*(P+T)+P)*kd])
 				}
 			}
-		})
-		for r := range s.B {
-			copy(dk[(np+r*T)*kd:(np+(r+1)*T)*kd], dkc.data[(r*(P+T)+P)*kd:(r+1)*(P+T)*kd])
-			copy(dv[(np+r*T)*kd:(np+(r+1)*T)*kd], dvc.data[(r*(P+T)+P)*kd:(r+1)*(P+T)*kd])
 		}
-		o.drop(dkc)
-		o.drop(dvc)
-		st.gradVer = st.ver
-		o.drop(st.probsP)
-		o.drop(st.probsS)
-		st.probsP, st.probsS = nil, nil
-		for i, d := range []*tensor.Dense{st.dq, st.dk, st.dv} {
-			if st.gradUses[i] == 0 {
-				o.dropValue(d)
-			}
-		}
+	})
+	for r := range s.B {
+		copy(dk[(np+r*T)*kd:(np+(r+1)*T)*kd], dkc.data[(r*(P+T)+P)*kd:(r+1)*(P+T)*kd])
+		copy(dv[(np+r*T)*kd:(np+(r+1)*T)*kd], dvc.data[(r*(P+T)+P)*kd:(r+1)*(P+T)*kd])
 	}
-	o.done(in)
-	switch o.which {
-	case 0:
-		return st.dq, nil
-	case 1:
-		return st.dk, nil
-	}
-	return st.dv, nil
+	o.drop(dkc)
+	o.drop(dvc)
+	o.drop(st.probsP)
+	o.drop(st.probsS)
+	st.probsP, st.probsS = nil, nil
+	return nil
 }
 
 // minSharedPrefix is the fewest tokens examples must share to be ordered next to each other
