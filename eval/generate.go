@@ -110,7 +110,7 @@ func (s *ModelScorer) generateBatch(ctx context.Context, items []scoreItem, opts
 				continue
 			}
 			var id int
-			id, w = sampleToken(res.Row(i), opts.Temperature, rngs[i], w)
+			id, w = model.SampleToken(res.Row(i), opts.Temperature, rngs[i], w)
 			next[i] = int32(id)
 			if slices.Contains(s.m.Config.EOSTokenIDs, id) {
 				done[i], left = true, left-1
@@ -148,41 +148,6 @@ func (s *ModelScorer) generateBatch(ctx context.Context, items []scoreItem, opts
 		out[it.idx] = text
 	}
 	return nil
-}
-
-// sampleToken picks the next token from logits: the argmax (first on ties) at temperature 0,
-// else a draw from softmax(logits/temperature). w is reusable scratch.
-func sampleToken(logits []float32, temperature float64, rng *rand.Rand, w []float64) (int, []float64) {
-	if len(logits) == 0 {
-		return 0, w
-	}
-	best := 0
-	for i, v := range logits {
-		if v > logits[best] {
-			best = i
-		}
-	}
-	if temperature == 0 {
-		return best, w
-	}
-	if cap(w) < len(logits) {
-		w = make([]float64, len(logits))
-	}
-	w = w[:len(logits)]
-	mx := float64(logits[best])
-	var sum float64
-	for i, v := range logits {
-		w[i] = math.Exp((float64(v) - mx) / temperature)
-		sum += w[i]
-	}
-	r := rng.Float64() * sum
-	for i, v := range w {
-		r -= v
-		if r < 0 {
-			return i, w
-		}
-	}
-	return best, w
 }
 
 // errNoGenerator is returned by callers that need a Generator and got a Scorer without one.

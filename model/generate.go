@@ -51,7 +51,7 @@ func (m *Model) Generate(ctx context.Context, prompt []int, n int, opt GenerateO
 			return nil, err
 		}
 		var next int
-		next, w = pick(out.Row(0), opt.Temperature, rng, w)
+		next, w = SampleToken(out.Row(0), opt.Temperature, rng, w)
 		ids = append(ids, next)
 		if opt.StopAtEOS && slices.Contains(m.Config.EOSTokenIDs, next) {
 			break
@@ -60,9 +60,10 @@ func (m *Model) Generate(ctx context.Context, prompt []int, n int, opt GenerateO
 	return ids, nil
 }
 
-// pick chooses the next token: argmax (first on ties) when temperature is 0, else a sample.
-// w is scratch for the sampling weights (grown as needed and returned, for the next call).
-func pick(logits []float32, temperature float64, rng *rand.Rand, w []float64) (int, []float64) {
+// SampleToken chooses the next token from a row of logits: the argmax (first on ties) when
+// temperature is 0, else a draw from softmax(logits/temperature) with rng. w is scratch for the
+// sampling weights (grown as needed and returned, for the next call).
+func SampleToken(logits []float32, temperature float64, rng *rand.Rand, w []float64) (int, []float64) {
 	best := 0
 	for i, v := range logits {
 		if v > logits[best] {
