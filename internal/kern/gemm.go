@@ -42,12 +42,22 @@ const (
 // gemmPacked below by about 3x. Steady-state calls allocate nothing on the
 // assembly paths.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, true)
+}
+
+// gemm is Gemm and GemmSerial: over all processors when parallel, else on the calling
+// goroutine (the assembly driver, or the pure-Go packed gemmPacked).
+func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, parallel bool) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
 	}
 	if fastKernel != nil && m >= fastMinM && alpha != 0 && k != 0 {
-		gemmBlocked(fastKernel, transA, m, n, k, alpha, a, lda, bMat{f32: b, trans: transB, ld: ldb}, beta, c, ldc, true)
+		gemmBlocked(fastKernel, transA, m, n, k, alpha, a, lda, bMat{f32: b, trans: transB, ld: ldb}, beta, c, ldc, parallel)
+		return
+	}
+	if !parallel {
+		gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false)
 		return
 	}
 	scaleC(m, n, beta, c, ldc)

@@ -5,15 +5,7 @@ package kern
 // must not start more. It allocates nothing in steady state (pooled packing
 // buffers).
 func GemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if fastKernel != nil && m >= fastMinM && alpha != 0 && k != 0 {
-		gemmBlocked(fastKernel, transA, m, n, k, alpha, a, lda, bMat{f32: b, trans: transB, ld: ldb}, beta, c, ldc, false)
-		return
-	}
-	gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false)
+	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false)
 }
 
 // KernelName names the packed GEMM variant chosen for this CPU at start-up:
