@@ -45,6 +45,33 @@ DATA silu_k<>+36(SB)/4, $0x3f800000 // 1
 DATA silu_k<>+40(SB)/4, $0xc2b00000 // -88, the smallest numerator (silu(-88) < 1e-36)
 GLOBL silu_k<>(SB), RODATA|NOPTR, $44
 
+// ONE_PLUS_EXP_NEG sets Y3 = 1 + exp(-x) for the eight lanes of Y0 (kept), with the
+// constants of silu_k in Y6..Y15 as the kernels below load them; clobbers Y1, Y2, Y4. exp in
+// float32: y = -x clamped to [-87, 88], n = round(y·log2 e), r = y - n·ln 2 in two FMA steps,
+// a degree-6 polynomial (Cephes expf's coefficients), times 2^n.
+#define ONE_PLUS_EXP_NEG \
+	VXORPS       silu_sign<>(SB), Y0, Y1; \
+	VMINPS       silu_hi<>(SB), Y1, Y1; \
+	VMAXPS       silu_lo<>(SB), Y1, Y1; \
+	VMULPS       Y13, Y1, Y2; \
+	VROUNDPS     $0, Y2, Y2; \
+	VFNMADD231PS Y14, Y2, Y1; \
+	VFNMADD231PS Y15, Y2, Y1; \
+	VMULPS       Y1, Y1, Y4; \
+	VMOVAPS      Y6, Y3; \
+	VFMADD213PS  Y7, Y1, Y3; \
+	VFMADD213PS  Y8, Y1, Y3; \
+	VFMADD213PS  Y9, Y1, Y3; \
+	VFMADD213PS  Y10, Y1, Y3; \
+	VFMADD213PS  Y11, Y1, Y3; \
+	VFMADD213PS  Y1, Y4, Y3; \
+	VADDPS       Y12, Y3, Y3; \
+	VCVTPS2DQ    Y2, Y2; \
+	VPADDD       silu_bias<>(SB), Y2, Y2; \
+	VPSLLD       $23, Y2, Y2; \
+	VMULPS       Y2, Y3, Y3; \
+	VADDPS       Y12, Y3, Y3
+
 // func swigluAVX2(dst, gate, up *float32, n int)
 TEXT ·swigluAVX2(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
@@ -66,28 +93,8 @@ TEXT ·swigluAVX2(SB), NOSPLIT, $0-32
 loop:
 	CMPQ CX, $8
 	JL   done
-	VMOVUPS (SI), Y0               // x
-	VXORPS  silu_sign<>(SB), Y0, Y1 // y = -x
-	VMINPS  silu_hi<>(SB), Y1, Y1
-	VMAXPS  silu_lo<>(SB), Y1, Y1
-	VMULPS  Y13, Y1, Y2
-	VROUNDPS $0, Y2, Y2             // n = round(y log2 e)
-	VFNMADD231PS Y14, Y2, Y1        // r = y - n ln2hi
-	VFNMADD231PS Y15, Y2, Y1        // r -= n ln2lo
-	VMULPS  Y1, Y1, Y4              // z = r²
-	VMOVAPS Y6, Y3
-	VFMADD213PS Y7, Y1, Y3          // p = p·r + c
-	VFMADD213PS Y8, Y1, Y3
-	VFMADD213PS Y9, Y1, Y3
-	VFMADD213PS Y10, Y1, Y3
-	VFMADD213PS Y11, Y1, Y3
-	VFMADD213PS Y1, Y4, Y3          // p = p·z + r
-	VADDPS  Y12, Y3, Y3             // p += 1
-	VCVTPS2DQ Y2, Y2
-	VPADDD  silu_bias<>(SB), Y2, Y2
-	VPSLLD  $23, Y2, Y2             // 2^n
-	VMULPS  Y2, Y3, Y3              // exp(y)
-	VADDPS  Y12, Y3, Y3             // 1 + exp(-x)
+	VMOVUPS (SI), Y0 // x
+	ONE_PLUS_EXP_NEG
 	VMAXPS  Y0, Y5, Y0              // x = max(-88, x), NaN kept (second source)
 	VDIVPS  Y3, Y0, Y0              // silu(x)
 	VMULPS  (DX), Y0, Y0            // · u
@@ -124,28 +131,8 @@ TEXT ·swigluBackAVX2(SB), NOSPLIT, $0-48
 bloop:
 	CMPQ CX, $8
 	JL   bdone
-	VMOVUPS (SI), Y0               // x
-	VXORPS  silu_sign<>(SB), Y0, Y1 // y = -x, clamped as in swigluAVX2
-	VMINPS  silu_hi<>(SB), Y1, Y1
-	VMAXPS  silu_lo<>(SB), Y1, Y1
-	VMULPS  Y13, Y1, Y2
-	VROUNDPS $0, Y2, Y2
-	VFNMADD231PS Y14, Y2, Y1
-	VFNMADD231PS Y15, Y2, Y1
-	VMULPS  Y1, Y1, Y4
-	VMOVAPS Y6, Y3
-	VFMADD213PS Y7, Y1, Y3
-	VFMADD213PS Y8, Y1, Y3
-	VFMADD213PS Y9, Y1, Y3
-	VFMADD213PS Y10, Y1, Y3
-	VFMADD213PS Y11, Y1, Y3
-	VFMADD213PS Y1, Y4, Y3
-	VADDPS  Y12, Y3, Y3
-	VCVTPS2DQ Y2, Y2
-	VPADDD  silu_bias<>(SB), Y2, Y2
-	VPSLLD  $23, Y2, Y2
-	VMULPS  Y2, Y3, Y3              // exp(-x)
-	VADDPS  Y12, Y3, Y3             // 1 + exp(-x)
+	VMOVUPS (SI), Y0 // x
+	ONE_PLUS_EXP_NEG
 	VDIVPS  Y3, Y12, Y3             // s = sigmoid(x)
 	VMULPS  (R9), Y3, Y4            // t = dh·s
 	VMULPS  Y0, Y4, Y1              // du = t·x
