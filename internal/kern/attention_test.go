@@ -171,30 +171,6 @@ func TestAttentionChecksLengths(t *testing.T) {
 	require.Panics(t, func() { AttentionBackward(q, kv, kv, q, q, kv, kv, make([]float32, 7), s, 1) })
 }
 
-// loopDot and loopAxpy are the float32 dot product and axpy the loop attention used.
-func loopDot(x, y []float32) float32 {
-	y = y[:len(x)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += x[i] * y[i]
-		s1 += x[i+1] * y[i+1]
-		s2 += x[i+2] * y[i+2]
-		s3 += x[i+3] * y[i+3]
-	}
-	for ; i < len(x); i++ {
-		s0 += x[i] * y[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-func loopAxpy(alpha float32, x, y []float32) {
-	y = y[:len(x)]
-	for i, v := range x {
-		y[i] += alpha * v
-	}
-}
-
 // loopAttend is the scalar implementation attend replaced (one query at a time, a dot product
 // per visible key and an axpy per value, float32 softmax with a float64 sum): the reference
 // for the numerics of the matrix-product version. Arguments as attend's.
@@ -219,7 +195,7 @@ func loopAttend(out, q, k, v, probs, mask []float32, s CachedShape, scale float3
 			if mask != nil && mask[b*C+j] == 0 {
 				continue
 			}
-			sc := loopDot(qi, k[((b*C+j)*Hkv+kh)*D:((b*C+j)*Hkv+kh+1)*D]) * scale
+			sc := dot(qi, k[((b*C+j)*Hkv+kh)*D:((b*C+j)*Hkv+kh+1)*D]) * scale
 			p[j] = sc
 			if !seen || sc > mx {
 				mx = sc
@@ -246,7 +222,7 @@ func loopAttend(out, q, k, v, probs, mask []float32, s CachedShape, scale float3
 		for j := 0; j <= last; j++ {
 			if p[j] != 0 {
 				p[j] *= inv
-				loopAxpy(p[j], v[((b*C+j)*Hkv+kh)*D:((b*C+j)*Hkv+kh+1)*D], o)
+				axpy(p[j], v[((b*C+j)*Hkv+kh)*D:((b*C+j)*Hkv+kh+1)*D], o)
 			}
 		}
 	}
@@ -273,8 +249,8 @@ func loopAttentionBackward(dq, dk, dv, dout, q, k, v, probs []float32, s AttnSha
 						continue
 					}
 					koff := ((b*T+j)*Hkv + kh) * D
-					loopAxpy(p[j], doi, dv[koff:koff+D])
-					ds[j] = loopDot(doi, v[koff:koff+D])
+					axpy(p[j], doi, dv[koff:koff+D])
+					ds[j] = dot(doi, v[koff:koff+D])
 					tot += float64(p[j]) * float64(ds[j])
 				}
 				t32 := float32(tot)
@@ -284,8 +260,8 @@ func loopAttentionBackward(dq, dk, dv, dout, q, k, v, probs []float32, s AttnSha
 					}
 					g := p[j] * (ds[j] - t32) * scale
 					koff := ((b*T+j)*Hkv + kh) * D
-					loopAxpy(g, k[koff:koff+D], dqi)
-					loopAxpy(g, qi, dk[koff:koff+D])
+					axpy(g, k[koff:koff+D], dqi)
+					axpy(g, qi, dk[koff:koff+D])
 				}
 			}
 		}
