@@ -1,6 +1,7 @@
 package machiavelli
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -383,7 +384,7 @@ func compare(op string, a, b any) (bool, error) {
 		ia, aInt := na.(int64)
 		ib, bInt := nb.(int64)
 		if aInt && bInt {
-			c = cmpInt(ia, ib)
+			c = cmp.Compare(ia, ib)
 		} else {
 			fa, fb := toFloat(na), toFloat(nb)
 			if math.IsNaN(fa) || math.IsNaN(fb) {
@@ -403,16 +404,6 @@ func compare(op string, a, b any) (bool, error) {
 		return c >= 0, nil
 	}
 	return false, fmt.Errorf("unknown comparison %s", op)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func cmpFloat(a, b float64) int {
