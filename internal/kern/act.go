@@ -16,7 +16,7 @@ func silu(x float32) float32 {
 // AVX2+FMA (without the purego tag) silu is computed eight lanes at a time in
 // float32, within about 2 ulp of the correctly rounded value that the portable
 // float64 path gives (torch's own float32 silu is as far from it).
-func SwiGLU(h, g, u []float32) {
+func (th Threads) SwiGLU(h, g, u []float32) {
 	n := len(h)
 	if len(g) != n || len(u) != n {
 		panic(fmt.Sprintf("kern: swiglu: len(h)=%d len(g)=%d len(u)=%d", n, len(g), len(u)))
@@ -24,12 +24,12 @@ func SwiGLU(h, g, u []float32) {
 	if swigluVec != nil {
 		j := swigluPool.Get().(*swigluJob)
 		*j = swigluJob{h: h, g: g, u: u}
-		parallelRows((n+7)/8, 1<<13, j) // chunks of whole 8-lane blocks
+		parallelRows(th.workers(), (n+7)/8, 1<<13, j) // chunks of whole 8-lane blocks
 		*j = swigluJob{}
 		swigluPool.Put(j)
 		return
 	}
-	ParallelFor(n, 1<<14, func(lo, hi int) {
+	th.ParallelFor(n, 1<<14, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			h[i] = silu(g[i]) * u[i]
 		}
@@ -49,7 +49,7 @@ func (j *swigluJob) rows(lo, hi int) {
 
 // SwiGLUBackward computes dg = dh*u*silu'(g) and du = dh*silu(g), with
 // silu'(g) = σ(g)(1 + g(1-σ(g))). dg and du may alias dh.
-func SwiGLUBackward(dg, du, dh, g, u []float32) {
+func (th Threads) SwiGLUBackward(dg, du, dh, g, u []float32) {
 	n := len(dh)
 	if len(dg) != n || len(du) != n || len(g) != n || len(u) != n {
 		panic(fmt.Sprintf("kern: swiglu backward: len(dg)=%d len(du)=%d len(dh)=%d len(g)=%d len(u)=%d", len(dg), len(du), n, len(g), len(u)))
@@ -57,12 +57,12 @@ func SwiGLUBackward(dg, du, dh, g, u []float32) {
 	if swigluBackVec != nil {
 		j := swigluBackPool.Get().(*swigluBackJob)
 		*j = swigluBackJob{dg: dg, du: du, dh: dh, g: g, u: u}
-		parallelRows((n+7)/8, 1<<13, j)
+		parallelRows(th.workers(), (n+7)/8, 1<<13, j)
 		*j = swigluBackJob{}
 		swigluBackPool.Put(j)
 		return
 	}
-	ParallelFor(n, 1<<14, func(lo, hi int) {
+	th.ParallelFor(n, 1<<14, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			x := float64(g[i])
 			sg := 1 / (1 + math.Exp(-x))
@@ -87,9 +87,9 @@ func (j *swigluBackJob) rows(lo, hi int) {
 
 // Softmax replaces each row of width n by its softmax (float32,
 // max-subtracted, normalised by multiplying with 1/sum as torch does).
-func Softmax(x []float32, n int) {
+func (th Threads) Softmax(x []float32, n int) {
 	rows := checkRows("softmax", n, len(x))
-	ParallelFor(rows, max(1, 8192/n), func(lo, hi int) {
+	th.ParallelFor(rows, max(1, 8192/n), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			softmaxRow(x[r*n : (r+1)*n])
 		}
@@ -144,7 +144,7 @@ var f64Pool = sync.Pool{New: func() any { return new([]float64) }}
 // It returns the float64 sum and the number of counted rows. If dlogits is not
 // nil ([R, v], may alias logits) it receives scale*(softmax(row) - onehot) for
 // counted rows and 0 for ignored rows.
-func CrossEntropy(dlogits, logits []float32, v int, targets []int32, scale float32) (loss float64, count int) {
+func (th Threads) CrossEntropy(dlogits, logits []float32, v int, targets []int32, scale float32) (loss float64, count int) {
 	R := len(targets)
 	if v <= 0 || len(logits) != R*v || (dlogits != nil && len(dlogits) != R*v) {
 		panic(fmt.Sprintf("kern: cross entropy: %d targets, vocab %d: len(logits)=%d len(dlogits)=%d", R, v, len(logits), len(dlogits)))
@@ -159,7 +159,7 @@ func CrossEntropy(dlogits, logits []float32, v int, targets []int32, scale float
 		*lp = make([]float64, R)
 	}
 	losses := (*lp)[:R]
-	ParallelFor(R, max(1, 8192/v), func(lo, hi int) {
+	th.ParallelFor(R, max(1, 8192/v), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row := logits[r*v : (r+1)*v]
 			t := int(targets[r])

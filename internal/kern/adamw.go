@@ -3,7 +3,7 @@ package kern
 import (
 	"fmt"
 	"math"
-	"runtime"
+
 	"sync"
 	"sync/atomic"
 )
@@ -27,6 +27,8 @@ type AdamWPass struct {
 	GradScale float32
 	// ZeroGrad clears the gradients in the same pass, after each element is read.
 	ZeroGrad bool
+	// Threads caps the goroutines of the pass (0: all processors).
+	Threads Threads
 }
 
 // Step applies one AdamW update to parameters p with gradient g and moment
@@ -172,12 +174,12 @@ func spans(lens []int) []span {
 	return w
 }
 
-// runSpans calls fn on every work item, over up to GOMAXPROCS goroutines that
+// runSpans calls fn on every work item, over up to workers goroutines that
 // take items in turn, and returns the sum of fn's results in work-list order
 // (deterministic). total is the number of elements, to run small jobs inline.
-func runSpans(w []span, total int, fn func(s span) float64) float64 {
+func runSpans(workers int, w []span, total int, fn func(s span) float64) float64 {
 	sums := make([]float64, len(w))
-	workers := min(runtime.GOMAXPROCS(0), len(w))
+	workers = min(workers, len(w))
 	if total <= 2*adamwChunk {
 		workers = 1
 	}
@@ -217,7 +219,7 @@ func runSpans(w []span, total int, fn func(s span) float64) float64 {
 // StepTensors applies one AdamW update (as Step, element for element bit-identical) to
 // every tensor in one fused pass, for step >= 1: each element of P, G, M, V is read once and
 // P, M, V written once (and G cleared when pass.ZeroGrad). The work is split into chunks
-// over all tensors together and spread over up to GOMAXPROCS goroutines.
+// over all tensors together and spread over up to pass.Threads goroutines.
 //
 // It returns Σ g² over all gradient elements as read (before pass.GradScale), accumulated in
 // float64 (in an order fixed by the tensor lengths alone); its square root is the global
@@ -244,7 +246,7 @@ func (o AdamW) StepTensors(ts []AdamWTensor, step int, pass AdamWPass) float64 {
 		k = adamwGo // the assembly kernels do torch's lerp for weights < 0.5 only
 	}
 	zero := pass.ZeroGrad
-	return runSpans(spans(lens), total, func(s span) float64 {
+	return runSpans(pass.Threads.workers(), spans(lens), total, func(s span) float64 {
 		t := &ts[s.t]
 		return k(t.P[s.lo:s.hi], t.G[s.lo:s.hi], t.M[s.lo:s.hi], t.V[s.lo:s.hi], &c, zero)
 	})
@@ -252,14 +254,14 @@ func (o AdamW) StepTensors(ts []AdamWTensor, step int, pass AdamWPass) float64 {
 
 // SumSquares returns Σ float64(x)² over all elements of all xs, in one parallel read-only
 // pass (float64 partial sums in an order fixed by the lengths alone).
-func SumSquares(xs [][]float32) float64 {
+func (th Threads) SumSquares(xs [][]float32) float64 {
 	lens := make([]int, len(xs))
 	total := 0
 	for i, x := range xs {
 		lens[i] = len(x)
 		total += len(x)
 	}
-	return runSpans(spans(lens), total, func(s span) float64 {
+	return runSpans(th.workers(), spans(lens), total, func(s span) float64 {
 		return sumSqK(xs[s.t][s.lo:s.hi])
 	})
 }

@@ -34,8 +34,8 @@ func (s AttnShape) check(name string, lens ...lenCheck) {
 // keys), as AttentionBackward needs. Scores are scaled by scale (usually
 // 1/sqrt(D)); the softmax is float32 with max subtraction. The work is matrix
 // products per batch row and query head (see attend).
-func Attention(out, q, k, v, probs []float32, mask []float32, s AttnShape, scale float32) {
-	attend(out, q, k, v, probs, mask, CachedShape{B: s.B, Tq: s.T, Tk: s.T, Cap: s.T, Hq: s.Hq, Hkv: s.Hkv, D: s.D}, scale)
+func (th Threads) Attention(out, q, k, v, probs []float32, mask []float32, s AttnShape, scale float32) {
+	th.attend(out, q, k, v, probs, mask, CachedShape{B: s.B, Tq: s.T, Tk: s.T, Cap: s.T, Hq: s.Hq, Hkv: s.Hkv, D: s.D}, scale)
 }
 
 // AttentionBackward computes the gradients of Attention given dout
@@ -49,11 +49,11 @@ func Attention(out, q, k, v, probs []float32, mask []float32, s AttnShape, scale
 // dQ = scale dS K, dK += scale dSᵀ Q) over the causal lower block triangle only; the row sums
 // Σ_l p_il dp_il are float64. Work is split over (batch row, kv head) pairs, each owning its
 // dk/dv and the dq of its query heads.
-func AttentionBackward(dq, dk, dv, dout, q, k, v, probs []float32, s AttnShape, scale float32) {
+func (th Threads) AttentionBackward(dq, dk, dv, dout, q, k, v, probs []float32, s AttnShape, scale float32) {
 	nq, nkv := s.B*s.T*s.Hq*s.D, s.B*s.T*s.Hkv*s.D
 	s.check("attention backward", lenCheck{"dq", len(dq), nq}, lenCheck{"dout", len(dout), nq}, lenCheck{"q", len(q), nq},
 		lenCheck{"dk", len(dk), nkv}, lenCheck{"dv", len(dv), nkv}, lenCheck{"k", len(k), nkv}, lenCheck{"v", len(v), nkv},
 		lenCheck{"probs", len(probs), s.B * s.Hq * s.T * s.T})
 	// Every key is in the window: the cached backward with Tq == Tk == T.
-	AttentionCachedBackward(dq, dk, dv, dout, q, k, v, probs, CachedShape{B: s.B, Tq: s.T, Tk: s.T, Cap: s.T, Hq: s.Hq, Hkv: s.Hkv, D: s.D}, scale)
+	th.AttentionCachedBackward(dq, dk, dv, dout, q, k, v, probs, CachedShape{B: s.B, Tq: s.T, Tk: s.T, Cap: s.T, Hq: s.Hq, Hkv: s.Hkv, D: s.D}, scale)
 }

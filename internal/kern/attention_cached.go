@@ -27,8 +27,8 @@ func (s CachedShape) slots() int {
 // included (they are multiplied by probability 0). With Tk == Tq (and Cap == Tk) the result
 // equals Attention's, computed with the same float32 arithmetic (scores scaled by scale,
 // max-subtracted softmax summed in float64).
-func AttentionCached(out, q, k, v, mask []float32, s CachedShape, scale float32) {
-	attend(out, q, k, v, nil, mask, s, scale)
+func (th Threads) AttentionCached(out, q, k, v, mask []float32, s CachedShape, scale float32) {
+	th.attend(out, q, k, v, nil, mask, s, scale)
 }
 
 // attnBlock is the number of queries per causal block: scores and the probability-weighted
@@ -49,7 +49,7 @@ const attnGrain = 1 << 16
 // through their row strides), keys from the first unmasked slot to the block's last visible
 // one. Masked keys get probability 0; they are still multiplied by it, so the values of masked
 // slots must be finite (a key/value cache holds zeros or computed values there).
-func attend(out, q, k, v, probs, mask []float32, s CachedShape, scale float32) {
+func (th Threads) attend(out, q, k, v, probs, mask []float32, s CachedShape, scale float32) {
 	B, Tq, Tk, Hq, Hkv, D := s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D
 	C := s.slots()
 	if B < 0 || Tq < 0 || Tk < Tq || C < Tk || Hq <= 0 || Hkv <= 0 || D <= 0 || Hq%Hkv != 0 {
@@ -76,7 +76,7 @@ func attend(out, q, k, v, probs, mask []float32, s CachedShape, scale float32) {
 	past := Tk - Tq
 	ldq, ldk := Hq*D, Hkv*D
 	rb := min(Tq, attnBlock)
-	ParallelFor(B*Hq, max(1, attnGrain/(Tq*Tk*D)), func(lo, hi int) {
+	th.ParallelFor(B*Hq, max(1, attnGrain/(Tq*Tk*D)), func(lo, hi int) {
 		var buf *f32Buf
 		if probs == nil {
 			buf = getF32(rb * Tk)

@@ -6,11 +6,11 @@ import "fmt"
 // probs ([B,Hq,Tq,Tk], 0 for invisible keys), as AttentionCachedBackward needs. It is the
 // forward pass of a training step whose rows continue keys computed elsewhere (a shared
 // prompt prefix).
-func AttentionCachedTrain(out, q, k, v, probs, mask []float32, s CachedShape, scale float32) {
+func (th Threads) AttentionCachedTrain(out, q, k, v, probs, mask []float32, s CachedShape, scale float32) {
 	if len(probs) != s.B*s.Hq*s.Tq*s.Tk {
 		panic(fmt.Sprintf("kern: attention: shape %+v: len(probs)=%d, want %d", s, len(probs), s.B*s.Hq*s.Tq*s.Tk))
 	}
-	attend(out, q, k, v, probs, mask, s, scale)
+	th.attend(out, q, k, v, probs, mask, s, scale)
 }
 
 // AttentionCachedBackward computes the gradients of AttentionCachedTrain given dout
@@ -20,7 +20,7 @@ func AttentionCachedTrain(out, q, k, v, probs, mask []float32, s CachedShape, sc
 // key position Tk-Tq+i: per batch row and query head, matrix products over the keys visible to
 // each block of queries; the row sums Σ_l p_il dp_il are float64. With Tq == Tk it computes
 // what AttentionBackward does.
-func AttentionCachedBackward(dq, dk, dv, dout, q, k, v, probs []float32, s CachedShape, scale float32) {
+func (th Threads) AttentionCachedBackward(dq, dk, dv, dout, q, k, v, probs []float32, s CachedShape, scale float32) {
 	B, Tq, Tk, Hq, Hkv, D := s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D
 	C := s.slots()
 	if B < 0 || Tq < 0 || Tk < Tq || C < Tk || Hq <= 0 || Hkv <= 0 || D <= 0 || Hq%Hkv != 0 {
@@ -48,7 +48,7 @@ func AttentionCachedBackward(dq, dk, dv, dout, q, k, v, probs []float32, s Cache
 	past := Tk - Tq
 	ldq, ldk := Hq*D, Hkv*D
 	rb := min(Tq, attnBlock)
-	ParallelFor(B*Hkv, max(1, attnGrain/(group*Tq*Tk*D)), func(lo, hi int) {
+	th.ParallelFor(B*Hkv, max(1, attnGrain/(group*Tq*Tk*D)), func(lo, hi int) {
 		buf := getF32(Tq * Tk)
 		ds := buf.s // dP, then dS, row-major [Tq,Tk]
 		for u := lo; u < hi; u++ {

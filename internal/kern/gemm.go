@@ -3,7 +3,7 @@ package kern
 import (
 	"fmt"
 	"math"
-	"runtime"
+
 	"sync"
 	"sync/atomic"
 
@@ -41,23 +41,23 @@ const (
 // workers; elsewhere gonum's blas32.Sgemm, which beats the pure-Go packed
 // gemmPacked below by about 3x. Steady-state calls allocate nothing on the
 // assembly paths.
-func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, true)
+func (th Threads) Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, th.workers())
 }
 
 // gemm is Gemm and GemmSerial: over all processors when parallel, else on the calling
 // goroutine (the assembly driver, or the pure-Go packed gemmPacked).
-func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, parallel bool) {
+func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, workers int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
 	}
 	if fastKernel != nil && m >= fastMinM && alpha != 0 && k != 0 {
-		gemmBlocked(fastKernel, transA, m, n, k, alpha, a, lda, bMat{f32: b, trans: transB, ld: ldb}, beta, c, ldc, parallel)
+		gemmBlocked(fastKernel, transA, m, n, k, alpha, a, lda, bMat{f32: b, trans: transB, ld: ldb}, beta, c, ldc, workers)
 		return
 	}
-	if !parallel {
-		gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false)
+	if workers <= 1 {
+		gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1)
 		return
 	}
 	scaleC(m, n, beta, c, ldc)
@@ -65,7 +65,7 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		return
 	}
 	if m < 2*mr {
-		gemmSmallM(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, max((1<<16)/max(m*k, 1), 1))
+		gemmSmallM(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, workers, max((1<<16)/max(m*k, 1), 1))
 		return
 	}
 	ta, tb := blas.NoTrans, blas.NoTrans
@@ -130,7 +130,7 @@ func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 // gemmPacked is Gemm's pure-Go packed, cache-blocked implementation with an
 // mr x nr register-blocked micro-kernel, parallel over row panels of C when
 // parallel is set.
-func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, parallel bool) {
+func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, workers int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
@@ -140,14 +140,14 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 		return
 	}
 	grain := func(work int) int { // items per goroutine worth ~64k flops
-		if !parallel {
+		if workers <= 1 {
 			return math.MaxInt
 		}
 		g := (1 << 16) / max(work, 1)
 		return max(g, 1)
 	}
 	if m < 2*mr {
-		gemmSmallM(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, grain(m*k))
+		gemmSmallM(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, workers, grain(m*k))
 		return
 	}
 	for jc := 0; jc < n; jc += ncBlock {
@@ -157,13 +157,13 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			kc := min(kcBlock, k-pc)
 			bp := getF32(npanels * nr * kc)
 			bpack := bp.s
-			ParallelFor(npanels, grain(kc*nr/8), func(lo, hi int) {
+			Threads(workers).ParallelFor(npanels, grain(kc*nr/8), func(lo, hi int) {
 				for jp := lo; jp < hi; jp++ {
 					packB(transB, b, ldb, pc, kc, jc+jp*nr, min(nr, nc-jp*nr), bpack[jp*nr*kc:(jp+1)*nr*kc])
 				}
 			})
 			mpanels := (m + mr - 1) / mr
-			ParallelFor(mpanels, grain(mr*kc*nc), func(lo, hi int) {
+			Threads(workers).ParallelFor(mpanels, grain(mr*kc*nc), func(lo, hi int) {
 				ap := getF32(mcBlock * kc)
 				var tile [mr * nr]float32
 				for ip0 := lo; ip0 < hi; ip0 += mcBlock / mr {
@@ -296,7 +296,7 @@ func micro(kc int, a, b []float32, tile *[mr * nr]float32) {
 // C += alpha * op(A) * op(B), parallel over columns of C (transB) or over k
 // (otherwise) when grain allows, on the Gemm worker pool with pooled state,
 // so that it allocates nothing in steady state.
-func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, grain int) {
+func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, workers, grain int) {
 	t := smallMPool.Get().(*smallMTask)
 	t.transB, t.m, t.n, t.k, t.alpha, t.b, t.ldb, t.c, t.ldc = transB, m, n, k, alpha, b, ldb, c, ldc
 	var abuf *f32Buf
@@ -313,7 +313,7 @@ func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			t.arow[i] = a[i*lda : i*lda+k]
 		}
 	}
-	procs := runtime.GOMAXPROCS(0)
+	procs := workers
 	if transB {
 		workers := max(1, min(procs, n/max(grain, 1)))
 		t.chunk = max(1, n/(4*workers))

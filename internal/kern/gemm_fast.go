@@ -125,14 +125,14 @@ func putPack(b *f32Buf) { packPool.Put(b) }
 // parallel is set. beta == 0 ignores the old C. It allocates nothing in
 // steady state: the packed panels and the edge tile come from pools, and the
 // parallel steps run on a pool of workers (gemm_parallel.go).
-func gemmBlocked(kn *gemmKernel, transA bool, m, n, k int, alpha float32, a []float32, lda int, b bMat, beta float32, c []float32, ldc int, parallel bool) {
-	gemmBlockedSplit(kn, transA, m, n, k, alpha, a, lda, b, beta, c, ldc, parallel, gemmSplit{})
+func gemmBlocked(kn *gemmKernel, transA bool, m, n, k int, alpha float32, a []float32, lda int, b bMat, beta float32, c []float32, ldc int, workers int) {
+	gemmBlockedSplit(kn, transA, m, n, k, alpha, a, lda, b, beta, c, ldc, workers, gemmSplit{})
 }
 
 // gemmBlockedSplit is gemmBlocked of a stacked product (see bMat and
 // gemmSplit): op(A) and op(B) concatenated along k, or op(B) and C along n,
 // so that the shared operand is packed once for both parts.
-func gemmBlockedSplit(kn *gemmKernel, transA bool, m, n, k int, alpha float32, a []float32, lda int, b bMat, beta float32, c []float32, ldc int, parallel bool, sp gemmSplit) {
+func gemmBlockedSplit(kn *gemmKernel, transA bool, m, n, k int, alpha float32, a []float32, lda int, b bMat, beta float32, c []float32, ldc int, workers int, sp gemmSplit) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -149,10 +149,7 @@ func gemmBlockedSplit(kn *gemmKernel, transA bool, m, n, k int, alpha float32, a
 		}
 		return
 	}
-	workers := 1
-	if parallel {
-		workers = gemmParallelism()
-	}
+	workers = max(workers, 1)
 	mr, nr := kn.mr, kn.nr
 	mpan := (m + mr - 1) / mr
 	// Near-equal depth blocks of at most kn.kc (k = kc+1 gives two halves,

@@ -114,8 +114,8 @@ func TestGemmBlockedEdges(t *testing.T) {
 					b := randSlice(rng, (brows-1)*ldb+ldb-pad)
 					c0 := randSlice(rng, (sh.m-1)*ldc+sh.n)
 					sc := scalars[(si+btoi(ta)+2*btoi(tb))%len(scalars)]
-					for _, par := range []bool{false, true} {
-						msg := fmt.Sprintf("%s m=%d n=%d k=%d pad=%d tA=%v tB=%v alpha=%v beta=%v parallel=%v",
+					for _, par := range []int{1, 3} {
+						msg := fmt.Sprintf("%s m=%d n=%d k=%d pad=%d tA=%v tB=%v alpha=%v beta=%v workers=%d",
 							kname, sh.m, sh.n, sh.k, pad, ta, tb, sc.alpha, sc.beta, par)
 						want := refGemm(ta, tb, sh.m, sh.n, sh.k, float64(sc.alpha), a, lda, b, ldb, float64(sc.beta), c0, ldc)
 						c := append([]float32(nil), c0...)
@@ -162,7 +162,7 @@ func TestGemmBlockedHalf(t *testing.T) {
 					c0 := randSlice(rng, sh.m*sh.n)
 					want := refGemm(false, tb, sh.m, sh.n, sh.k, 1.5, a, sh.k, wf, cols, 1, c0, sh.n)
 					c := append([]float32(nil), c0...)
-					gemmBlocked(kern, false, sh.m, sh.n, sh.k, 1.5, a, sh.k, bMat{half: w.Half, dt: dt, trans: tb, ld: cols}, 1, c, sh.n, true)
+					gemmBlocked(kern, false, sh.m, sh.n, sh.k, 1.5, a, sh.k, bMat{half: w.Half, dt: dt, trans: tb, ld: cols}, 1, c, sh.n, 2)
 					requireClose(t, want, c, 1e-5, fmt.Sprintf("%s %s m=%d n=%d k=%d tB=%v", kname, dt, sh.m, sh.n, sh.k, tb))
 				}
 			}
@@ -174,11 +174,11 @@ func TestGemmBlockedZeroAlphaOrK(t *testing.T) {
 	for _, kern := range gemmVariants() {
 		kname := kern.name
 		c := []float32{float32(math.NaN()), 2, 3, 4}
-		gemmBlocked(kern, false, 2, 2, 0, 1, nil, 1, bMat{ld: 2}, 0, c, 2, true)
+		gemmBlocked(kern, false, 2, 2, 0, 1, nil, 1, bMat{ld: 2}, 0, c, 2, 2)
 		require.Equal(t, []float32{0, 0, 0, 0}, c, kname)
 		c = []float32{1, 2, 3, 4}
 		a := []float32{float32(math.NaN()), 1, 1, 1}
-		gemmBlocked(kern, false, 2, 2, 2, 0, a, 2, bMat{f32: []float32{1, 1, 1, 1}, ld: 2}, 2, c, 2, true)
+		gemmBlocked(kern, false, 2, 2, 2, 0, a, 2, bMat{f32: []float32{1, 1, 1, 1}, ld: 2}, 2, c, 2, 2)
 		require.Equal(t, []float32{2, 4, 6, 8}, c, kname)
 	}
 }
@@ -317,7 +317,7 @@ func TestLinearUnknownDTypePanics(t *testing.T) {
 		require.Panics(t, func() { Linear(make([]float32, m*20), x, m, w, false) }, "linear m=%d", m)
 		require.Panics(t, func() { LinearBackwardInput(x, make([]float32, m*20), m, w, false) }, "backward m=%d", m)
 		require.Panics(t, func() {
-			gemmBlocked(goKernel, false, m, 20, 40, 1, x, 40, bMat{half: w.Half, dt: w.DType, trans: true, ld: 40}, 0, make([]float32, m*20), 20, false)
+			gemmBlocked(goKernel, false, m, 20, 40, 1, x, 40, bMat{half: w.Half, dt: w.DType, trans: true, ld: 40}, 0, make([]float32, m*20), 20, 1)
 		}, "gemmBlocked m=%d", m)
 	}
 }
@@ -365,7 +365,7 @@ func TestGemmBlockedSmallSizes(t *testing.T) {
 				k := 1 + (7*m+3*n)%40
 				ta, tb := iter%2 == 1, iter/2%2 == 1
 				sc := scalars[iter%len(scalars)]
-				par := iter%5 == 0
+				par := 1 + 2*btoi(iter%5 == 0)
 				iter++
 				lda, arows := k, m
 				if ta {
@@ -384,7 +384,7 @@ func TestGemmBlockedSmallSizes(t *testing.T) {
 					c[0] = float32(math.NaN())
 				}
 				gemmBlocked(kv, ta, m, n, k, sc.alpha, a, lda, bMat{f32: b, trans: tb, ld: ldb}, sc.beta, c, n, par)
-				requireClose(t, want, c, 1e-5, fmt.Sprintf("%s m=%d n=%d k=%d tA=%v tB=%v alpha=%v beta=%v par=%v", kv.name, m, n, k, ta, tb, sc.alpha, sc.beta, par))
+				requireClose(t, want, c, 1e-5, fmt.Sprintf("%s m=%d n=%d k=%d tA=%v tB=%v alpha=%v beta=%v workers=%d", kv.name, m, n, k, ta, tb, sc.alpha, sc.beta, par))
 			}
 		}
 	}

@@ -72,7 +72,8 @@ type gemmTask struct {
 	mpan  int
 	npan  int
 	per   int // row panels per row block (taskColumns)
-	chunk int // panels claimed at a time
+	chunk int // panels claimed at a time (taskPackB)
+	nch   int // chunks of near-equal size, claimed by index (taskColumns, taskRows)
 	next  atomic.Int64
 	ctrs  []atomic.Int64 // per row block (taskColumns)
 	wg    sync.WaitGroup
@@ -97,31 +98,32 @@ func (t *gemmTask) work(int) {
 		tile := getF32(mr * nr)
 		for b := range t.ctrs {
 			ctr := &t.ctrs[b]
-			if ctr.Load() >= int64(t.npan) {
+			if ctr.Load() >= int64(t.nch) {
 				continue
 			}
 			ic, icEnd := b*t.per, min(t.mpan, (b+1)*t.per)
 			g.packA(ic, icEnd, abuf.s)
 			for {
-				j := int(ctr.Add(int64(t.chunk))) - t.chunk
-				if j >= t.npan {
+				c := int(ctr.Add(1)) - 1
+				if c >= t.nch {
 					break
 				}
-				g.tiles(ic, icEnd, j, min(t.npan, j+t.chunk), abuf.s, tile.s)
+				j, jEnd := chunkRange(c, t.nch, t.npan)
+				g.tiles(ic, icEnd, j, jEnd, abuf.s, tile.s)
 			}
 		}
 		putF32(tile)
 		putPack(abuf)
 	case taskRows:
 		mr, nr := g.kn.mr, g.kn.nr
-		abuf := getPack(t.chunk * mr * g.kc)
+		abuf := getPack((t.mpan + t.nch - 1) / t.nch * mr * g.kc)
 		tile := getF32(mr * nr)
 		for {
-			i := int(t.next.Add(int64(t.chunk))) - t.chunk
-			if i >= t.mpan {
+			c := int(t.next.Add(1)) - 1
+			if c >= t.nch {
 				break
 			}
-			iEnd := min(t.mpan, i+t.chunk)
+			i, iEnd := chunkRange(c, t.nch, t.mpan)
 			g.packA(i, iEnd, abuf.s)
 			g.tiles(i, iEnd, 0, t.npan, abuf.s, tile.s)
 		}
@@ -155,7 +157,7 @@ func (g *gemmBlock) runParallel(workers, mpan, npan int) {
 		nblk := (mpan + mcp - 1) / mcp
 		t.kind = taskColumns
 		t.per = (mpan + nblk - 1) / nblk
-		t.chunk = max(1, npan/(4*workers))
+		t.nch = evenChunks(npan, 1, workers)
 		if cap(t.ctrs) < nblk {
 			t.ctrs = make([]atomic.Int64, nblk)
 		}
@@ -165,12 +167,25 @@ func (g *gemmBlock) runParallel(workers, mpan, npan int) {
 		}
 	} else {
 		t.kind = taskRows
-		t.chunk = min(mcp, max(1, mpan/(4*workers)))
+		t.nch = evenChunks(mpan, (mpan+mcp-1)/mcp, workers)
 		t.next.Store(0)
 	}
 	runWorkers(t, workers, &t.wg)
 	t.release()
 }
+
+// evenChunks returns how many near-equal chunks to cut n panels into for the workers: about
+// four per worker (so that a worker that starts late holds nobody up), at least `least`, at
+// most n, and a multiple of workers where possible, so that workers starting together finish
+// together (86 row panels on two workers: 8 chunks of 10 or 11, not 8 of 10 and one of 6).
+func evenChunks(n, least, workers int) int {
+	c := max(4*workers, least)
+	c = (c + workers - 1) / workers * workers
+	return max(1, min(c, n))
+}
+
+// chunkRange is chunk c of nch near-equal chunks of [0, n).
+func chunkRange(c, nch, n int) (lo, hi int) { return c * n / nch, (c + 1) * n / nch }
 
 // release drops the task's references to the caller's matrices and returns
 // it to the pool.

@@ -5,7 +5,7 @@ package kern
 // must not start more. It allocates nothing in steady state (pooled packing
 // buffers).
 func GemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false)
+	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1)
 }
 
 // KernelName names the packed GEMM variant chosen for this CPU at start-up:

@@ -16,9 +16,9 @@ import "fmt"
 // m >= 8 and w.Rows a multiple of the kernel's register tile width (every
 // real model's projections), the stacked driver runs; otherwise Linear and
 // Gemm do the two products.
-func LinearLoRA(y, t, x []float32, m int, w *Weight, a []float32, r int, accumulate bool) {
+func (th Threads) LinearLoRA(y, t, x []float32, m int, w *Weight, a []float32, r int, accumulate bool) {
 	checkLinearLoRA("linear lora", y, x, t, m, w.Rows, w.Cols, w, a, r)
-	linearLoRA(fastKernel, y, t, x, m, w, a, r, accumulate, true)
+	linearLoRA(fastKernel, y, t, x, m, w, a, r, accumulate, th.workers())
 }
 
 // LinearLoRABackwardInput computes dx[m,w.Cols] = dy[m,w.Rows]·W + su[m,r]·A
@@ -26,9 +26,9 @@ func LinearLoRA(y, t, x []float32, m int, w *Weight, a []float32, r int, accumul
 // gradient s·(dy·B)) as one product over the concatenated depth w.Rows + r.
 // With the assembly Gemm kernel and m >= 8 the stacked driver runs;
 // otherwise LinearBackwardInput and Gemm add the two terms.
-func LinearLoRABackwardInput(dx, dy, su []float32, m int, w *Weight, a []float32, r int, accumulate bool) {
+func (th Threads) LinearLoRABackwardInput(dx, dy, su []float32, m int, w *Weight, a []float32, r int, accumulate bool) {
 	checkLinearLoRA("linear lora backward", dx, dy, su, m, w.Cols, w.Rows, w, a, r)
-	linearLoRABackwardInput(fastKernel, dx, dy, su, m, w, a, r, accumulate, true)
+	linearLoRABackwardInput(fastKernel, dx, dy, su, m, w, a, r, accumulate, th.workers())
 }
 
 // checkLinearLoRA checks the lengths of the operands: out [m,outW], in
@@ -60,7 +60,7 @@ func stackable(kn *gemmKernel, m int, w *Weight) bool {
 
 // linearLoRA is LinearLoRA with packed variant kn (nil: the separate
 // products), over all processors when parallel.
-func linearLoRA(kn *gemmKernel, y, t, x []float32, m int, w *Weight, a []float32, r int, accumulate, parallel bool) {
+func linearLoRA(kn *gemmKernel, y, t, x []float32, m int, w *Weight, a []float32, r int, accumulate bool, workers int) {
 	R, C := w.Rows, w.Cols
 	if m == 0 {
 		return
@@ -72,18 +72,19 @@ func linearLoRA(kn *gemmKernel, y, t, x []float32, m int, w *Weight, a []float32
 	if stackable(kn, m, w) && R > 0 && r > 0 && C > 0 && R%kn.nr == 0 {
 		b := weightB(w, true)
 		b.f2, b.ld2, b.at, b.split = a, C, R, splitCols
-		gemmBlockedSplit(kn, false, m, R+r, C, 1, x, C, b, beta, y, R, parallel, gemmSplit{c2: t, ldc2: r, cAt: R})
+		gemmBlockedSplit(kn, false, m, R+r, C, 1, x, C, b, beta, y, R, workers, gemmSplit{c2: t, ldc2: r, cAt: R})
 		return
 	}
-	Linear(y, x, m, w, accumulate)
+	th := Threads(workers)
+	th.Linear(y, x, m, w, accumulate)
 	if r > 0 {
-		Gemm(false, true, m, r, C, 1, x, C, a, C, 0, t, r)
+		th.Gemm(false, true, m, r, C, 1, x, C, a, C, 0, t, r)
 	}
 }
 
 // linearLoRABackwardInput is LinearLoRABackwardInput with packed variant kn
 // (nil: the separate products), over all processors when parallel.
-func linearLoRABackwardInput(kn *gemmKernel, dx, dy, su []float32, m int, w *Weight, a []float32, r int, accumulate, parallel bool) {
+func linearLoRABackwardInput(kn *gemmKernel, dx, dy, su []float32, m int, w *Weight, a []float32, r int, accumulate bool, workers int) {
 	R, C := w.Rows, w.Cols
 	if m == 0 || C == 0 {
 		return
@@ -95,11 +96,12 @@ func linearLoRABackwardInput(kn *gemmKernel, dx, dy, su []float32, m int, w *Wei
 	if stackable(kn, m, w) && R > 0 && r > 0 {
 		b := weightB(w, false)
 		b.f2, b.ld2, b.at, b.split = a, C, R, splitRows
-		gemmBlockedSplit(kn, false, m, C, R+r, 1, dy, R, b, beta, dx, C, parallel, gemmSplit{a2: su, lda2: r, kAt: R})
+		gemmBlockedSplit(kn, false, m, C, R+r, 1, dy, R, b, beta, dx, C, workers, gemmSplit{a2: su, lda2: r, kAt: R})
 		return
 	}
-	LinearBackwardInput(dx, dy, m, w, accumulate)
+	th := Threads(workers)
+	th.LinearBackwardInput(dx, dy, m, w, accumulate)
 	if r > 0 {
-		Gemm(false, false, m, C, r, 1, su, r, a, C, 1, dx, C)
+		th.Gemm(false, false, m, C, r, 1, su, r, a, C, 1, dx, C)
 	}
 }

@@ -87,8 +87,8 @@ func TestLinearLoRAStacked(t *testing.T) {
 				for i, v := range wantY {
 					wantAcc[i] += v
 				}
-				for _, par := range []bool{false, true} {
-					msg := fmt.Sprintf("%s %s m=%d out=%d in=%d r=%d parallel=%v", name, dt, sh.m, sh.out, sh.in, sh.r, par)
+				for _, par := range []int{1, 3} {
+					msg := fmt.Sprintf("%s %s m=%d out=%d in=%d r=%d workers=%d", name, dt, sh.m, sh.out, sh.in, sh.r, par)
 					y, tt := nanSlice(sh.m*sh.out), nanSlice(sh.m*sh.r)
 					linearLoRA(kv, y, tt, x, sh.m, w, a, sh.r, false, par)
 					requireClose(t, wantY, y, 1e-5, msg+" y")
@@ -131,8 +131,8 @@ func TestLinearLoRABackwardStacked(t *testing.T) {
 				for i, v := range want {
 					wantAcc[i] += v
 				}
-				for _, par := range []bool{false, true} {
-					msg := fmt.Sprintf("%s %s m=%d out=%d in=%d r=%d parallel=%v", name, dt, sh.m, sh.out, sh.in, sh.r, par)
+				for _, par := range []int{1, 3} {
+					msg := fmt.Sprintf("%s %s m=%d out=%d in=%d r=%d workers=%d", name, dt, sh.m, sh.out, sh.in, sh.r, par)
 					dx := nanSlice(sh.m * sh.in)
 					linearLoRABackwardInput(kv, dx, dy, su, sh.m, w, a, sh.r, false, par)
 					requireClose(t, want, dx, 1e-5, msg)

@@ -49,10 +49,10 @@ func TestGemm(t *testing.T) {
 		"Gemm":       Gemm,
 		"GemmSerial": GemmSerial,
 		"packed": func(ta, tb bool, m, n, k int, al float32, a []float32, lda int, b []float32, ldb int, be float32, c []float32, ldc int) {
-			gemmPacked(ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc, true)
+			gemmPacked(ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc, 2)
 		},
 		"packedSerial": func(ta, tb bool, m, n, k int, al float32, a []float32, lda int, b []float32, ldb int, be float32, c []float32, ldc int) {
-			gemmPacked(ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc, false)
+			gemmPacked(ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc, 1)
 		},
 	}
 	rng := newRNG(1)

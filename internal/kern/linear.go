@@ -25,7 +25,7 @@ func tileRows(rows, cols int) int {
 // With the assembly Gemm kernel (amd64 AVX2+FMA) and m >= 8, half-precision
 // weights are decoded while packing the kernel's panels; otherwise they are
 // decoded tile by tile into pooled scratch.
-func Linear(y, x []float32, m int, w *Weight, accumulate bool) {
+func (th Threads) Linear(y, x []float32, m int, w *Weight, accumulate bool) {
 	R, C := w.Rows, w.Cols
 	checkLinear("linear", y, x, m, R, C, w)
 	var beta float32
@@ -36,19 +36,19 @@ func Linear(y, x []float32, m int, w *Weight, accumulate bool) {
 		return
 	}
 	if w.DType == F32 {
-		Gemm(false, true, m, R, C, 1, x, C, w.F32, C, beta, y, R)
+		th.Gemm(false, true, m, R, C, 1, x, C, w.F32, C, beta, y, R)
 		return
 	}
 	if fastKernel != nil && m >= fastMinM && (w.DType == BF16 || w.DType == F16) {
 		// Half-precision rows are decoded straight into the packed panels.
-		gemmBlocked(fastKernel, false, m, R, C, 1, x, C, bMat{half: w.Half, dt: w.DType, trans: true, ld: C}, beta, y, R, true)
+		gemmBlocked(fastKernel, false, m, R, C, 1, x, C, bMat{half: w.Half, dt: w.DType, trans: true, ld: C}, beta, y, R, th.workers())
 		return
 	}
 	tr := tileRows(R, C)
 	ntiles := (R + tr - 1) / tr
 	if m < 2*mr {
 		// Few rows of x: each worker decodes its own tiles and takes dot products.
-		ParallelFor(ntiles, 1, func(lo, hi int) {
+		th.ParallelFor(ntiles, 1, func(lo, hi int) {
 			buf := getF32(tr * C)
 			for t := lo; t < hi; t++ {
 				r0, r1 := t*tr, min(R, (t+1)*tr)
@@ -73,15 +73,15 @@ func Linear(y, x []float32, m int, w *Weight, accumulate bool) {
 	buf := getF32(tr * C)
 	for t := 0; t < ntiles; t++ {
 		r0, r1 := t*tr, min(R, (t+1)*tr)
-		decodeParallel(w, r0, r1, 0, C, buf.s)
-		Gemm(false, true, m, r1-r0, C, 1, x, C, buf.s, C, beta, y[r0:], R)
+		th.decodeParallel(w, r0, r1, 0, C, buf.s)
+		th.Gemm(false, true, m, r1-r0, C, 1, x, C, buf.s, C, beta, y[r0:], R)
 	}
 	putF32(buf)
 }
 
 // LinearBackwardInput computes dx[m,w.Cols] = dy[m,w.Rows] · W (dx += when
 // accumulate).
-func LinearBackwardInput(dx, dy []float32, m int, w *Weight, accumulate bool) {
+func (th Threads) LinearBackwardInput(dx, dy []float32, m int, w *Weight, accumulate bool) {
 	R, C := w.Rows, w.Cols
 	checkLinear("linear backward", dx, dy, m, C, R, w)
 	var beta float32
@@ -92,19 +92,19 @@ func LinearBackwardInput(dx, dy []float32, m int, w *Weight, accumulate bool) {
 		return
 	}
 	if w.DType == F32 {
-		Gemm(false, false, m, C, R, 1, dy, R, w.F32, C, beta, dx, C)
+		th.Gemm(false, false, m, C, R, 1, dy, R, w.F32, C, beta, dx, C)
 		return
 	}
 	if fastKernel != nil && m >= fastMinM && (w.DType == BF16 || w.DType == F16) {
-		gemmBlocked(fastKernel, false, m, C, R, 1, dy, R, bMat{half: w.Half, dt: w.DType, ld: C}, beta, dx, C, true)
+		gemmBlocked(fastKernel, false, m, C, R, 1, dy, R, bMat{half: w.Half, dt: w.DType, ld: C}, beta, dx, C, th.workers())
 		return
 	}
 	tr := tileRows(R, C)
 	buf := getF32(tr * C)
 	for r0 := 0; r0 < R; r0 += tr {
 		r1 := min(R, r0+tr)
-		decodeParallel(w, r0, r1, 0, C, buf.s)
-		Gemm(false, false, m, C, r1-r0, 1, dy[r0:], R, buf.s, C, beta, dx, C)
+		th.decodeParallel(w, r0, r1, 0, C, buf.s)
+		th.Gemm(false, false, m, C, r1-r0, 1, dy[r0:], R, buf.s, C, beta, dx, C)
 		beta = 1
 	}
 	if R == 0 && !accumulate {
@@ -114,9 +114,9 @@ func LinearBackwardInput(dx, dy []float32, m int, w *Weight, accumulate bool) {
 }
 
 // decodeParallel decodes rows [r0,r1) x cols [c0,c1) of w into dst, in parallel over rows.
-func decodeParallel(w *Weight, r0, r1, c0, c1 int, dst []float32) {
+func (th Threads) decodeParallel(w *Weight, r0, r1, c0, c1 int, dst []float32) {
 	cw := c1 - c0
-	ParallelFor(r1-r0, max(1, 16384/max(cw, 1)), func(lo, hi int) {
+	th.ParallelFor(r1-r0, max(1, 16384/max(cw, 1)), func(lo, hi int) {
 		decodeRows(w, r0+lo, r0+hi, c0, c1, dst[lo*cw:hi*cw])
 	})
 }

@@ -36,11 +36,11 @@ func rmsInv(x []float32, eps float32) float32 {
 // RMSNorm normalises each row of width n: y = (x * 1/sqrt(mean(x²)+eps)) * w,
 // in float32 like Hugging Face's LlamaRMSNorm. y may alias x. It does not
 // allocate.
-func RMSNorm(y, x, w []float32, n int, eps float32) {
+func (th Threads) RMSNorm(y, x, w []float32, n int, eps float32) {
 	rows := checkRows("rmsnorm", n, len(x), len(y))
 	j := rmsNormPool.Get().(*rmsNormJob)
 	*j = rmsNormJob{y: y, x: x, w: w[:n], n: n, eps: eps}
-	parallelRows(rows, max(1, 8192/n), j)
+	parallelRows(th.workers(), rows, max(1, 8192/n), j)
 	*j = rmsNormJob{}
 	rmsNormPool.Put(j)
 }
@@ -70,10 +70,10 @@ func (j *rmsNormJob) rows(lo, hi int) {
 // weight gradient). dx may alias x but not dy.
 //
 //	dx_j = r*w_j*dy_j - r³/n * x_j * Σ_i dy_i*w_i*x_i,  r = 1/sqrt(mean(x²)+eps)
-func RMSNormBackward(dx, dy, x, w []float32, n int, eps float32) {
+func (th Threads) RMSNormBackward(dx, dy, x, w []float32, n int, eps float32) {
 	rows := checkRows("rmsnorm backward", n, len(x), len(dy), len(dx))
 	w = w[:n]
-	ParallelFor(rows, max(1, 8192/n), func(lo, hi int) {
+	th.ParallelFor(rows, max(1, 8192/n), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr := x[r*n : (r+1)*n]
 			dyr := dy[r*n : (r+1)*n]

@@ -1,22 +1,21 @@
 package kern
 
 import (
-	"runtime"
 	"sync"
 )
 
 // ParallelFor splits [0,n) into contiguous chunks over up to
-// runtime.GOMAXPROCS(0) goroutines and calls fn(lo, hi) for each. grain is the
+// th goroutines and calls fn(lo, hi) for each. grain is the
 // smallest number of items worth a goroutine; with n <= grain (or one
 // processor) fn(0, n) runs inline. Chunks are disjoint and cover [0,n) exactly.
-func ParallelFor(n, grain int, fn func(lo, hi int)) {
+func (th Threads) ParallelFor(n, grain int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
 	if grain < 1 {
 		grain = 1
 	}
-	workers := runtime.GOMAXPROCS(0)
+	workers := th.workers()
 	if max := (n + grain - 1) / grain; workers > max {
 		workers = max
 	}

@@ -89,23 +89,23 @@ func llama3Scale(inv []float32, s *RopeScaling) error {
 // Apply rotates x, laid out [tokens, heads, HeadDim], in place; positions[t]
 // is token t's position. angle = float32(pos)*InvFreq[i] in float32;
 // out[i] = x[i]*cos - x[i+D/2]*sin, out[i+D/2] = x[i+D/2]*cos + x[i]*sin.
-func (r *Rope) Apply(x []float32, positions []int32, heads int) {
-	r.rotate(x, positions, heads, false)
+func (th Threads) RopeApply(r *Rope, x []float32, positions []int32, heads int) {
+	r.rotate(th, x, positions, heads, false)
 }
 
 // ApplyBackward maps a gradient through Apply (the inverse rotation), in place.
-func (r *Rope) ApplyBackward(dx []float32, positions []int32, heads int) {
-	r.rotate(dx, positions, heads, true)
+func (th Threads) RopeApplyBackward(r *Rope, dx []float32, positions []int32, heads int) {
+	r.rotate(th, dx, positions, heads, true)
 }
 
-func (r *Rope) rotate(x []float32, positions []int32, heads int, inverse bool) {
+func (r *Rope) rotate(th Threads, x []float32, positions []int32, heads int, inverse bool) {
 	D := r.HeadDim
 	half := D / 2
 	T := len(positions)
 	if len(x) != T*heads*D || len(r.InvFreq) != half {
 		panic(fmt.Sprintf("kern: rope: len(x)=%d, want tokens %d x heads %d x head_dim %d (inv_freq %d)", len(x), T, heads, D, len(r.InvFreq)))
 	}
-	ParallelFor(T, max(1, 4096/max(heads*D, 1)), func(lo, hi int) {
+	th.ParallelFor(T, max(1, 4096/max(heads*D, 1)), func(lo, hi int) {
 		buf := getF32(D)
 		cs, sn := buf.s[:half], buf.s[half:D]
 		for t := lo; t < hi; t++ {
@@ -150,7 +150,7 @@ func rotateRow(row, cs, sn []float32, heads, D int) {
 // Angles fills cs and sn, each [len(positions), HeadDim/2], with the cosines and sines of
 // every position's angles, so that the tensors of several Apply calls over the same positions
 // (queries and keys, every layer) share one evaluation: see ApplyAngles. It does not allocate.
-func (r *Rope) Angles(cs, sn []float32, positions []int32) {
+func (th Threads) RopeAngles(r *Rope, cs, sn []float32, positions []int32) {
 	half := r.HeadDim / 2
 	T := len(positions)
 	if len(cs) != T*half || len(sn) != T*half || len(r.InvFreq) != half {
@@ -158,14 +158,14 @@ func (r *Rope) Angles(cs, sn []float32, positions []int32) {
 	}
 	j := ropePool.Get().(*ropeJob)
 	*j = ropeJob{r: r, cs: cs, sn: sn, pos: positions}
-	parallelRows(T, max(1, 256/max(half, 1)), j)
+	parallelRows(th.workers(), T, max(1, 256/max(half, 1)), j)
 	*j = ropeJob{}
 	ropePool.Put(j)
 }
 
 // ApplyAngles rotates x, laid out [tokens, heads, HeadDim], in place by the angles that Angles
 // computed for the tokens' positions: the same numbers as Apply. It does not allocate.
-func (r *Rope) ApplyAngles(x, cs, sn []float32, heads int) {
+func (th Threads) RopeApplyAngles(r *Rope, x, cs, sn []float32, heads int) {
 	D := r.HeadDim
 	half := D / 2
 	T := len(cs) / max(half, 1)
@@ -174,7 +174,7 @@ func (r *Rope) ApplyAngles(x, cs, sn []float32, heads int) {
 	}
 	j := ropePool.Get().(*ropeJob)
 	*j = ropeJob{r: r, x: x, cs: cs, sn: sn, heads: heads}
-	parallelRows(T, max(1, 4096/max(heads*D, 1)), j)
+	parallelRows(th.workers(), T, max(1, 4096/max(heads*D, 1)), j)
 	*j = ropeJob{}
 	ropePool.Put(j)
 }

@@ -1,7 +1,6 @@
 package kern
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -33,14 +32,14 @@ func (t *rowsTask) work(int) {
 }
 
 // parallelRows calls job.rows over disjoint chunks covering [0, n), on up to
-// runtime.GOMAXPROCS(0) goroutines; grain is the smallest number of rows worth a worker
+// workers goroutines; grain is the smallest number of rows worth a worker
 // (n <= grain runs inline). Like ParallelFor, but without allocating.
-func parallelRows(n, grain int, job rowJob) {
+func parallelRows(workers, n, grain int, job rowJob) {
 	if n <= 0 {
 		return
 	}
 	grain = max(grain, 1)
-	workers := min(runtime.GOMAXPROCS(0), (n+grain-1)/grain)
+	workers = min(workers, (n+grain-1)/grain)
 	if workers <= 1 {
 		job.rows(0, n)
 		return
