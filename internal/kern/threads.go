@@ -107,7 +107,9 @@ func (r *Rope) ApplyBackward(dx []float32, positions []int32, heads int) {
 }
 
 // Angles is Threads(0).RopeAngles.
-func (r *Rope) Angles(cs, sn []float32, positions []int32) { Threads(0).RopeAngles(r, cs, sn, positions) }
+func (r *Rope) Angles(cs, sn []float32, positions []int32) {
+	Threads(0).RopeAngles(r, cs, sn, positions)
+}
 
 // ApplyAngles is Threads(0).RopeApplyAngles.
 func (r *Rope) ApplyAngles(x, cs, sn []float32, heads int) {
