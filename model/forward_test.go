@@ -150,6 +150,9 @@ func TestForwardPooledWorkspaces(t *testing.T) {
 // an adapter, with and without a cache) allocates about the size of its logits and no
 // activations.
 func TestForwardAllocatesOnlyItsOutput(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector drops sync.Pool items: allocation counts are not the steady state's")
+	}
 	m, err := Load(filepath.Join("..", "testdata", "qwen3-tiny", "model"))
 	require.NoError(t, err)
 	defer m.Close()

@@ -3,6 +3,7 @@ package kern
 import (
 	"fmt"
 	"math"
+	"runtime"
 
 	"sync"
 	"sync/atomic"
@@ -37,10 +38,11 @@ const (
 // Otherwise, on amd64 without the purego build tag, the BLIS-style packed
 // driver gemmBlocked (gemm_fast.go) with the best assembly micro-kernel the
 // CPU has, chosen at start-up (KernelName): AVX-512F with a 12x32 register
-// tile, else AVX2/FMA with 6x16, parallel over all processors on a pool of
-// workers; elsewhere gonum's blas32.Sgemm, which beats the pure-Go packed
-// gemmPacked below by about 3x. Steady-state calls allocate nothing on the
-// assembly paths.
+// tile, else AVX2/FMA with 6x16, parallel over th's workers on a pool of
+// goroutines; elsewhere gonum's blas32.Sgemm, which beats the pure-Go packed
+// gemmPacked below by about 3x, or gemmPacked when th caps the call below
+// GOMAXPROCS (gonum uses every processor). Steady-state calls allocate nothing
+// on the assembly paths.
 func (th Threads) Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, th.workers())
 }
@@ -56,8 +58,9 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		gemmBlocked(fastKernel, transA, m, n, k, alpha, a, lda, bMat{f32: b, trans: transB, ld: ldb}, beta, c, ldc, workers)
 		return
 	}
-	if workers <= 1 {
-		gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1)
+	if workers < runtime.GOMAXPROCS(0) {
+		// gonum's Sgemm spreads over all processors: a capped call takes the packed Go path.
+		gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, workers)
 		return
 	}
 	scaleC(m, n, beta, c, ldc)
