@@ -78,8 +78,11 @@ type Pair struct {
 	A, B          []float32
 }
 
-// Adapter is a set of Pairs over a model. It implements model.Adapter. Concurrent forward
-// passes may share it; changing its matrices while a forward pass runs is a data race.
+// Adapter is a set of Pairs over a model. It implements model.Adapter, model.LowRankAdapter and
+// model.AdapterChecker (a forward pass refuses an adapter made for a model of another shape).
+// Concurrent forward passes may share it; changing its matrices while a forward pass runs is a
+// data race. A nil *Adapter is no adapter: it adds nothing, and a model run with it computes
+// the base model.
 type Adapter struct {
 	Config Config
 	// BaseModel is written to adapter_config.json as base_model_name_or_path.
@@ -94,6 +97,9 @@ type Adapter struct {
 // a = sqrt(5), i.e. uniform in ±1/sqrt(in), drawn from cfg.Seed; B zero, so the adapted model
 // starts equal to the base.
 func New(m *model.Model, cfg Config) (*Adapter, error) {
+	if m == nil {
+		return nil, fmt.Errorf("lora: new: nil model")
+	}
 	a, err := newEmpty(&m.Config, cfg)
 	if err != nil {
 		return nil, err
@@ -131,7 +137,7 @@ func newEmpty(mc *model.Config, cfg Config) (*Adapter, error) {
 
 // Pair returns the adapter of projection p in layer l, or nil.
 func (a *Adapter) Pair(l int, p model.Proj) *Pair {
-	if l < 0 || l >= len(a.pairs) || p >= model.NumProj {
+	if a == nil || l < 0 || l >= len(a.pairs) || p >= model.NumProj {
 		return nil
 	}
 	return a.pairs[l][p]
@@ -139,6 +145,9 @@ func (a *Adapter) Pair(l int, p model.Proj) *Pair {
 
 // Each calls fn for every pair, by layer then projection.
 func (a *Adapter) Each(fn func(layer int, p model.Proj, pair *Pair)) {
+	if a == nil {
+		return
+	}
 	for l := range a.pairs {
 		for p := model.Proj(0); p < model.NumProj; p++ {
 			if pr := a.pairs[l][p]; pr != nil {
@@ -156,7 +165,37 @@ func (a *Adapter) NumParams() int {
 }
 
 // Merged reports whether the adapter is merged into the base weights.
-func (a *Adapter) Merged() bool { return a.merged }
+func (a *Adapter) Merged() bool { return a != nil && a.merged }
+
+// CheckModel reports whether a was made for a model of shape c: as many decoder layers, and
+// every pair of its projection's shape (A [Rank, In], B [Out, Rank] with In and Out those of the
+// weight). It implements model.AdapterChecker: Forward calls it before every pass. A nil
+// adapter fits every model.
+func (a *Adapter) CheckModel(c *model.Config) error {
+	if a == nil {
+		return nil
+	}
+	if len(a.pairs) != c.NumLayers {
+		return fmt.Errorf("lora: adapter has %d layers, the model %d", len(a.pairs), c.NumLayers)
+	}
+	for l := range a.pairs {
+		for p, pr := range a.pairs[l] {
+			if pr == nil {
+				continue
+			}
+			s := c.ProjShape(model.Proj(p))
+			switch {
+			case pr.Out != s[0] || pr.In != s[1]:
+				return fmt.Errorf("lora: layer %d %s: the adapter is for a weight of shape [%d,%d], the model's has shape [%d,%d]",
+					l, model.Proj(p), pr.Out, pr.In, s[0], s[1])
+			case pr.Rank <= 0 || int64(len(pr.A)) != int64(pr.Rank)*int64(pr.In) || int64(len(pr.B)) != int64(pr.Out)*int64(pr.Rank):
+				return fmt.Errorf("lora: layer %d %s: rank %d with %d values in A and %d in B, want A [%d,%d] and B [%d,%d]",
+					l, model.Proj(p), pr.Rank, len(pr.A), len(pr.B), pr.Rank, pr.In, pr.Out, pr.Rank)
+			}
+		}
+	}
+	return nil
+}
 
 // AddDelta adds scale · (x Aᵀ) Bᵀ to y. It does nothing for projections without an adapter
 // and while the adapter is merged (the base weights already carry it). The [m, rank]
@@ -192,40 +231,54 @@ func (a *Adapter) LowRank(layer int, p model.Proj) (am, bm []float32, rank int, 
 var scratch = sync.Pool{New: func() any { return new([]float32) }}
 
 // Merge adds scale · B A to the base weights of m, so that m alone computes the adapted
-// model; AddDelta then does nothing. Weights stored in bfloat16 or float16 are rounded back
-// to their precision, as PEFT's merge does.
+// model; AddDelta and LowRank then do nothing. Weights stored in bfloat16 or float16 are
+// rounded back to their precision, as PEFT's merge does.
+//
+// Merge changes m for every user of it, so it runs as m.Exclusive: it waits for the forward
+// passes in flight on m (Forward, Generate, a scorer's batch) to end and holds new ones back
+// until it is done. Each pass sees either the base model or the adapted one, never a mix; but
+// passes that continue a Cache filled before the merge, or a scorer's later batches, see the
+// other model than the earlier ones: merge before scoring, not during. Package train reads the
+// weights without passes: do not merge while it trains. The adapter's merged state is read by
+// passes that apply it, so it must not be in use with another model during the merge. An
+// adapter that does not fit m (see CheckModel) and a closed model (model.ErrClosed) are errors
+// that leave m unchanged.
 func (a *Adapter) Merge(m *model.Model) error { return a.merge(m, 1) }
 
-// Unmerge subtracts what Merge added, restoring the base weights (up to float rounding).
+// Unmerge subtracts what Merge added, restoring the base weights (up to float rounding). It
+// runs as m.Exclusive, as Merge does.
 func (a *Adapter) Unmerge(m *model.Model) error { return a.merge(m, -1) }
 
 func (a *Adapter) merge(m *model.Model, sign float32) error {
-	if (sign > 0) == a.merged {
-		if a.merged {
-			return fmt.Errorf("lora: adapter is already merged")
-		}
-		return fmt.Errorf("lora: adapter is not merged")
+	if a == nil || m == nil {
+		return fmt.Errorf("lora: merge: nil adapter or model")
 	}
-	if len(m.Layers) != len(a.pairs) {
-		return fmt.Errorf("lora: adapter has %d layers, model %d", len(a.pairs), len(m.Layers))
-	}
-	var err error
-	a.Each(func(l int, p model.Proj, pr *Pair) {
-		w := m.Layers[l].Proj[p]
-		if err != nil {
-			return
-		}
-		if w.Rows != pr.Out || w.Cols != pr.In {
-			err = fmt.Errorf("lora: layer %d %s: weight is [%d,%d], adapter [%d,%d]", l, p, w.Rows, w.Cols, pr.Out, pr.In)
-			return
-		}
-		delta := make([]float32, pr.Out*pr.In)
-		kern.Gemm(false, false, pr.Out, pr.In, pr.Rank, sign*a.scale, pr.B, pr.Rank, pr.A, pr.In, 0, delta, pr.In)
-		w.AddInPlace(delta)
-	})
-	if err != nil {
+	if err := a.CheckModel(&m.Config); err != nil {
 		return err
 	}
-	a.merged = sign > 0
-	return nil
+	return m.Exclusive(func() error {
+		if (sign > 0) == a.merged {
+			if a.merged {
+				return fmt.Errorf("lora: adapter is already merged")
+			}
+			return fmt.Errorf("lora: adapter is not merged")
+		}
+		// The weights' shapes are checked before any is changed: a failed merge changes nothing.
+		var err error
+		a.Each(func(l int, p model.Proj, pr *Pair) {
+			if w := m.Layers[l].Proj[p]; err == nil && (w.Rows != pr.Out || w.Cols != pr.In) {
+				err = fmt.Errorf("lora: layer %d %s: weight is [%d,%d], adapter [%d,%d]", l, p, w.Rows, w.Cols, pr.Out, pr.In)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		a.Each(func(l int, p model.Proj, pr *Pair) {
+			delta := make([]float32, pr.Out*pr.In)
+			kern.Gemm(false, false, pr.Out, pr.In, pr.Rank, sign*a.scale, pr.B, pr.Rank, pr.A, pr.In, 0, delta, pr.In)
+			m.Layers[l].Proj[p].AddInPlace(delta)
+		})
+		a.merged = sign > 0
+		return nil
+	})
 }

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -50,11 +53,34 @@ type peftConfig struct {
 }
 
 // Save writes the adapter in PEFT's format into dir (created if needed): adapter_config.json
-// and adapter_model.safetensors with PEFT's key names and `format: pt` metadata. Each file is
-// written atomically. A merged adapter is saved all the same (its matrices are unchanged).
+// (MarshalConfig) and adapter_model.safetensors (WriteWeights). Each file is written
+// atomically. A merged adapter is saved all the same (its matrices are unchanged).
 func (a *Adapter) Save(dir string) error {
+	if a == nil {
+		return fmt.Errorf("lora: save %s: nil adapter", dir)
+	}
+	raw, err := a.MarshalConfig()
+	if err != nil {
+		return fmt.Errorf("lora: save %s: %w", dir, err)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("lora: save %s: %w", dir, err)
+	}
+	if err := stfile.WriteAtomic(filepath.Join(dir, WeightsFile), a.WriteWeights); err != nil {
+		return fmt.Errorf("lora: save: %w", err)
+	}
+	if err := stfile.WriteFile(filepath.Join(dir, ConfigFile), raw); err != nil {
+		return fmt.Errorf("lora: save: %w", err)
+	}
+	return nil
+}
+
+// WriteWeights writes the contents of adapter_model.safetensors to w: every pair's A and B as
+// float32 under PEFT's key names, with `format: pt` metadata. With MarshalConfig it stores an
+// adapter anywhere (a database, an object store); LoadBytes reads it back.
+func (a *Adapter) WriteWeights(w io.Writer) error {
+	if a == nil {
+		return fmt.Errorf("lora: write weights: nil adapter")
 	}
 	var entries []stfile.Entry
 	a.Each(func(l int, p model.Proj, pr *Pair) {
@@ -62,8 +88,17 @@ func (a *Adapter) Save(dir string) error {
 			stfile.Entry{Name: key(l, p, "A"), Shape: []int{pr.Rank, pr.In}, F32: pr.A},
 			stfile.Entry{Name: key(l, p, "B"), Shape: []int{pr.Out, pr.Rank}, F32: pr.B})
 	})
-	if err := stfile.Write(filepath.Join(dir, WeightsFile), entries, map[string]string{"format": "pt"}); err != nil {
-		return fmt.Errorf("lora: save: %w", err)
+	if err := stfile.Encode(w, WeightsFile, entries, map[string]string{"format": "pt"}); err != nil {
+		return fmt.Errorf("lora: write weights: %w", err)
+	}
+	return nil
+}
+
+// MarshalConfig returns the contents of adapter_config.json: PEFT's LoraConfig for the
+// adapter's Config, with BaseModel as base_model_name_or_path (indented, newline-terminated).
+func (a *Adapter) MarshalConfig() ([]byte, error) {
+	if a == nil {
+		return nil, fmt.Errorf("lora: marshal config: nil adapter")
 	}
 	targets := make([]string, len(a.Config.Targets))
 	for i, p := range a.Config.Targets {
@@ -86,12 +121,9 @@ func (a *Adapter) Save(dir string) error {
 	}
 	raw, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
-		return fmt.Errorf("lora: save %s: %w", dir, err)
+		return nil, fmt.Errorf("lora: marshal config: %w", err)
 	}
-	if err := stfile.WriteFile(filepath.Join(dir, ConfigFile), append(raw, '\n')); err != nil {
-		return fmt.Errorf("lora: save: %w", err)
-	}
-	return nil
+	return append(raw, '\n'), nil
 }
 
 func key(l int, p model.Proj, ab string) string {
@@ -100,13 +132,23 @@ func key(l int, p model.Proj, ab string) string {
 
 var keyRE = regexp.MustCompile(`^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])(?:\.default)?\.weight$`)
 
-// ReadConfig reads a PEFT adapter_config.json into a Config. PEFT features valora does not
-// implement are refused by name.
+// ReadConfig reads a PEFT adapter_config.json into a Config and the base model's name
+// (base_model_name_or_path). PEFT features valora does not implement are refused by name.
 func ReadConfig(path string, mc *model.Config) (Config, string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, "", fmt.Errorf("lora: %w", err)
 	}
+	return parseConfig(path, raw, mc)
+}
+
+// ParseConfig is ReadConfig on the contents of adapter_config.json.
+func ParseConfig(data []byte, mc *model.Config) (Config, string, error) {
+	return parseConfig(ConfigFile, data, mc)
+}
+
+// parseConfig parses adapter_config.json bytes; path names them in errors.
+func parseConfig(path string, raw []byte, mc *model.Config) (Config, string, error) {
 	var pc peftConfig
 	if err := json.Unmarshal(raw, &pc); err != nil {
 		return Config{}, "", fmt.Errorf("lora: %s: invalid JSON: %w", path, err)
@@ -183,20 +225,74 @@ func ReadConfig(path string, mc *model.Config) (Config, string, error) {
 
 func isSet(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
 
-// Load reads a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) for m.
-// Every matrix the configuration implies must be present with the right shape; any other
-// tensor (embedding adapters, biases, DoRA magnitudes...) is an error that names it.
+// Load reads a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) from dir
+// for m; the weights file is memory-mapped while it is read. Every matrix the configuration
+// implies must be present with the right shape; any other tensor (embedding adapters, biases,
+// DoRA magnitudes...) is an error that names it.
 func Load(dir string, m *model.Model) (*Adapter, error) {
-	cfg, base, err := ReadConfig(filepath.Join(dir, ConfigFile), &m.Config)
+	if m == nil {
+		return nil, fmt.Errorf("lora: load %s: nil model", dir)
+	}
+	cfgPath := filepath.Join(dir, ConfigFile)
+	cfg, base, err := ReadConfig(cfgPath, &m.Config)
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, WeightsFile)
-	f, err := stfile.Open(path)
+	f, err := stfile.Open(filepath.Join(dir, WeightsFile))
 	if err != nil {
 		return nil, fmt.Errorf("lora: %w", err)
 	}
 	defer f.Close()
+	return fromFile(cfgPath, cfg, base, f, m)
+}
+
+// LoadFS is Load from the directory dir of fsys ("." for its root), for adapters in an
+// embed.FS, an archive or any other file system; the weights file is read into memory.
+func LoadFS(fsys fs.FS, dir string, m *model.Model) (*Adapter, error) {
+	if m == nil {
+		return nil, fmt.Errorf("lora: load %s: nil model", dir)
+	}
+	cfgPath, wPath := path.Join(dir, ConfigFile), path.Join(dir, WeightsFile)
+	raw, err := fs.ReadFile(fsys, cfgPath)
+	if err != nil {
+		return nil, fmt.Errorf("lora: %s: %w", cfgPath, err)
+	}
+	cfg, base, err := parseConfig(cfgPath, raw, &m.Config)
+	if err != nil {
+		return nil, err
+	}
+	data, err := fs.ReadFile(fsys, wPath)
+	if err != nil {
+		return nil, fmt.Errorf("lora: %s: %w", wPath, err)
+	}
+	f, err := stfile.Parse(wPath, data)
+	if err != nil {
+		return nil, fmt.Errorf("lora: %w", err)
+	}
+	return fromFile(cfgPath, cfg, base, f, m)
+}
+
+// LoadBytes is Load from the contents of adapter_config.json and adapter_model.safetensors
+// (as MarshalConfig and WriteWeights produce them), for adapters kept in a database or an
+// object store. The adapter copies what it needs: the slices may be reused afterwards.
+func LoadBytes(configJSON, weights []byte, m *model.Model) (*Adapter, error) {
+	if m == nil {
+		return nil, fmt.Errorf("lora: load: nil model")
+	}
+	cfg, base, err := ParseConfig(configJSON, &m.Config)
+	if err != nil {
+		return nil, err
+	}
+	f, err := stfile.Parse(WeightsFile, weights)
+	if err != nil {
+		return nil, fmt.Errorf("lora: %w", err)
+	}
+	return fromFile(ConfigFile, cfg, base, f, m)
+}
+
+// fromFile builds the adapter of configuration cfg (read from cfgPath) from the tensors of f.
+func fromFile(cfgPath string, cfg Config, base string, f *stfile.File, m *model.Model) (*Adapter, error) {
+	wPath := f.Path
 	// The configuration's sizes are checked against what the file holds before anything is
 	// allocated: a config with r 1e9 must not allocate its matrices first.
 	need, ok := cfg.elements(&m.Config)
@@ -207,7 +303,7 @@ func Load(dir string, m *model.Model) (*Adapter, error) {
 	}
 	if !ok || need > held {
 		return nil, fmt.Errorf("lora: %s: r %d with %d target modules implies %s float32 values, but %s holds only %d bytes of tensor data",
-			filepath.Join(dir, ConfigFile), cfg.Rank, len(cfg.Targets), elemString(need, ok), path, held)
+			cfgPath, cfg.Rank, len(cfg.Targets), elemString(need, ok), wPath, held)
 	}
 	a, err := newEmpty(&m.Config, cfg)
 	if err != nil {
@@ -265,7 +361,7 @@ func Load(dir string, m *model.Model) (*Adapter, error) {
 		if len(problems) > 12 {
 			problems = append(problems[:12], fmt.Sprintf("and %d more", len(problems)-12))
 		}
-		return nil, fmt.Errorf("lora: %s: %w", path, errors.New(strings.Join(problems, "; ")))
+		return nil, fmt.Errorf("lora: %s: %w", wPath, errors.New(strings.Join(problems, "; ")))
 	}
 	return a, nil
 }

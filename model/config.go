@@ -359,7 +359,10 @@ func (c *Config) TensorBytes() (bytes int64, tensors int, ok bool) {
 		n *= 2
 	}
 	n += h
-	per := 2*h + 2*int64(c.HeadDim)
+	per := 2 * h // the layer's two norms; Qwen3's q/k norms below
+	if c.QKNorm {
+		per += 2 * int64(c.HeadDim)
+	}
 	for p := Proj(0); p < NumProj; p++ {
 		s := c.ProjShape(p)
 		per += int64(s[0]) * int64(s[1])

@@ -2,9 +2,15 @@
 // (LlamaForCausalLM: Llama 3.x, Falcon3; Qwen3ForCausalLM) and runs their forward pass in Go.
 //
 // A checkpoint directory holds config.json and model.safetensors, or shards listed in
-// model.safetensors.index.json. Weights are memory-mapped and used in their on-disk precision
-// (float32, bfloat16 or float16): each weight is held in memory once. Every tensor's name,
+// model.safetensors.index.json. Load memory-maps the weights and uses them in their on-disk
+// precision (float32, bfloat16 or float16): each weight is held in memory once. LoadFS reads
+// the same files from any fs.FS (an embed.FS, an archive) into memory. Every tensor's name,
 // dtype and shape is checked against the config before use.
+//
+// A Model is shared by concurrent forward passes. Close waits for the passes in flight and
+// makes later ones fail with ErrClosed; Exclusive runs a change of the weights (lora's Merge)
+// with no pass in flight. An adapter that was made for a model of another shape is an error
+// (CheckAdapter), not a crash.
 //
 // The forward pass reproduces transformers' float32 computation: token embedding, RMSNorm,
 // rotary position embeddings (rotate-half layout, llama3 frequency scaling), causal grouped-query

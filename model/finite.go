@@ -11,8 +11,18 @@ import (
 // holds one. Load checks the norm vectors itself (they are small); the projections and
 // embeddings are not scanned at load, which would read every page of a memory-mapped
 // checkpoint (about a second a gigabyte): call CheckFinite once before trusting a checkpoint
-// from an unknown source, or when a forward pass produces non-finite logits.
+// from an unknown source, or when a forward pass produces non-finite logits. It is a pass (see
+// Model): after Close it returns an error wrapping ErrClosed.
 func (m *Model) CheckFinite() error {
+	if err := m.enter("check finite"); err != nil {
+		return err
+	}
+	defer m.leave()
+	return m.checkFinite()
+}
+
+// checkFinite is CheckFinite inside a pass.
+func (m *Model) checkFinite() error {
 	if err := m.checkNorms(); err != nil {
 		return err
 	}

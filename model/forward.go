@@ -28,6 +28,47 @@ type LowRankAdapter interface {
 	LowRank(layer int, p Proj) (a, b []float32, rank int, scale float32, ok bool)
 }
 
+// AdapterChecker is implemented by adapters that can tell whether they were made for a model of
+// shape c (lora.Adapter does: number of layers and every matrix's shape). Forward asks before
+// every pass that uses the adapter and returns the error instead of running.
+type AdapterChecker interface {
+	CheckModel(c *Config) error
+}
+
+// CheckAdapter reports whether ad fits m: an AdapterChecker is asked, and the update of every
+// projection a LowRankAdapter returns must have the projection's shape (A [rank, in], B
+// [out, rank], rank > 0). A nil adapter fits. Forward calls it before every pass; the cost is a
+// few comparisons per projection.
+func (m *Model) CheckAdapter(ad Adapter) error {
+	if ad == nil {
+		return nil
+	}
+	c := &m.Config
+	if ck, ok := ad.(AdapterChecker); ok {
+		if err := ck.CheckModel(c); err != nil {
+			return fmt.Errorf("model: %s: adapter does not fit the model: %w", m.Dir, err)
+		}
+	}
+	lr, ok := ad.(LowRankAdapter)
+	if !ok {
+		return nil
+	}
+	for l := 0; l < c.NumLayers; l++ {
+		for p := Proj(0); p < NumProj; p++ {
+			a, bm, r, _, ok := lr.LowRank(l, p)
+			if !ok {
+				continue
+			}
+			s := c.ProjShape(p)
+			if r <= 0 || int64(len(a)) != int64(r)*int64(s[1]) || int64(len(bm)) != int64(s[0])*int64(r) {
+				return fmt.Errorf("model: %s: adapter does not fit the model: layer %d %s: rank %d with A of %d values and B of %d, want A [%d,%d] and B [%d,%d] for the weight's shape [%d,%d]",
+					m.Dir, l, p, r, len(a), len(bm), r, s[1], s[0], r, s[0], s[1])
+			}
+		}
+	}
+	return nil
+}
+
 // Batch is a padded batch of token ids, B rows of T tokens, flattened row-major.
 type Batch struct {
 	B, T int
@@ -135,6 +176,9 @@ type Options struct {
 	// cumsum(mask)-1 (clamped at 0) over the batch's row. Padding may be on either side; the
 	// padded slots stay masked for later passes. An empty cache takes the batch's row count.
 	Cache *Cache
+	// Threads caps the goroutines the pass runs its kernels on (0: the model's cap, see
+	// SetThreads).
+	Threads int
 }
 
 // Output of a forward pass.
@@ -149,10 +193,24 @@ func (o *Output) Row(i int) []float32 { return o.Logits[i*o.Vocab : (i+1)*o.Voca
 
 // Forward runs the model on a batch, after the tokens of Options.Cache when it is set. It checks
 // ctx between layers. Forward may be called concurrently (with different caches); its scratch
-// buffers come from a pool, so that in steady state a pass allocates only its Output.
+// buffers come from a pool, so that in steady state a pass allocates only its Output. An
+// adapter that does not fit the model is an error (see CheckAdapter); after Close, Forward
+// returns an error wrapping ErrClosed.
 func (m *Model) Forward(ctx context.Context, b Batch, opt Options) (*Output, error) {
+	if err := m.enter("forward"); err != nil {
+		return nil, err
+	}
+	defer m.leave()
+	return m.pass(ctx, b, opt)
+}
+
+// pass is Forward inside a pass already entered (Generate runs its steps with it).
+func (m *Model) pass(ctx context.Context, b Batch, opt Options) (*Output, error) {
 	c := &m.Config
 	if err := b.validate(c.VocabSize); err != nil {
+		return nil, err
+	}
+	if err := m.CheckAdapter(opt.Adapter); err != nil {
 		return nil, err
 	}
 	n := b.B * b.T
@@ -163,6 +221,7 @@ func (m *Model) Forward(ctx context.Context, b Batch, opt Options) (*Output, err
 	}
 	ws := getWorkspace(c, n, len(opt.Rows))
 	defer wsPool.Put(ws)
+	ws.th = m.threadsFor(opt.Threads)
 	var st *cacheStep
 	if opt.Cache != nil {
 		if err := opt.Cache.begin(c, b, &ws.step, ws.pos); err != nil {
@@ -201,7 +260,7 @@ func (m *Model) forward(ctx context.Context, b Batch, opt Options, st *cacheStep
 		m.Embed.RowF32(int(id), x[i*h:(i+1)*h])
 	}
 	// Every layer rotates its queries and keys by the same angles: evaluate them once.
-	m.rope.Angles(ws.cos, ws.sin, pos)
+	ws.th.RopeAngles(m.rope, ws.cos, ws.sin, pos)
 	out := &Output{Vocab: c.VocabSize}
 	if opt.Hidden {
 		out.Hidden = make([][]float32, 0, len(m.Layers)+1)
@@ -234,16 +293,16 @@ func (m *Model) forward(ctx context.Context, b Batch, opt Options, st *cacheStep
 		// The last layer left the selected rows' hidden states in ws.sel.
 		nr = len(only)
 		sel = ws.sel[:nr*h]
-		kern.RMSNorm(sel, sel, m.Norm, h, eps)
+		ws.th.RMSNorm(sel, sel, m.Norm, h, eps)
 	case opt.Rows == nil:
 		// Every position: normalise the residual stream in place.
-		kern.RMSNorm(x, x, m.Norm, h, eps)
+		ws.th.RMSNorm(x, x, m.Norm, h, eps)
 		if opt.Hidden {
 			out.Hidden = append(out.Hidden, slices.Clone(x))
 		}
 		sel = x
 	default:
-		kern.RMSNorm(x, x, m.Norm, h, eps)
+		ws.th.RMSNorm(x, x, m.Norm, h, eps)
 		if opt.Hidden {
 			out.Hidden = append(out.Hidden, slices.Clone(x))
 		}
@@ -254,11 +313,11 @@ func (m *Model) forward(ctx context.Context, b Batch, opt Options, st *cacheStep
 		}
 	}
 	out.Logits = make([]float32, nr*c.VocabSize)
-	kern.Linear(out.Logits, sel, nr, m.LMHead, false)
+	ws.th.Linear(out.Logits, sel, nr, m.LMHead, false)
 	if i := firstNonFinite(out.Logits); i >= 0 {
 		// Weights are not scanned at load (it would read every page of a mapped checkpoint):
 		// the first pass that produces a NaN or infinity names the tensor that holds one.
-		if err := m.CheckFinite(); err != nil {
+		if err := m.checkFinite(); err != nil {
 			return nil, err
 		}
 		return nil, fmt.Errorf("model: %s: the forward pass produced a non-finite logit (%v in output row %d) from finite weights: check the adapter and the inputs", m.Dir, out.Logits[i], i/c.VocabSize)
@@ -278,6 +337,7 @@ type workspace struct {
 	cos, sin                      []float32 // [tokens, head dim / 2]: the rotary angles of the pass
 	pos                           []int32
 	step                          cacheStep
+	th                            kern.Threads // the pass's cap on kernel goroutines
 }
 
 // wsPool holds idle workspaces. Concurrent passes each take their own.
@@ -327,27 +387,27 @@ func (m *Model) layer(l int, x []float32, b Batch, ws *workspace, ad Adapter, st
 		if lr != nil {
 			if a, bm, r, scale, ok := lr.LowRank(l, p); ok {
 				ws.t = resize(ws.t, rows*r)
-				kern.LinearLoRA(y, ws.t, in, rows, w, a, r, accumulate)
-				kern.Gemm(false, true, rows, w.Rows, r, scale, ws.t, r, bm, r, 1, y, w.Rows)
+				ws.th.LinearLoRA(y, ws.t, in, rows, w, a, r, accumulate)
+				ws.th.Gemm(false, true, rows, w.Rows, r, scale, ws.t, r, bm, r, 1, y, w.Rows)
 				return
 			}
 		}
-		kern.Linear(y, in, rows, w, accumulate)
+		ws.th.Linear(y, in, rows, w, accumulate)
 		if ad != nil {
 			ad.AddDelta(l, p, y, in, rows)
 		}
 	}
 
-	kern.RMSNorm(ws.h, x, L.InputNorm, h, eps)
+	ws.th.RMSNorm(ws.h, x, L.InputNorm, h, eps)
 	proj(ProjQ, ws.q, ws.h, n, false)
 	proj(ProjK, ws.k, ws.h, n, false)
 	proj(ProjV, ws.v, ws.h, n, false)
 	if c.QKNorm {
-		kern.RMSNorm(ws.q, ws.q, L.QNorm, d, eps)
-		kern.RMSNorm(ws.k, ws.k, L.KNorm, d, eps)
+		ws.th.RMSNorm(ws.q, ws.q, L.QNorm, d, eps)
+		ws.th.RMSNorm(ws.k, ws.k, L.KNorm, d, eps)
 	}
-	m.rope.ApplyAngles(ws.q, ws.cos, ws.sin, c.NumHeads)
-	m.rope.ApplyAngles(ws.k, ws.cos, ws.sin, c.NumKVHeads)
+	ws.th.RopeApplyAngles(m.rope, ws.q, ws.cos, ws.sin, c.NumHeads)
+	ws.th.RopeApplyAngles(m.rope, ws.k, ws.cos, ws.sin, c.NumKVHeads)
 	scale := float32(1 / math.Sqrt(float64(d)))
 	if st != nil {
 		st.store(l, ws.k, ws.v, b.B, b.T)
@@ -358,10 +418,10 @@ func (m *Model) layer(l int, x []float32, b Batch, ws *workspace, ad Adapter, st
 	if st != nil {
 		cc := st.c
 		shape := kern.CachedShape{B: b.B, Tq: b.T, Tk: st.past + b.T, Cap: cc.slots, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: d}
-		kern.AttentionCached(ws.attn, ws.q, cc.k[l], cc.v[l], cc.mask, shape, scale)
+		ws.th.AttentionCached(ws.attn, ws.q, cc.k[l], cc.v[l], cc.mask, shape, scale)
 	} else {
 		shape := kern.AttnShape{B: b.B, T: b.T, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: d}
-		kern.Attention(ws.attn, ws.q, ws.k, ws.v, nil, b.Mask, shape, scale)
+		ws.th.Attention(ws.attn, ws.q, ws.k, ws.v, nil, b.Mask, shape, scale)
 	}
 	attn, m2 := ws.attn, n
 	if rows != nil {
@@ -380,9 +440,9 @@ func (m *Model) layer(l int, x []float32, b Batch, ws *workspace, ad Adapter, st
 
 	hn := ws.h[:m2*h]
 	gate, up := ws.gate[:m2*c.IntermediateSize], ws.up[:m2*c.IntermediateSize]
-	kern.RMSNorm(hn, x, L.PostNorm, h, eps)
+	ws.th.RMSNorm(hn, x, L.PostNorm, h, eps)
 	proj(ProjGate, gate, hn, m2, false)
 	proj(ProjUp, up, hn, m2, false)
-	kern.SwiGLU(gate, gate, up)
+	ws.th.SwiGLU(gate, gate, up)
 	proj(ProjDown, x, gate, m2, true)
 }

@@ -18,11 +18,18 @@ type GenerateOptions struct {
 	StopAtEOS bool
 	// Adapter is passed to every forward pass.
 	Adapter Adapter
+	// Threads caps the goroutines of every step (0: the model's cap, see Model.SetThreads).
+	Threads int
 }
 
 // Generate extends prompt by up to n tokens and returns prompt and continuation together. It
-// runs the prompt once, then one token per step over a key/value cache (see Cache).
+// runs the prompt once, then one token per step over a key/value cache (see Cache). The whole
+// generation is one pass (see Model): Close and Exclusive changes wait for it to end.
 func (m *Model) Generate(ctx context.Context, prompt []int, n int, opt GenerateOptions) ([]int, error) {
+	if err := m.enter("generate"); err != nil {
+		return nil, err
+	}
+	defer m.leave()
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("model: generate: empty prompt")
 	}
@@ -46,7 +53,7 @@ func (m *Model) Generate(ctx context.Context, prompt []int, n int, opt GenerateO
 			b = Batch{B: 1, T: 1, IDs: tok}
 			rows[0] = 0
 		}
-		out, err := m.Forward(ctx, b, Options{Rows: rows, Adapter: opt.Adapter, Cache: &cache})
+		out, err := m.pass(ctx, b, Options{Rows: rows, Adapter: opt.Adapter, Cache: &cache, Threads: opt.Threads})
 		if err != nil {
 			return nil, err
 		}

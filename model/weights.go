@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/valora-go/valora/internal/kern"
 	"github.com/valora-go/valora/internal/stfile"
@@ -65,8 +69,13 @@ type Layer struct {
 	Proj      [NumProj]*kern.Weight // the seven projections, [out, in]
 }
 
-// Model is a loaded checkpoint. It is safe for concurrent Forward calls; it must not be used
-// after Close.
+// Model is a loaded checkpoint. Forward, Generate and CheckFinite may run concurrently: each
+// is a pass that holds the model's weights while it runs. Close waits for the passes in flight,
+// then releases the weights; passes after Close return an error wrapping ErrClosed. Exclusive
+// runs a change of the weights (lora's Merge and Unmerge) with no pass in flight.
+//
+// The exported weight fields are views into the mapped files: code that reads them directly
+// (package train) must not do so after Close, nor while an Exclusive change runs.
 type Model struct {
 	Config Config
 	Dir    string
@@ -77,10 +86,47 @@ type Model struct {
 
 	rope  *kern.Rope
 	files []*stfile.File
+
+	// mu guards the weights against Close and Exclusive: a pass holds it for reading, Close and
+	// Exclusive for writing. sync.RWMutex keeps new passes back while a writer waits, so a
+	// stream of passes cannot starve Close or a merge.
+	mu     sync.RWMutex
+	closed bool
+
+	threads atomic.Int32 // SetThreads' cap (0: every processor)
 }
 
-// Close releases the mapped weight files.
+// SetThreads caps the goroutines each pass of the model (Forward, Generate, and the training
+// steps of package train) runs its kernels on: n > 0 means at most n, 0 (the default) means
+// runtime.GOMAXPROCS. Options.Threads overrides it per call. It may be called at any time;
+// passes that have started keep the cap they started with. It sets nothing process-wide: two
+// models in one process can each have their own cap.
+func (m *Model) SetThreads(n int) { m.threads.Store(int32(max(n, 0))) }
+
+// Threads returns the cap set by SetThreads (0: every processor).
+func (m *Model) Threads() int { return int(m.threads.Load()) }
+
+// threadsFor is the kernel cap of a pass that asks for n threads (0: the model's cap).
+func (m *Model) threadsFor(n int) kern.Threads {
+	if n > 0 {
+		return kern.Threads(n)
+	}
+	return kern.Threads(m.threads.Load())
+}
+
+// ErrClosed is returned (wrapped) by a pass or an Exclusive change on a closed Model.
+var ErrClosed = errors.New("model is closed")
+
+// Close waits for the passes in flight (Forward, Generate, CheckFinite) and for a running
+// Exclusive change to end, then releases the mapped weight files. Passes started after Close
+// return an error wrapping ErrClosed. Closing a closed model does nothing and returns nil.
 func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
 	var errs []error
 	for _, f := range m.files {
 		errs = append(errs, f.Close())
@@ -89,13 +135,97 @@ func (m *Model) Close() error {
 	return errors.Join(errs...)
 }
 
-// Load reads config.json and the safetensors weights (single file or sharded) from dir.
-func Load(dir string) (*Model, error) {
-	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil, err
+// enter starts a pass (op names it in the error): it fails with ErrClosed after Close and
+// waits while an Exclusive change runs. Every successful enter is paired with a leave. A pass
+// never enters twice (a waiting writer would deadlock it): passes call the unguarded helpers.
+func (m *Model) enter(op string) error {
+	m.mu.RLock()
+	if m.closed {
+		m.mu.RUnlock()
+		return fmt.Errorf("model: %s: %s: %w", m.Dir, op, ErrClosed)
 	}
-	files, err := openWeights(dir)
+	return nil
+}
+
+// leave ends a pass started by enter.
+func (m *Model) leave() { m.mu.RUnlock() }
+
+// Exclusive runs fn while no pass runs on m: it waits for the passes in flight to end and
+// holds new ones back (they wait, they do not fail) until fn returns, and returns fn's error.
+// It is how the weights are changed under concurrent users (lora.Adapter.Merge and Unmerge use
+// it). After Close it returns an error wrapping ErrClosed without calling fn. fn must not call
+// Forward, Generate, CheckFinite, Close or Exclusive on m (they would wait for fn forever).
+//
+// Passes exclude a change only while each runs: a change between two passes that continue one
+// Cache, or between the batches of a scorer, is seen by the later ones only.
+func (m *Model) Exclusive(fn func() error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("model: %s: exclusive change: %w", m.Dir, ErrClosed)
+	}
+	return fn()
+}
+
+// Load reads config.json and the safetensors weights (single file or sharded) from dir. The
+// weight files are memory-mapped (copy-on-write): see LoadFS for weights read into memory.
+func Load(dir string) (*Model, error) {
+	return load(dirSource(dir))
+}
+
+// LoadFS reads a checkpoint from the directory dir of fsys ("." for its root): config.json and
+// model.safetensors, or the shards model.safetensors.index.json names. The weight files are
+// read into memory, not mapped, so that checkpoints can come from an embed.FS, an archive or an
+// object store; they then take their size in memory. Load maps a directory's files instead.
+func LoadFS(fsys fs.FS, dir string) (*Model, error) {
+	return load(fsSource(fsys, dir))
+}
+
+// source is where a checkpoint's files come from: a directory (mapped) or an fs.FS (read).
+type source struct {
+	dir  string
+	join func(name string) string                // the path of a file of the checkpoint
+	read func(path string) ([]byte, error)       // a small file (config, index)
+	open func(path string) (*stfile.File, error) // a safetensors file
+}
+
+func dirSource(dir string) source {
+	return source{
+		dir:  dir,
+		join: func(name string) string { return filepath.Join(dir, name) },
+		read: os.ReadFile,
+		open: stfile.Open,
+	}
+}
+
+func fsSource(fsys fs.FS, dir string) source {
+	read := func(p string) ([]byte, error) { return fs.ReadFile(fsys, p) }
+	return source{
+		dir:  dir,
+		join: func(name string) string { return path.Join(dir, name) },
+		read: read,
+		open: func(p string) (*stfile.File, error) {
+			data, err := read(p)
+			if err != nil {
+				return nil, fmt.Errorf("safetensors %s: %w", p, err)
+			}
+			return stfile.Parse(p, data)
+		},
+	}
+}
+
+func load(src source) (*Model, error) {
+	dir := src.dir
+	cpath := src.join("config.json")
+	raw, err := src.read(cpath)
+	if err != nil {
+		return nil, fmt.Errorf("model: config %s: %w", cpath, err)
+	}
+	cfg, err := ParseConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("model: config %s: %w", cpath, err)
+	}
+	files, err := openWeights(src)
 	if err != nil {
 		return nil, err
 	}
@@ -156,13 +286,13 @@ func (c *Config) validateShape() error {
 	return nil
 }
 
-// openWeights maps model.safetensors, or every shard named by model.safetensors.index.json.
-func openWeights(dir string) ([]*stfile.File, error) {
-	index := filepath.Join(dir, "model.safetensors.index.json")
-	raw, err := os.ReadFile(index)
-	if errors.Is(err, os.ErrNotExist) {
-		single := filepath.Join(dir, "model.safetensors")
-		f, err := stfile.Open(single)
+// openWeights opens model.safetensors, or every shard named by model.safetensors.index.json.
+func openWeights(src source) ([]*stfile.File, error) {
+	dir := src.dir
+	index := src.join("model.safetensors.index.json")
+	raw, err := src.read(index)
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err := src.open(src.join("model.safetensors"))
 		if err != nil {
 			return nil, fmt.Errorf("model: load %s: %w", dir, err)
 		}
@@ -182,7 +312,7 @@ func openWeights(dir string) ([]*stfile.File, error) {
 	}
 	shards := map[string]bool{}
 	for _, s := range idx.WeightMap {
-		if s == "" || filepath.Base(s) != s {
+		if s == "" || filepath.Base(s) != s || path.Base(s) != s || s == "." || s == ".." {
 			return nil, fmt.Errorf("model: load %s: shard name %q is not a file name in %s", index, s, dir)
 		}
 		shards[s] = true
@@ -193,28 +323,25 @@ func openWeights(dir string) ([]*stfile.File, error) {
 	}
 	sort.Strings(names)
 	var files []*stfile.File
+	byName := map[string]*stfile.File{}
+	closeAll := func() {
+		for _, o := range files {
+			o.Close()
+		}
+	}
 	for _, s := range names {
-		f, err := stfile.Open(filepath.Join(dir, s))
+		f, err := src.open(src.join(s))
 		if err != nil {
-			for _, o := range files {
-				o.Close()
-			}
-			return nil, fmt.Errorf("model: load %s: shard named by %s: %w", dir, filepath.Base(index), err)
+			closeAll()
+			return nil, fmt.Errorf("model: load %s: shard named by model.safetensors.index.json: %w", dir, err)
 		}
 		files = append(files, f)
+		byName[s] = f
 	}
 	// The index must agree with the shards' contents.
 	for name, s := range idx.WeightMap {
-		found := false
-		for _, f := range files {
-			if filepath.Base(f.Path) == s {
-				_, found = f.Tensor(name)
-			}
-		}
-		if !found {
-			for _, o := range files {
-				o.Close()
-			}
+		if _, found := byName[s].Tensor(name); !found {
+			closeAll()
 			return nil, fmt.Errorf("model: load %s: index maps %s to %s, which does not contain it", dir, name, s)
 		}
 	}

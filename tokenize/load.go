@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -82,43 +83,55 @@ const gpt2Pattern = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]
 // to add them, the chat template, clean_up_tokenization_spaces). Only BPE models are supported;
 // an unsupported model type, normalizer, pre-tokenizer, decoder or post-processor, or a
 // malformed file, gives an error naming the file and the field.
-func Load(dir string) (tok *Tokenizer, err error) {
-	path := filepath.Join(dir, "tokenizer.json")
+func Load(dir string) (*Tokenizer, error) {
+	return load(dir, func(name string) string { return filepath.Join(dir, name) }, os.ReadFile)
+}
+
+// LoadFS is Load from the directory dir of fsys ("." for its root), for tokenizers in an
+// embed.FS, an archive or any other file system.
+func LoadFS(fsys fs.FS, dir string) (*Tokenizer, error) {
+	return load(dir, func(name string) string { return path.Join(dir, name) },
+		func(p string) ([]byte, error) { return fs.ReadFile(fsys, p) })
+}
+
+// load reads the tokenizer files of dir: join gives a file's path, read its contents.
+func load(dir string, join func(name string) string, read func(path string) ([]byte, error)) (tok *Tokenizer, err error) {
+	tjPath := join("tokenizer.json")
 	defer func() {
 		if r := recover(); r != nil {
-			tok, err = nil, fmt.Errorf("tokenize: load %s: internal error: %v", path, r)
+			tok, err = nil, fmt.Errorf("tokenize: load %s: internal error: %v", tjPath, r)
 		}
 	}()
-	raw, err := os.ReadFile(path)
+	raw, err := read(tjPath)
 	if err != nil {
 		return nil, fmt.Errorf("tokenize: load %s: %w", dir, err)
 	}
 	var tj tokenizerJSON
 	if err := json.Unmarshal(raw, &tj); err != nil {
-		return nil, fmt.Errorf("tokenize: load %s: %w", path, err)
+		return nil, fmt.Errorf("tokenize: load %s: %w", tjPath, err)
 	}
 	t := &Tokenizer{dir: dir, unkID: -1, bosID: -1, eosID: -1}
 	if err := t.loadModel(tj.Model); err != nil {
-		return nil, fmt.Errorf("tokenize: load %s: %w", path, err)
+		return nil, fmt.Errorf("tokenize: load %s: %w", tjPath, err)
 	}
 	if err := t.loadAdded(tj.AddedTokens); err != nil {
-		return nil, fmt.Errorf("tokenize: load %s: %w", path, err)
+		return nil, fmt.Errorf("tokenize: load %s: %w", tjPath, err)
 	}
 	if t.normalizer, err = buildNormalizer(tj.Normalizer); err != nil {
-		return nil, fmt.Errorf("tokenize: load %s: normalizer: %w", path, err)
+		return nil, fmt.Errorf("tokenize: load %s: normalizer: %w", tjPath, err)
 	}
 	if t.preTok, err = buildPreTok(tj.PreTokenizer); err != nil {
-		return nil, fmt.Errorf("tokenize: load %s: pre_tokenizer: %w", path, err)
+		return nil, fmt.Errorf("tokenize: load %s: pre_tokenizer: %w", tjPath, err)
 	}
 	var dec decoder
 	if dec, err = buildDecoder(tj.Decoder); err != nil {
-		return nil, fmt.Errorf("tokenize: load %s: decoder: %w", path, err)
+		return nil, fmt.Errorf("tokenize: load %s: decoder: %w", tjPath, err)
 	}
 	t.decoder = seqDecoder{dec}
 	if t.post, err = t.buildPost(tj.PostProcessor); err != nil {
-		return nil, fmt.Errorf("tokenize: load %s: post_processor: %w", path, err)
+		return nil, fmt.Errorf("tokenize: load %s: post_processor: %w", tjPath, err)
 	}
-	if err := t.loadConfig(filepath.Join(dir, "tokenizer_config.json")); err != nil {
+	if err := t.loadConfig(join("tokenizer_config.json"), read); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -487,8 +500,8 @@ func regexpQuote(s string) string {
 // loadConfig reads tokenizer_config.json: bos/eos tokens, add_bos_token / add_eos_token (which,
 // when present, decide the special tokens added by Encode as transformers' Llama tokenizers
 // do), clean_up_tokenization_spaces and chat_template. A missing file is not an error.
-func (t *Tokenizer) loadConfig(path string) error {
-	raw, err := os.ReadFile(path)
+func (t *Tokenizer) loadConfig(path string, read func(string) ([]byte, error)) error {
+	raw, err := read(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

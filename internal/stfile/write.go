@@ -24,16 +24,40 @@ type Entry struct {
 // is written to a temporary name in the same directory, synced and renamed, so a reader never
 // sees a half-written file.
 func Write(path string, entries []Entry, metadata map[string]string) error {
+	views, err := tensorViews(path, entries)
+	if err != nil {
+		return err
+	}
+	return WriteAtomic(path, func(w io.Writer) error {
+		return safetensors.SerializeToWriter(views, metadata, w)
+	})
+}
+
+// Encode writes entries as a safetensors image to w, with metadata in the header; name is used
+// in error messages. Write is the atomic file form.
+func Encode(w io.Writer, name string, entries []Entry, metadata map[string]string) error {
+	views, err := tensorViews(name, entries)
+	if err != nil {
+		return err
+	}
+	if err := safetensors.SerializeToWriter(views, metadata, w); err != nil {
+		return fmt.Errorf("safetensors %s: %w", name, err)
+	}
+	return nil
+}
+
+// tensorViews checks entries and wraps them for the serializer (path names the file in errors).
+func tensorViews(path string, entries []Entry) (map[string]safetensors.TensorView, error) {
 	views := make(map[string]safetensors.TensorView, len(entries))
 	for _, e := range entries {
 		if _, dup := views[e.Name]; dup {
-			return fmt.Errorf("safetensors %s: tensor %s given twice", path, e.Name)
+			return nil, fmt.Errorf("safetensors %s: tensor %s given twice", path, e.Name)
 		}
 		shape := make([]uint64, len(e.Shape))
 		n := 1
 		for i, d := range e.Shape {
 			if d < 0 {
-				return fmt.Errorf("safetensors %s: tensor %s: negative dimension in shape %v", path, e.Name, e.Shape)
+				return nil, fmt.Errorf("safetensors %s: tensor %s: negative dimension in shape %v", path, e.Name, e.Shape)
 			}
 			shape[i] = uint64(d)
 			n *= d
@@ -47,7 +71,7 @@ func Write(path string, entries []Entry, metadata map[string]string) error {
 			}
 		}
 		if set != 1 {
-			return fmt.Errorf("safetensors %s: tensor %s: exactly one of F32, BF16 and I64 must be set", path, e.Name)
+			return nil, fmt.Errorf("safetensors %s: tensor %s: exactly one of F32, BF16 and I64 must be set", path, e.Name)
 		}
 		var count int
 		switch {
@@ -59,17 +83,15 @@ func Write(path string, entries []Entry, metadata map[string]string) error {
 			count, dt, raw = len(e.I64), safetensors.I64, i64Bytes(e.I64)
 		}
 		if count != n {
-			return fmt.Errorf("safetensors %s: tensor %s: %d values for shape %v (want %d)", path, e.Name, count, e.Shape, n)
+			return nil, fmt.Errorf("safetensors %s: tensor %s: %d values for shape %v (want %d)", path, e.Name, count, e.Shape, n)
 		}
 		tv, err := safetensors.NewTensorView(dt, shape, raw)
 		if err != nil {
-			return fmt.Errorf("safetensors %s: tensor %s: %w", path, e.Name, err)
+			return nil, fmt.Errorf("safetensors %s: tensor %s: %w", path, e.Name, err)
 		}
 		views[e.Name] = tv
 	}
-	return WriteAtomic(path, func(w io.Writer) error {
-		return safetensors.SerializeToWriter(views, metadata, w)
-	})
+	return views, nil
 }
 
 // WriteAtomic writes a file through fill into a temporary file beside path (buffered), syncs
