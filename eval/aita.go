@@ -79,7 +79,7 @@ func (p AITAPost) Unused() Label {
 
 // LoadAITAStances reads the authors' value/stance set: JSON lines with the fields "value",
 // "post", "high_standard_stance" and "low_standard_stance" (other fields, such as
-// "justification", are ignored), as in ../shared/data/aita/aita_value_stances_sample.jsonl.
+// "justification", are ignored), as in the authors' sample file aita_value_stances_sample.jsonl.
 // A post's ID is its 1-based line number. Empty lines are skipped.
 func LoadAITAStances(path string) ([]AITAPost, error) {
 	f, err := os.Open(path)

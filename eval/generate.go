@@ -57,7 +57,7 @@ func (s *ModelScorer) Generate(ctx context.Context, prompts []Prompt, opts Gener
 		if err != nil {
 			return nil, fmt.Errorf("eval: generate: prompt %d (%s): %w", i, short(p.Text+p.Prefix), err)
 		}
-		ids, err := s.tok.Encode(text, !s.opts.Chat)
+		ids, err := s.tok.Encode(text, !s.opts.Chat.Enabled)
 		if err != nil {
 			return nil, fmt.Errorf("eval: generate: prompt %d (%s): %w", i, short(p.Text+p.Prefix), err)
 		}
@@ -136,7 +136,7 @@ func (s *ModelScorer) generateBatch(ctx context.Context, items []scoreItem, opts
 		for i := range sel {
 			sel[i] = i
 		}
-		if res, err = s.m.Forward(ctx, b, model.Options{Rows: sel, Cache: cache, Adapter: s.opts.Adapter}); err != nil {
+		if res, err = s.m.Forward(ctx, b, model.Options{Rows: sel, Cache: cache, Adapter: s.opts.Adapter, Threads: s.opts.Threads}); err != nil {
 			return err
 		}
 	}

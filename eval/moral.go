@@ -26,9 +26,9 @@ const (
 	SourceMoralStories = "moral-stories"
 )
 
-// LoadEthicsCommonsense reads an ETHICS commonsense-morality CSV (cm_test.csv, cm_test_hard.csv
-// in ../shared/data/ethics/) with the header label,input,is_short,edited; label 1 means the
-// narrator's action is wrong. With shortOnly, the long AITA-style rows (is_short False) are
+// LoadEthicsCommonsense reads an ETHICS commonsense-morality CSV (cm_test.csv,
+// cm_test_hard.csv of the ETHICS data set, Hendrycks et al. 2021) with the header
+// label,input,is_short,edited; label 1 means the narrator's action is wrong. With shortOnly, the long AITA-style rows (is_short False) are
 // skipped; they are the posts that LoadEthicsAITA reads. The ID is the 0-based data row.
 func LoadEthicsCommonsense(path string, shortOnly bool) ([]MoralItem, error) {
 	f, err := os.Open(path)
@@ -85,8 +85,8 @@ func ReadEthicsCommonsense(r io.Reader, name string, shortOnly bool) ([]MoralIte
 	return items, nil
 }
 
-// LoadMoralStories reads a Moral Stories norm-distance split
-// (../shared/data/moral_stories/original_ms_norm_distance_{dev,test}.jsonl): JSON lines with
+// LoadMoralStories reads a Moral Stories norm-distance split (Emelin et al.,
+// original_ms_norm_distance_{dev,test}.jsonl): JSON lines with
 // "ID", "norm", and either "moral_action" (label "1") or "immoral_action" (label "0"). The
 // item text is "Norm: {norm}\nAction: {action}"; the item is wrong for an immoral action.
 func LoadMoralStories(path string) ([]MoralItem, error) {

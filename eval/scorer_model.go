@@ -15,22 +15,23 @@ import (
 
 // ScorerOptions configure a ModelScorer.
 type ScorerOptions struct {
-	// Chat wraps Prompt.Text as the user message in the tokenizer's chat template with the
-	// generation prompt; Prompt.Prefix then starts the assistant turn. Without Chat the model
-	// sees Text+Prefix, encoded with the tokenizer's special tokens (BOS where its config adds
-	// one).
-	Chat bool
-	// System, with Chat, is a system message put before the user message ("" for none).
-	System string
-	// ChatVars are extra template variables. enable_thinking defaults to false (Qwen3's
-	// templates then write an empty think block; templates that do not use it ignore it).
-	ChatVars map[string]any
+	// Chat is the prompt format, the one train.Encode takes (tokenize.RenderPrompt). With
+	// Chat.Enabled, Prompt.Text is the user message of the tokenizer's chat template (after
+	// Chat.System, if any) with the generation prompt, and Prompt.Prefix starts the assistant
+	// turn. Without it the model sees Text+Prefix, encoded with the tokenizer's special tokens
+	// (BOS where its config adds one).
+	Chat tokenize.Chat
 	// BatchSize is the number of prompts per forward pass (default 8). The pass that extends
 	// the prompts with the later tokens of multi-token candidates holds one row per such
 	// candidate of those prompts.
 	BatchSize int
-	// Adapter, if set, is applied in every forward pass (for example a *lora.Adapter).
+	// Adapter, if set, is applied in every forward pass (for example a *lora.Adapter; a nil
+	// *lora.Adapter is no adapter). One that does not fit the model (model.CheckAdapter: made
+	// for another model) is refused by NewModelScorer.
 	Adapter model.Adapter
+	// Threads caps the goroutines of the scorer's forward passes (0: the model's cap, see
+	// model.Model.SetThreads).
+	Threads int
 }
 
 // DefaultForwardBatch is the BatchSize used when ScorerOptions.BatchSize is 0.
@@ -46,7 +47,6 @@ type ModelScorer struct {
 	m    *model.Model
 	tok  *tokenize.Tokenizer
 	opts ScorerOptions
-	vars map[string]any
 }
 
 var _ Scorer = (*ModelScorer)(nil)
@@ -62,18 +62,20 @@ func NewModelScorer(m *model.Model, tok *tokenize.Tokenizer, opts ScorerOptions)
 	if opts.BatchSize == 0 {
 		opts.BatchSize = DefaultForwardBatch
 	}
-	if opts.Chat && !tok.HasChatTemplate() {
-		return nil, errors.New("eval: model scorer: Chat is set but the tokenizer has no chat_template")
+	if opts.Chat.Enabled && !tok.HasChatTemplate() {
+		return nil, errors.New("eval: model scorer: Chat is enabled but the tokenizer has no chat_template")
 	}
-	vars := map[string]any{"enable_thinking": false}
-	maps.Copy(vars, opts.ChatVars)
-	return &ModelScorer{m: m, tok: tok, opts: opts, vars: vars}, nil
+	if err := m.CheckAdapter(opts.Adapter); err != nil {
+		return nil, fmt.Errorf("eval: model scorer: %w", err)
+	}
+	opts.Chat.Vars = maps.Clone(opts.Chat.Vars) // the caller's map may change after this
+	return &ModelScorer{m: m, tok: tok, opts: opts}, nil
 }
 
 // Render returns the text the model reads for p: Text+Prefix, or with Chat the rendered chat
 // (system message if any, user message Text, generation prompt) followed by Prefix.
 func (s *ModelScorer) Render(p Prompt) (string, error) {
-	return s.tok.RenderPrompt(p.Text, p.Prefix, tokenize.Chat{Enabled: s.opts.Chat, System: s.opts.System, Vars: s.vars})
+	return s.tok.RenderPrompt(p.Text, p.Prefix, s.opts.Chat)
 }
 
 // Tokens returns the token ids the model reads for p and the ids of each candidate as it
@@ -85,7 +87,7 @@ func (s *ModelScorer) Tokens(p Prompt, candidates []string) (prompt []int, cands
 	if err != nil {
 		return nil, nil, err
 	}
-	prompt, cands, err = s.tok.EncodePrompt(text, candidates, !s.opts.Chat)
+	prompt, cands, err = s.tok.EncodePrompt(text, candidates, !s.opts.Chat.Enabled)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -220,7 +222,7 @@ func (s *ModelScorer) scoreBatch(ctx context.Context, items []scoreItem, out [][
 			logitRows = append(logitRows, r*T+k)
 		}
 	}
-	res, err = s.m.Forward(ctx, eb, model.Options{Rows: logitRows, Cache: ext, Adapter: s.opts.Adapter})
+	res, err = s.m.Forward(ctx, eb, model.Options{Rows: logitRows, Cache: ext, Adapter: s.opts.Adapter, Threads: s.opts.Threads})
 	if err != nil {
 		return fmt.Errorf("eval: scoring the candidates of a batch of %d prompts (prompt %d first): %w", len(items), items[0].idx, err)
 	}
@@ -276,7 +278,7 @@ func (s *ModelScorer) runPrompts(ctx context.Context, rows [][]int, extra int, p
 			for i, id := range pre {
 				pb.IDs[i] = int32(id)
 			}
-			if _, err := s.m.Forward(ctx, pb, model.Options{Rows: []int{}, Cache: cache, Adapter: s.opts.Adapter}); err != nil {
+			if _, err := s.m.Forward(ctx, pb, model.Options{Rows: []int{}, Cache: cache, Adapter: s.opts.Adapter, Threads: s.opts.Threads}); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -299,7 +301,7 @@ func (s *ModelScorer) runPrompts(ctx context.Context, rows [][]int, extra int, p
 		return nil, nil, err
 	}
 	b.Pos = nil // positions continue from the cache's (after the shared prefix, if any)
-	res, err := s.m.Forward(ctx, b, model.Options{Rows: b.Last(), Cache: cache, Adapter: s.opts.Adapter})
+	res, err := s.m.Forward(ctx, b, model.Options{Rows: b.Last(), Cache: cache, Adapter: s.opts.Adapter, Threads: s.opts.Threads})
 	return cache, res, err
 }
 

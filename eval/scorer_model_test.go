@@ -98,19 +98,22 @@ func TestModelScorerMatchesFullForward(t *testing.T) {
 		ad    model.Adapter
 		batch int
 		cands [][]string
+		// threads caps the scorer's passes (ScorerOptions.Threads)
+		threads int
 	}{
-		{"stories260k default batch", stories, nil, 0, storyCands},
-		{"stories260k batches of 2", stories, nil, 2, storyCands},
-		{"stories260k batches of 1", stories, nil, 1, storyCands},
+		{"stories260k default batch", stories, nil, 0, storyCands, 0},
+		{"stories260k batches of 2", stories, nil, 2, storyCands, 0},
+		{"stories260k batches of 1", stories, nil, 1, storyCands, 0},
+		{"stories260k on one thread", stories, nil, 2, storyCands, 1},
 		{"stories260k single-token candidates only", stories, nil, 3,
-			[][]string{{" there", " happy"}, {" happy"}, {" happy", " lost"}, {" was"}, {" no"}}},
+			[][]string{{" there", " happy"}, {" happy"}, {" happy", " lost"}, {" was"}, {" no"}}, 0},
 		// llama-tiny has random weights and the same vocabulary size: a check of the adapter
 		// path, not of meaningful text.
-		{"llama-tiny with its LoRA adapter", llama, ad, 2, storyCands},
+		{"llama-tiny with its LoRA adapter", llama, ad, 2, storyCands, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := NewModelScorer(tc.m, storiesTok, ScorerOptions{BatchSize: tc.batch, Adapter: tc.ad})
+			s, err := NewModelScorer(tc.m, storiesTok, ScorerOptions{BatchSize: tc.batch, Adapter: tc.ad, Threads: tc.threads})
 			require.NoError(t, err)
 			got, err := s.LogProbs(context.Background(), storyPrompts, tc.cands)
 			require.NoError(t, err)
@@ -214,7 +217,7 @@ func TestModelScorerQwen3Chat(t *testing.T) {
 	tok := loadTok(t, "../testdata/qwen3-tokenizer")
 	m := loadModel(t, "../testdata/qwen3-tiny/model")
 	chat, verdicts := loadQwenGoldens(t)
-	s, err := NewModelScorer(m, tok, ScorerOptions{Chat: true, System: chat.Messages[0].Content})
+	s, err := NewModelScorer(m, tok, ScorerOptions{Chat: tokenize.Chat{Enabled: true, System: chat.Messages[0].Content}})
 	require.NoError(t, err)
 	p := Prompt{Text: chat.Messages[1].Content}
 
@@ -238,9 +241,9 @@ func TestModelScorerQwen3Chat(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, [][]int{verdicts[" NTA"], verdicts[" YTA"]}, candIDs)
 
-	// ChatVars override the enable_thinking default.
-	thinking, err := NewModelScorer(m, tok, ScorerOptions{Chat: true, System: chat.Messages[0].Content,
-		ChatVars: map[string]any{"enable_thinking": true}})
+	// Chat.Vars override the enable_thinking default.
+	thinking, err := NewModelScorer(m, tok, ScorerOptions{Chat: tokenize.Chat{Enabled: true, System: chat.Messages[0].Content,
+		Vars: map[string]any{"enable_thinking": true}}})
 	require.NoError(t, err)
 	text, err = thinking.Render(Prompt{Text: chat.Messages[1].Content})
 	require.NoError(t, err)
@@ -259,7 +262,7 @@ func TestModelScorerErrors(t *testing.T) {
 	require.ErrorContains(t, err, "nil model")
 	_, err = NewModelScorer(m, tok, ScorerOptions{BatchSize: -1})
 	require.ErrorContains(t, err, "batch size -1")
-	_, err = NewModelScorer(m, tok, ScorerOptions{Chat: true})
+	_, err = NewModelScorer(m, tok, ScorerOptions{Chat: tokenize.Chat{Enabled: true}})
 	require.ErrorContains(t, err, "no chat_template")
 
 	s, err := NewModelScorer(m, tok, ScorerOptions{})

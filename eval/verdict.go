@@ -32,7 +32,7 @@ type VerdictPost struct {
 }
 
 // parseVerdict reads a verdict spelled as a name (NTA, YTA, ESH, NAH) or as the numeric code
-// of fionasguo/aita_prediction (0=NTA, 1=YTA, 2=ESH, 3=NAH; see ../shared/data/SOURCES.md).
+// of the fionasguo/aita_prediction data (0=NTA, 1=YTA, 2=ESH, 3=NAH).
 func parseVerdict(raw json.RawMessage) (Verdict, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -55,7 +55,7 @@ func parseVerdict(raw json.RawMessage) (Verdict, error) {
 	return "", fmt.Errorf("unknown verdict %q (want NTA, YTA, ESH, NAH or 0-3)", s)
 }
 
-// LoadAITAVerdicts reads the fionasguo AITA set (../shared/data/aita/aita_fionasguo_607.jsonl):
+// LoadAITAVerdicts reads the fionasguo AITA set (607 posts, aita_fionasguo_607.jsonl):
 // JSON lines with "id", "story" and "top_verdict" (the verdict of the top comment, as a name
 // or as the code 0=NTA, 1=YTA, 2=ESH, 3=NAH).
 func LoadAITAVerdicts(path string) ([]VerdictPost, error) {
@@ -102,8 +102,8 @@ func ReadAITAVerdicts(r io.Reader, name string) ([]VerdictPost, error) {
 	return posts, nil
 }
 
-// LoadEthicsAITA reads the long ETHICS commonsense AITA posts
-// (../shared/data/aita/ethics_cm_test_long_aita_1776.jsonl): JSON lines with
+// LoadEthicsAITA reads the long ETHICS commonsense AITA posts (the 1,776 long rows of
+// cm_test.csv, as ethics_cm_test_long_aita_1776.jsonl): JSON lines with
 // "ethics_cm_test_row", "label_op_wrong" (1 = the author was wrong), "title" and "body". The
 // text is the title, a blank line and the body; label 1 becomes YTA and 0 NTA.
 func LoadEthicsAITA(path string) ([]VerdictPost, error) {

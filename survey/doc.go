@@ -1,16 +1,18 @@
-// Package survey runs the survey half of the survey-to-behavior protocol
-// (docs/protocol.md sections 1-4 and 6): the ValueEval value taxonomy, survey instruments
-// (value descriptions x task prompts x response templates), the rating read-out on an
-// eval.Scorer, value profiles, the training rows of an intervention, and the in-domain
-// metrics that compare a tuned model with a control.
+// Package survey runs the survey half of the survey-to-behavior protocol (Nie et al. 2025,
+// arXiv 2508.11414; PaperPreset holds its settings, and the repository's README compares them
+// with valora's): the ValueEval value taxonomy, survey instruments (value descriptions x task prompts x
+// response templates), the rating read-out on an eval.Scorer, value profiles, the training
+// rows of an intervention, and the in-domain metrics that compare a tuned model with a
+// control. Training the adapters is package train; the out-of-domain tests are package eval.
 //
 // # Taxonomy
 //
 // The 20 values (Value, spelled as in the authors' data, e.g. Benevolence_dependability), the 54
 // level-1 values below them (Level1, e.g. "Be creative"), the 10 Schwartz basic values
 // (BasicValue; Face belongs to Power and Humility to Tradition) and the four higher-order
-// groups (HigherOrder). Values lists the 20 values in the circular order of protocol section 1;
-// Resolve finds the values covered by a name of any level.
+// groups (HigherOrder). Values lists the 20 values in the circular order of Schwartz's refined
+// value theory, as the authors list them (Self_direction_thought first, Universalism_objectivity
+// last); Resolve finds the values covered by a name of any level.
 //
 // # Instruments
 //

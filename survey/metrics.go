@@ -31,7 +31,8 @@ type ValueShift struct {
 	Fluctuation float64 `json:"fluctuation"`
 }
 
-// InDomainResult holds the in-domain metrics of protocol section 6 on the test split.
+// InDomainResult holds the in-domain metrics of the protocol on the test split: how far the
+// target values' ratings drop and how much the other values' ratings move, tuned against control.
 type InDomainResult struct {
 	TargetDrop       float64      `json:"target_drop"` // mean over target-value test prompts of control - tuned
 	TargetPrompts    int          `json:"target_prompts"`

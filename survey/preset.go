@@ -37,7 +37,7 @@ const PaperInstrument = "kvs_data_new.json"
 // Preset is a complete, named choice of every setting of the survey-to-behavior protocol:
 // instrument, intervention, LoRA, training, read-out and evaluation. Its JSON form (keys as
 // tagged) is what examples/align -print-config prints. Start from PaperPreset (the published
-// protocol, ../shared/docs/protocol.md) or DemoPreset (a budget for the embedded toy model).
+// protocol of Nie et al. 2025) or DemoPreset (a budget for the embedded toy model).
 type Preset struct {
 	Name string `json:"preset"`
 	// Instrument is "builtin" or the path of an instrument file (PaperInstrument: the
@@ -86,7 +86,8 @@ type Preset struct {
 	Choices map[string]string `json:"choices,omitempty"`
 }
 
-// PaperPreset is the published protocol (protocol.md sections 2-8): the authors' instrument,
+// PaperPreset is the published protocol (Nie et al. 2025, arXiv 2508.11414, from the
+// instrument to the out-of-domain tests): the authors' instrument,
 // all 27 variants, "power-minimisation", rank 128 / alpha 512 / dropout 0 on all seven
 // projections, AdamW lr 1e-4 with 15% linear warm-up, effective batch 16, up to 10 epochs with
 // validation each epoch, patience 2 (minimum improvement 0.01), the best epoch kept,

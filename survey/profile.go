@@ -4,21 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image/color"
 	"io"
-	"math"
 	"strings"
 
-	"github.com/valora-go/valora/internal/stfile"
-
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/text"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-
 	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/internal/stfile"
 )
 
 // ProfileOptions control Profile.
@@ -248,75 +238,6 @@ func (r *ProfileResult) WriteMarkdown(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// WritePNG draws the profile (mean majority rating per value, values in circular order) as
-// a PNG bar chart.
-func (r *ProfileResult) WritePNG(w io.Writer) error { return WriteProfilesPNG(w, r) }
-
-// WriteProfilesPNG draws one or more profiles side by side (for example baseline, control
-// and tuned) as a grouped PNG bar chart: mean majority rating per value, values in circular
-// order, one colour per profile, labelled by Label.
-func WriteProfilesPNG(w io.Writer, results ...*ProfileResult) error {
-	if len(results) == 0 {
-		return fmt.Errorf("survey: plot: no profiles")
-	}
-	p := plot.New()
-	p.Title.Text = "Value profile"
-	p.Y.Label.Text = "mean majority rating"
-	p.Y.Min, p.Y.Max = 0, 6
-	names := make([]string, 0, 20)
-	for _, v := range Values() {
-		names = append(names, string(v))
-	}
-	width := vg.Points(math.Max(3, 18/float64(len(results))))
-	for i, res := range results {
-		vals := make(plotter.Values, len(names))
-		for j, v := range Values() {
-			if a, ok := res.Value(v); ok {
-				vals[j] = a.Majority
-			}
-		}
-		bars, err := plotter.NewBarChart(vals, width)
-		if err != nil {
-			return fmt.Errorf("survey: plot: %w", err)
-		}
-		bars.LineStyle.Width = 0
-		bars.Color = plotutil.Color(i)
-		bars.Offset = width * vg.Length(float64(i)-float64(len(results)-1)/2)
-		p.Add(bars)
-		label := res.Label
-		if label == "" {
-			label = fmt.Sprintf("profile %d", i+1)
-		}
-		if len(results) > 1 {
-			p.Legend.Add(label, bars)
-		} else {
-			p.Title.Text += ": " + label
-		}
-	}
-	p.Legend.Top = true
-	p.Legend.Left = true
-	p.Legend.XOffs = vg.Points(40)
-	var ticks []plot.Tick
-	for k := 0; k <= 6; k++ {
-		ticks = append(ticks, plot.Tick{Value: float64(k), Label: fmt.Sprint(k)})
-	}
-	p.Y.Tick.Marker = plot.ConstantTicks(ticks)
-	p.Add(plotter.NewGrid())
-	p.NominalX(names...)
-	p.X.Tick.Label.Rotation = math.Pi / 3
-	p.X.Tick.Label.XAlign = draw.XRight
-	p.X.Tick.Label.YAlign = text.YCenter
-	p.BackgroundColor = color.White
-	wt, err := p.WriterTo(28*vg.Centimeter, 16*vg.Centimeter, "png")
-	if err != nil {
-		return fmt.Errorf("survey: plot: %w", err)
-	}
-	if _, err := wt.WriteTo(w); err != nil {
-		return fmt.Errorf("survey: plot: write PNG: %w", err)
-	}
-	return nil
 }
 
 // WriteFileAtomic writes a file through write: into a temporary file in the same directory,

@@ -9,7 +9,8 @@ import (
 // spelled as in the data, e.g. "Benevolence_dependability".
 type Value string
 
-// The 20 values, in the circular order of protocol section 1.
+// The 20 values, in the circular order of Schwartz's refined value theory (as the authors list
+// them).
 const (
 	SelfDirectionThought     Value = "Self_direction_thought"
 	SelfDirectionAction      Value = "Self_direction_action"
@@ -157,7 +158,8 @@ func fold(s string) string {
 	return b.String()
 }
 
-// Values returns the 20 values in the circular order of protocol section 1.
+// Values returns the 20 values in the circular order of Schwartz's refined value theory, as
+// the authors list them: Self_direction_thought first, Universalism_objectivity last.
 func Values() []Value {
 	out := make([]Value, len(valueTable))
 	for i, vi := range valueTable {

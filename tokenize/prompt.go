@@ -3,22 +3,41 @@ package tokenize
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode"
 )
 
-// Chat says whether and how RenderPrompt wraps a prompt in the tokenizer's chat template.
+// Chat is the prompt format: whether and how a prompt is wrapped in the tokenizer's chat
+// template. It is the one format type of the module: the scorer (eval.ScorerOptions.Chat) and
+// the trainer's encoder (train.Encode) both render through RenderPrompt with it, so a model is
+// trained on exactly the tokens it is scored on.
 type Chat struct {
+	// Enabled wraps the prompt as the user message of the chat template, with the generation
+	// prompt; without it the model reads the text as is.
 	Enabled bool
-	System  string         // system message before the user message ("" for none)
-	Vars    map[string]any // extra template variables, e.g. {"enable_thinking": false} for Qwen3
+	// System is a system message put before the user message ("" for none).
+	System string
+	// Vars are extra template variables. enable_thinking defaults to false (the one place this
+	// default is set): answers are read right after the generation prompt, so Qwen3's templates
+	// write an empty think block there; Vars {"enable_thinking": true} leaves it out. Templates
+	// that do not use the variable ignore it.
+	Vars map[string]any
+}
+
+// vars is the template variables RenderPrompt passes: the defaults, overridden by c.Vars.
+func (c Chat) vars() map[string]any {
+	v := map[string]any{"enable_thinking": false}
+	maps.Copy(v, c.Vars)
+	return v
 }
 
 // RenderPrompt builds the text a model continues. Without chat it is text+prefix. With chat,
 // text becomes the user message of the tokenizer's chat template (after the system message,
-// if any), rendered with the generation prompt, and prefix starts the assistant's turn. Asking
-// for chat with a tokenizer that has no template is an error.
+// if any), rendered with the generation prompt and chat.Vars (over the default enable_thinking
+// false), and prefix starts the assistant's turn. Asking for chat with a tokenizer that has
+// no template is an error.
 func (t *Tokenizer) RenderPrompt(text, prefix string, chat Chat) (string, error) {
 	if !chat.Enabled {
 		return text + prefix, nil
@@ -31,7 +50,7 @@ func (t *Tokenizer) RenderPrompt(text, prefix string, chat Chat) (string, error)
 		msgs = append(msgs, Message{Role: "system", Content: chat.System})
 	}
 	msgs = append(msgs, Message{Role: "user", Content: text})
-	s, err := t.ApplyChatTemplate(msgs, true, chat.Vars)
+	s, err := t.ApplyChatTemplate(msgs, true, chat.vars())
 	if err != nil {
 		return "", err
 	}

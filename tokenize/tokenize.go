@@ -16,7 +16,7 @@
 // and its Strip decoder panics on tokens shorter than its count. valora therefore runs its own
 // small pipeline (this package), reusing sugarme's GPT-2 byte-to-unicode table and its
 // ByteFallback and Fuse decoders, which are correct. Every step is checked against goldens
-// produced by Hugging Face tokenizers / transformers (see testdata/README.md).
+// produced by Hugging Face tokenizers / transformers (see the module's testdata/README.md).
 //
 // A Tokenizer is immutable after Load and safe for concurrent use by multiple goroutines.
 package tokenize

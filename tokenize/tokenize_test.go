@@ -322,16 +322,29 @@ func TestEncodePromptMovesMergingWhitespace(t *testing.T) {
 	require.Equal(t, joint, append(p, a[0]...))
 }
 
+// RenderPrompt writes Qwen3's empty think block unless Vars asks for thinking: the
+// enable_thinking false default is RenderPrompt's, for every caller.
 func TestRenderPrompt(t *testing.T) {
 	q, err := Load("../testdata/qwen3-tokenizer")
 	require.NoError(t, err)
-	s, err := q.RenderPrompt("Rate it.", "Rating: ", Chat{Enabled: true, Vars: map[string]any{"enable_thinking": false}})
-	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(s, "<|im_start|>user\nRate it.<|im_end|>\n<|im_start|>assistant\n"), s)
-	require.True(t, strings.HasSuffix(s, "Rating: "), s)
-	plain, err := q.RenderPrompt("Rate it.", "Rating: ", Chat{})
-	require.NoError(t, err)
-	require.Equal(t, "Rate it.Rating: ", plain)
+	const user = "<|im_start|>user\nRate it.<|im_end|>\n<|im_start|>assistant\n"
+	for _, tc := range []struct {
+		name string
+		chat Chat
+		want string
+	}{
+		{"plain", Chat{}, "Rate it.Rating: "},
+		{"chat, default vars", Chat{Enabled: true}, user + "<think>\n\n</think>\n\nRating: "},
+		{"chat, thinking off", Chat{Enabled: true, Vars: map[string]any{"enable_thinking": false}}, user + "<think>\n\n</think>\n\nRating: "},
+		{"chat, thinking on", Chat{Enabled: true, Vars: map[string]any{"enable_thinking": true}}, user + "Rating: "},
+		{"chat, system", Chat{Enabled: true, System: "Be brief."}, "<|im_start|>system\nBe brief.<|im_end|>\n" + user + "<think>\n\n</think>\n\nRating: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := q.RenderPrompt("Rate it.", "Rating: ", tc.chat)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, s)
+		})
+	}
 	st, err := Load("../testdata/stories260k")
 	require.NoError(t, err)
 	_, err = st.RenderPrompt("x", "", Chat{Enabled: true})

@@ -3,9 +3,8 @@
 // that the random agent scores 100: the protocol's second out-of-domain test of a LoRA
 // intervention.
 //
-// It reproduces the reference implementation (aypan17/machiavelli) step for step, as
-// specified in ../shared/docs/machiavelli-player.md and checked against the goldens in
-// testdata/:
+// It reproduces the reference implementation (aypan17/machiavelli) step for step, as checked
+// against the goldens in testdata/ (made by running the reference on two games):
 //
 //   - Player is the ChoiceScript interpreter (machiavelli/game/player.py): it executes a
 //     game's scenes line by line, prints text, stops at choices and reports node ids.

@@ -258,7 +258,7 @@ func seedRange(s []uint32) string {
 	return fmt.Sprint(s)
 }
 
-// ChartSeries returns the overall scores per agent for eval.WriteGamesChart.
+// ChartSeries returns the overall scores per agent, for chart.WriteGames (package survey/chart).
 func (r *Report) ChartSeries() []eval.GamesChartSeries {
 	var out []eval.GamesChartSeries
 	for _, a := range r.Agents {

@@ -39,6 +39,7 @@ import (
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/survey"
+	"github.com/valora-go/valora/survey/chart"
 	"github.com/valora-go/valora/tokenize"
 	"github.com/valora-go/valora/train"
 )
@@ -250,9 +251,9 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 		return err
 	}
 	rep := newReport(o, m, in)
-	chat := tokenize.Chat{Enabled: o.chat, Vars: map[string]any{"enable_thinking": false}}
+	chat := tokenize.Chat{Enabled: o.chat}
 	scorerFor := func(a *lora.Adapter) (*eval.ModelScorer, error) {
-		opts := eval.ScorerOptions{Chat: o.chat, BatchSize: o.batch}
+		opts := eval.ScorerOptions{Chat: chat, BatchSize: o.batch}
 		if a != nil {
 			opts.Adapter = a
 		}
@@ -439,7 +440,7 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 	for name, write := range map[string]func(string) error{
 		"games.json": func(p string) error { return eval.WriteJSON(p, gr) },
 		"games.md":   func(p string) error { return eval.WriteMarkdown(p, gr) },
-		"games.png":  func(p string) error { return eval.WriteGamesChart(p, gr.ChartSeries()) },
+		"games.png":  func(p string) error { return chart.WriteGames(p, gr.ChartSeries()) },
 	} {
 		if err := write(filepath.Join(o.out, name)); err != nil {
 			return err
@@ -511,7 +512,7 @@ func writeProfile(dir string, p *survey.ProfileResult) error {
 		return err
 	}
 	for name, write := range map[string]func(io.Writer) error{
-		"profile.json": p.WriteJSON, "profile.md": p.WriteMarkdown, "profile.png": p.WritePNG,
+		"profile.json": p.WriteJSON, "profile.md": p.WriteMarkdown, "profile.png": chart.ProfilesPNG(p),
 	} {
 		if err := survey.WriteFileAtomic(filepath.Join(dir, name), write); err != nil {
 			return err

@@ -61,6 +61,7 @@ import (
 	"github.com/valora-go/valora/eval/machiavelli"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
+	"github.com/valora-go/valora/survey/chart"
 	"github.com/valora-go/valora/tokenize"
 )
 
@@ -397,7 +398,7 @@ func playGames(ctx context.Context, cfg *config, data *items, agents []machiavel
 	if err := eval.WriteMarkdown(filepath.Join(cfg.out, "report.md"), r); err != nil {
 		return err
 	}
-	if err := eval.WriteGamesChart(filepath.Join(cfg.out, "games.png"), r.ChartSeries()); err != nil {
+	if err := chart.WriteGames(filepath.Join(cfg.out, "games.png"), r.ChartSeries()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "games: %d games x %d seeds, agents %s; overall %s\n", len(r.Games), len(r.Seeds), strings.Join(r.Agents, ", "), gamesHeadline(r))
@@ -491,7 +492,7 @@ func evaluate(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 	var (
 		rep      eval.MarkdownReport
 		headline string
-		chart    string
+		chartPNG string
 		writeCh  func(path string) error
 	)
 	switch cfg.task {
@@ -501,7 +502,7 @@ func evaluate(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 			return err
 		}
 		rep, headline = r, aitaHeadline(r)
-		chart, writeCh = "pg_by_value.png", func(p string) error { return eval.WriteAITAChart(p, r) }
+		chartPNG, writeCh = "pg_by_value.png", func(p string) error { return chart.WriteAITA(p, r) }
 	case taskVerdicts:
 		r, err := eval.RunVerdicts(ctx, tunedP, controlP, data.verdicts, eval.AITAOptions{BatchSize: batch})
 		if err != nil {
@@ -543,10 +544,10 @@ func evaluate(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 		return err
 	}
 	if writeCh != nil {
-		if err := writeCh(filepath.Join(cfg.out, chart)); err != nil {
+		if err := writeCh(filepath.Join(cfg.out, chartPNG)); err != nil {
 			return err
 		}
-		written = append(written, chart)
+		written = append(written, chartPNG)
 	}
 	fmt.Fprintln(stdout, headline)
 	fmt.Fprintf(stdout, "wrote %s in %s\n", strings.Join(written, ", "), cfg.out)
@@ -556,7 +557,7 @@ func evaluate(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 // newScorer is the model scorer of the base model plus the adapter in dir (none when dir is
 // empty); flagName names the flag in errors.
 func newScorer(cfg *config, m *model.Model, tok *tokenize.Tokenizer, dir, flagName string) (*eval.ModelScorer, error) {
-	opts := eval.ScorerOptions{Chat: cfg.chat, BatchSize: cfg.batch}
+	opts := eval.ScorerOptions{Chat: tokenize.Chat{Enabled: cfg.chat}, BatchSize: cfg.batch}
 	if dir != "" {
 		ad, err := lora.Load(dir, m)
 		if err != nil {

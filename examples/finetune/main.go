@@ -137,7 +137,7 @@ func readRows(path string, tok *tokenize.Tokenizer, chat, eos bool) ([]train.Exa
 	if len(xs) == 0 {
 		return nil, fmt.Errorf("%s: no rows", path)
 	}
-	out, err := train.Encode(tok, xs, tokenize.Chat{Enabled: chat, Vars: map[string]any{"enable_thinking": false}}, eos)
+	out, err := train.Encode(tok, xs, tokenize.Chat{Enabled: chat}, eos)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -181,6 +181,10 @@ func finetune(ctx context.Context, o *options, w io.Writer) error {
 		len(trainSet), len(valSet), tr.StepsPerEpoch(), a.NumParams())
 	res, err := tr.Run(ctx)
 	if err != nil {
+		if res != nil && res.Stopped == train.StoppedCancelled {
+			fmt.Fprintf(w, "interrupted after %d steps (loss %.4f); -resume continues from the last checkpoint in %s\n",
+				res.Steps, res.LastLoss, o.out)
+		}
 		return err
 	}
 	fmt.Fprintf(w, "done: %d steps, %d epochs (%s), loss %.4f -> %.4f, %s\n",

@@ -23,9 +23,6 @@ import (
 	"strings"
 
 	"github.com/valora-go/valora/eval"
-	"github.com/valora-go/valora/lora"
-	"github.com/valora-go/valora/model"
-	"github.com/valora-go/valora/tokenize"
 )
 
 func main() {
@@ -110,28 +107,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func score(ctx context.Context, w io.Writer, cfg config) error {
-	tok, err := tokenize.Load(cfg.tokDir)
+	chat := eval.ChatOff
+	if cfg.chat {
+		chat = eval.ChatOn
+	}
+	s, err := eval.Open(cfg.modelDir, eval.OpenOptions{Tokenizer: cfg.tokDir, Adapter: cfg.adapterDir, Chat: chat,
+		Scorer: eval.ScorerOptions{BatchSize: 1}})
 	if err != nil {
 		return err
 	}
-	m, err := model.Load(cfg.modelDir)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	opts := eval.ScorerOptions{Chat: cfg.chat, BatchSize: 1}
-	if cfg.adapterDir != "" {
-		ad, err := lora.Load(cfg.adapterDir, m)
-		if err != nil {
-			return err
-		}
-		opts.Adapter = ad
-	}
-	s, err := eval.NewModelScorer(m, tok, opts)
-	if err != nil {
-		return err
-	}
-	logp, err := s.LogProbs(ctx, []eval.Prompt{cfg.prompt}, [][]string{cfg.candidates})
+	defer s.Close()
+	logp, err := s.Scorer.LogProbs(ctx, []eval.Prompt{cfg.prompt}, [][]string{cfg.candidates})
 	if err != nil {
 		return err
 	}

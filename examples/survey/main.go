@@ -21,6 +21,7 @@ import (
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/survey"
+	"github.com/valora-go/valora/survey/chart"
 	"github.com/valora-go/valora/tokenize"
 )
 
@@ -117,7 +118,7 @@ func profile(ctx context.Context, w io.Writer, modelDir, tokDir, adapterDir, ins
 		return err
 	}
 	defer m.Close()
-	sopts := eval.ScorerOptions{Chat: chat, BatchSize: batch}
+	sopts := eval.ScorerOptions{Chat: tokenize.Chat{Enabled: chat}, BatchSize: batch}
 	if adapterDir != "" {
 		a, err := lora.Load(adapterDir, m)
 		if err != nil {
@@ -149,7 +150,7 @@ func profile(ctx context.Context, w io.Writer, modelDir, tokDir, adapterDir, ins
 	}
 	elapsed := time.Since(start)
 	for name, write := range map[string]func(io.Writer) error{
-		"profile.json": res.WriteJSON, "profile.md": res.WriteMarkdown, "profile.png": res.WritePNG,
+		"profile.json": res.WriteJSON, "profile.md": res.WriteMarkdown, "profile.png": chart.ProfilesPNG(res),
 	} {
 		if err := survey.WriteFileAtomic(filepath.Join(out, name), write); err != nil {
 			return err

@@ -1,4 +1,4 @@
-package eval
+package chart
 
 import (
 	"bytes"
@@ -10,7 +10,15 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/internal/stfile"
 )
+
+// GamesMetrics are the metrics drawn by WriteGames, in their order on the x axis: the power,
+// disutility and violation totals and the power components.
+var GamesMetrics = []string{eval.MetricPower, "power.money", "power.physical", "power.social",
+	"power.utility", eval.MetricUtility, eval.MetricViolations}
 
 // meanSE is a bar series with symmetric error bars: plotter.XYer and plotter.YErrorer.
 type meanSE struct {
@@ -23,15 +31,15 @@ func (m meanSE) YError(i int) (float64, float64) {
 	return m.e[i], m.e[i]
 }
 
-// WriteAITAChart draws the mean probability gain per value (and over all posts), in percentage
+// WriteAITA draws the mean probability gain per value (and over all posts), in percentage
 // points, with ±1 standard-error bars, and writes it as a PNG to path, atomically.
-func WriteAITAChart(path string, r *AITAReport) error {
+func WriteAITA(path string, r *eval.AITAReport) error {
 	if r == nil || len(r.Values) == 0 {
-		return fmt.Errorf("eval: AITA chart %s: empty report", path)
+		return fmt.Errorf("chart: AITA chart %s: empty report", path)
 	}
 	names := make([]string, 0, len(r.Values)+1)
 	var s meanSE
-	for i, v := range append(append([]AITAValueResult{}, r.Values...), AITAValueResult{Value: "all posts", PG: r.Overall}) {
+	for i, v := range append(append([]eval.AITAValueResult{}, r.Values...), eval.AITAValueResult{Value: "all posts", PG: r.Overall}) {
 		names = append(names, v.Value)
 		s.x = append(s.x, float64(i))
 		s.y = append(s.y, v.PG.Mean)
@@ -42,13 +50,13 @@ func WriteAITAChart(path string, r *AITAReport) error {
 	p.Y.Label.Text = "PG (percentage points), ±1 SE"
 	bars, err := plotter.NewBarChart(plotter.Values(s.y), vg.Points(14))
 	if err != nil {
-		return fmt.Errorf("eval: AITA chart %s: %w", path, err)
+		return fmt.Errorf("chart: AITA chart %s: %w", path, err)
 	}
 	bars.Color = color.RGBA{R: 70, G: 110, B: 180, A: 255}
 	bars.LineStyle.Width = 0
 	eb, err := plotter.NewYErrorBars(s)
 	if err != nil {
-		return fmt.Errorf("eval: AITA chart %s: %w", path, err)
+		return fmt.Errorf("chart: AITA chart %s: %w", path, err)
 	}
 	p.Add(bars, eb, plotter.NewGrid(), zeroLine(len(names)))
 	p.NominalX(names...)
@@ -65,44 +73,25 @@ func zeroLine(n int) *plotter.Line {
 	return l
 }
 
-// Metric names of MACHIAVELLI's counts, as spelled in normalization_coeffs.json.
-const (
-	MetricPower      = "power.Σ"
-	MetricUtility    = "utility.Σ"
-	MetricViolations = "violations.Σ"
-)
+// gamesPalette colours the series of WriteGames, in turn.
+var gamesPalette = []color.Color{color.RGBA{R: 150, G: 150, B: 150, A: 255}, color.RGBA{R: 200, G: 80, B: 60, A: 255},
+	color.RGBA{R: 60, G: 110, B: 190, A: 255}, color.RGBA{R: 90, G: 160, B: 90, A: 255}}
 
-// Harms are the 13 ethical-violation types of MACHIAVELLI, in the order of its schema.
-var Harms = []string{"killing", "physical_harm", "non_physical_harm", "intending_harm", "deception",
-	"manipulation", "promises", "stealing", "trespassing", "spying", "vandalism", "fairness", "other"}
-
-// GamesChartMetrics are the metrics drawn by WriteGamesChart.
-var GamesChartMetrics = []string{MetricPower, "power.money", "power.physical", "power.social",
-	"power.utility", MetricUtility, MetricViolations}
-
-// GamesChartSeries is one agent's normalised MACHIAVELLI scores (100 = random agent), by metric.
-type GamesChartSeries struct {
-	Name   string
-	Scores map[string]float64
-}
-
-// WriteGamesChart draws the normalised MACHIAVELLI scores of each agent (one bar colour per
-// series; 100 = random agent, marked by a line) for the power, disutility and violation totals
-// and the power components, and writes a PNG to path, atomically.
-func WriteGamesChart(path string, series []GamesChartSeries) error {
+// WriteGames draws the normalised MACHIAVELLI scores of each agent (one bar colour per series;
+// 100 = random agent, marked by a line) for GamesMetrics, and writes a PNG to path,
+// atomically. A metric missing from a series, or NaN, is drawn as 0.
+func WriteGames(path string, series []eval.GamesChartSeries) error {
 	if len(series) == 0 {
-		return fmt.Errorf("eval: games chart %s: no series", path)
+		return fmt.Errorf("chart: games chart %s: no series", path)
 	}
 	p := plot.New()
 	p.Title.Text = "MACHIAVELLI trajectories"
 	p.Y.Label.Text = "score (100 = random agent)"
 	width := vg.Points(36 / float64(len(series)))
-	palette := []color.Color{color.RGBA{R: 150, G: 150, B: 150, A: 255}, color.RGBA{R: 200, G: 80, B: 60, A: 255},
-		color.RGBA{R: 60, G: 110, B: 190, A: 255}, color.RGBA{R: 90, G: 160, B: 90, A: 255}}
 	p.Add(plotter.NewGrid())
 	for i, s := range series {
 		var vals plotter.Values
-		for _, m := range GamesChartMetrics {
+		for _, m := range GamesMetrics {
 			v := s.Scores[m]
 			if math.IsNaN(v) {
 				v = 0
@@ -111,22 +100,22 @@ func WriteGamesChart(path string, series []GamesChartSeries) error {
 		}
 		bc, err := plotter.NewBarChart(vals, width)
 		if err != nil {
-			return fmt.Errorf("eval: games chart %s: %w", path, err)
+			return fmt.Errorf("chart: games chart %s: %w", path, err)
 		}
-		bc.Color = palette[i%len(palette)]
+		bc.Color = gamesPalette[i%len(gamesPalette)]
 		bc.LineStyle.Width = 0
 		bc.Offset = width * vg.Length(float64(i)-float64(len(series)-1)/2)
 		p.Add(bc)
 		p.Legend.Add(s.Name, bc)
 	}
-	ref, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: 100}, {X: float64(len(GamesChartMetrics)) - 0.5, Y: 100}})
+	ref, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: 100}, {X: float64(len(GamesMetrics)) - 0.5, Y: 100}})
 	if err != nil {
-		return fmt.Errorf("eval: games chart %s: %w", path, err)
+		return fmt.Errorf("chart: games chart %s: %w", path, err)
 	}
 	ref.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 	p.Add(ref)
 	p.Legend.Top = true
-	p.NominalX(GamesChartMetrics...)
+	p.NominalX(GamesMetrics...)
 	return savePNG(p, path, 7*vg.Inch, 4.5*vg.Inch)
 }
 
@@ -139,11 +128,14 @@ func savePNG(p *plot.Plot, path string, w, h vg.Length) error {
 	}
 	wt, err := p.WriterTo(w, h, "png")
 	if err != nil {
-		return fmt.Errorf("eval: chart %s: %w", path, err)
+		return fmt.Errorf("chart: %s: %w", path, err)
 	}
 	var buf bytes.Buffer
 	if _, err := wt.WriteTo(&buf); err != nil {
-		return fmt.Errorf("eval: chart %s: render: %w", path, err)
+		return fmt.Errorf("chart: %s: render: %w", path, err)
 	}
-	return WriteFileAtomic(path, buf.Bytes())
+	if err := stfile.WriteFile(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	return nil
 }
