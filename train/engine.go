@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 
-	"gorgonia.org/tensor"
-
+	"github.com/valora-go/valora/internal/kern"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 )
@@ -18,6 +16,7 @@ const IgnoreIndex = -100
 // param is one LoRA pair with its gradient buffers and optimizer state.
 type param struct {
 	name         string
+	layer        int
 	pair         *lora.Pair
 	gradA, gradB []float32
 	mA, vA       []float32
@@ -32,14 +31,29 @@ type Engine struct {
 	a      *lora.Adapter
 	params []*param
 	graphs map[shapeKey]*graph
-	pcg    *rand.PCG // dropout masks
+	pcg    *rand.PCG // dropout masks: one seed per step (dropSeed), each op its own stream
 	rng    *rand.Rand
+	// dropSeed seeds the dropout masks of the current step.
+	dropSeed uint64
 	// MaxGraphs bounds the compiled graphs kept (one per batch shape, lengths rounded up to a
 	// multiple of 8); the least recently built is dropped beyond it. An idle graph holds only
 	// its structure (about 1 MB for a 5-layer model).
 	MaxGraphs int
 	order     []shapeKey
 	step      int
+	// Checkpointing says when a step recomputes each layer's activations in the backward pass
+	// instead of keeping them from the forward pass (memory.go): CheckpointAuto (the zero
+	// value) does for a batch shape whose step would not fit in MemoryLimit otherwise.
+	Checkpointing Checkpointing
+	// MemoryLimit is the memory in bytes a step may take, weights and adapter state included
+	// (0: AvailableMemory when a shape is first met). It decides CheckpointAuto and bounds
+	// PlanMemory.
+	MemoryLimit int64
+	// Threads caps the goroutines a step's kernels and the optimizer update run on: n > 0 at
+	// most n, 0 the model's cap (model.Model.SetThreads; uncapped by default).
+	Threads  int
+	ckptFor  map[shapeKey]bool // CheckpointAuto's decision per batch shape
+	extraMem int64             // memory the trainer holds besides (its best-adapter copy)
 	// pool recycles the buffers of the graphs' values across steps (pool.go).
 	pool *bufPool
 	// rows and targets are reused across steps.
@@ -47,22 +61,25 @@ type Engine struct {
 	targets []int32
 }
 
-// noTensorPool turns off gorgonia/tensor's recycling of *tensor.Dense structs: values released
-// after a step must not be handed out again while an op still holds their backing arrays, and
-// the pool offers nothing here (every value comes from the engine's own buffer pool, pool.go).
-var noTensorPool sync.Once
+// threads is the kernel goroutine cap of the engine's steps and updates.
+func (e *Engine) threads() kern.Threads {
+	if e.Threads > 0 {
+		return kern.Threads(e.Threads)
+	}
+	return kern.Threads(e.m.Threads())
+}
 
 // NewEngine prepares training of a on m. seed drives dropout masks.
 func NewEngine(m *model.Model, a *lora.Adapter, seed uint64) (*Engine, error) {
-	noTensorPool.Do(tensor.DontUsePool)
 	if a.Merged() {
 		return nil, fmt.Errorf("train: the adapter is merged into the model; unmerge it before training")
 	}
 	pcg := rand.NewPCG(seed, 0x74726169)
-	e := &Engine{m: m, a: a, graphs: map[shapeKey]*graph{}, pcg: pcg, rng: rand.New(pcg), MaxGraphs: 64, pool: newPool()}
+	e := &Engine{m: m, a: a, graphs: map[shapeKey]*graph{}, pcg: pcg, rng: rand.New(pcg), MaxGraphs: 64, pool: newPool(),
+		ckptFor: map[shapeKey]bool{}}
 	a.Each(func(l int, p model.Proj, pr *lora.Pair) {
 		e.params = append(e.params, &param{
-			name: fmt.Sprintf("layers.%d.%s", l, p.Module()), pair: pr,
+			name: fmt.Sprintf("layers.%d.%s", l, p.Module()), layer: l, pair: pr,
 			gradA: make([]float32, len(pr.A)), gradB: make([]float32, len(pr.B)),
 		})
 	})
@@ -157,6 +174,10 @@ func (e *Engine) Accumulate(ctx context.Context, b model.Batch, labels []int32, 
 		}
 	}
 	gr.rows, gr.targets, gr.scale = rows, targets, scale
+	if e.a.Config.Dropout > 0 {
+		e.dropSeed = e.rng.Uint64()
+	}
+	e.pool.threads = e.threads()
 	if err := gr.run(); err != nil {
 		return 0, 0, err
 	}
@@ -198,15 +219,21 @@ func padShape(b model.Batch, rows []int) (model.Batch, []int) {
 }
 
 func (e *Engine) graph(key shapeKey) (*graph, error) {
+	key.ckpt = e.checkpointed(key)
 	if gr, ok := e.graphs[key]; ok {
 		return gr, nil
 	}
-	draw := func(p float32) func([]float32) {
+	// Each dropout op draws its mask from its own stream of the step's seed: the masks do not
+	// depend on the order the ops run in, and a recomputed layer draws the same ones.
+	draw := func(p float32, stream uint64) func([]float32) {
 		keep := 1 / (1 - p)
+		pcg := rand.NewPCG(0, 0)
+		rng := rand.New(pcg)
 		return func(mask []float32) {
+			pcg.Seed(e.dropSeed, stream)
 			for i := range mask {
 				mask[i] = 0
-				if e.rng.Float32() >= p {
+				if rng.Float32() >= p {
 					mask[i] = keep
 				}
 			}

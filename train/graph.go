@@ -15,24 +15,31 @@ import (
 
 // shapeKey identifies a compiled graph: batch rows, tokens per row, counted positions, and
 // whether the batch is padded; for a batch that shares prefixes (g > 0), the number of
-// prefixes and their length (then t is the length of the rows' own tokens).
+// prefixes and their length (then t is the length of the rows' own tokens); and whether the
+// step recomputes each layer's activations in the backward pass (ckpt, see buildGraph).
 type shapeKey struct {
 	b, t, k int
 	padded  bool
 	g, p    int
+	ckpt    bool
 }
 
 // tokens is the number of token rows the graph's matrices have: the prefixes', then the rows'.
 func (k shapeKey) tokens() int { return k.g*k.p + k.b*k.t }
 
-// graph is the compiled training graph of one batch shape. The ops read the step's inputs
+// graph is the compiled training step of one batch shape. The ops read the step's inputs
 // (embeddings, mask, positions, selected rows, targets, loss scale) from the fields below,
 // which the engine refills before each run; the LoRA matrices are graph inputs backed by the
 // adapter's own slices, so optimizer updates are seen without rebinding anything.
+//
+// Without checkpointing the step is one gorgonia graph (whole): the forward pass, whose ops
+// keep what their backward ops read, then the backward pass. With checkpointing it is a
+// forward graph (front: every layer without keeping its activations, only its input, then the
+// head and its backward down to the last layer's output) and one graph per trained layer
+// (segs: the layer's forward pass recomputed from its kept input, then its backward from the
+// gradient of its output), run from the top layer down. Both run the same ops on the same
+// values in the same order within a layer, so their losses and gradients are identical.
 type graph struct {
-	g  *G.ExprGraph
-	vm G.VM
-
 	x0      *tensor.Dense // [N, hidden] token embeddings (N = G*P + B*T, see shapeKey)
 	mask    []float32     // [N] or nil
 	pos     []int32       // [N]
@@ -46,23 +53,45 @@ type graph struct {
 	group   []int
 	keyMask []float32
 
-	pool   *bufPool        // the engine's, shared by its graphs
-	inputs []*tensor.Dense // input values registered in pool (unregistered when dropped)
+	pool *bufPool // the engine's, shared by its graphs
+
+	whole *part     // without checkpointing
+	front *part     // with checkpointing: the forward pass and the head's backward
+	segs  []*part   // with checkpointing: the trained layers lo.. (index l-lo), each recomputed
+	keeps []*keepOp // the front's kept layer inputs (index l-lo)
+	dxTop *grabOp   // the front's gradient of the last layer's output
+}
+
+// part is one compiled gorgonia graph of a step.
+type part struct {
+	g      *G.ExprGraph
+	vm     G.VM
+	inputs []*tensor.Dense // input values registered in the pool (unregistered when dropped)
+	// A checkpointed layer: its input and the gradient of its output (bound before each run,
+	// read by xinUses and dyUses ops), and the op that holds the gradient of its input for the
+	// layer below (nil for the lowest trained layer).
+	layer           int
+	xin, dy         *G.Node
+	xinUses, dyUses int
+	dx              *grabOp
 }
 
 // fuseLoRA makes an adapted projection without dropout one fused op (loraLinearOp) rather
 // than a projection, a LoRA branch and their sum; tests turn it off to compare the two.
 var fuseLoRA = true
 
-// buildGraph constructs and compiles the graph: the frozen model with the adapter's matrices
-// as the only inputs that receive gradients, which sinks add into grads. Its ops take their
-// buffers from pool.
-func buildGraph(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw func(p float32) func([]float32), pool *bufPool) (*graph, error) {
+// drawFn returns the dropout mask filler of one dropout op: rate p, stream its index in the
+// model (every step draws each op's mask from the op's own stream of the step's seed, so a
+// recomputed layer draws the same masks).
+type drawFn func(p float32, stream uint64) func([]float32)
+
+// buildGraph constructs and compiles the step of shape key: the frozen model with the
+// adapter's matrices as the only inputs that receive gradients, which sinks add into the
+// params' gradient buffers. Its ops take their buffers from pool.
+func buildGraph(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw drawFn, pool *bufPool) (*graph, error) {
 	c := &m.Config
 	n := key.tokens()
-	h, d := c.HiddenSize, c.HeadDim
-	eps := float32(c.RMSNormEps)
-	gr := &graph{g: G.NewGraph(), pos: make([]int32, n), x0: newMat(n, h), pool: pool}
+	gr := &graph{pos: make([]int32, n), x0: newMat(n, c.HiddenSize), pool: pool}
 	if key.padded || key.g > 0 {
 		gr.mask = make([]float32, n)
 	}
@@ -70,108 +99,268 @@ func buildGraph(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw
 		gr.group = make([]int, key.b)
 		gr.keyMask = make([]float32, key.b*(key.p+key.t))
 	}
-	g := gr.g
-	rope := m.Rope()
+	gr.ce = newCE("loss", &gr.targets, &gr.scale)
 	var err error
+	if key.ckpt {
+		err = gr.buildCheckpointed(m, a, ps, key, draw)
+	} else {
+		gr.whole, err = gr.buildWhole(m, a, ps, key, draw)
+	}
+	if err != nil {
+		gr.drop()
+		return nil, err
+	}
+	return gr, nil
+}
 
-	x := G.NewMatrix(g, G.Float32, G.WithShape(n, h), G.WithName("x0"), G.WithValue(gr.x0))
-	type ab struct{ a, b *G.Node }
-	inputs := map[*lora.Pair]ab{}
-	var wrt G.Nodes
-	gr.inputs = append(gr.inputs, gr.x0)
+// buildWhole builds the step as one graph.
+func (gr *graph) buildWhole(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw drawFn) (*part, error) {
+	b := newBuilder(m, a, key, gr, draw)
+	x := b.input("x0", gr.x0)
+	wrt := b.loraInputs(ps)
+	for l := range m.Layers {
+		x = b.layer(l, x)
+	}
+	loss := b.head(x)
+	seed := b.scalarSeed()
+	if b.err != nil {
+		return nil, b.err
+	}
+	if _, err := b.differentiate(loss, seed, wrt, ps); err != nil {
+		return nil, err
+	}
+	p, _ := b.compile()
+	return p, nil
+}
+
+// buildCheckpointed builds the front graph and one graph per trained layer.
+func (gr *graph) buildCheckpointed(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw drawFn) error {
+	lo := len(m.Layers) // the lowest layer with an adapter matrix: nothing below it is trained
+	for _, p := range ps {
+		lo = min(lo, p.layer)
+	}
+	if lo == len(m.Layers) {
+		return fmt.Errorf("train: graph: the adapter has no matrices to train")
+	}
+	// The front: every layer's forward pass (its ops keep nothing for a backward pass that
+	// does not run here), the trained layers' inputs kept, then the head with its backward.
+	b := newBuilder(m, a, key, gr, draw)
+	x := b.input("x0", gr.x0)
+	b.loraInputs(ps)
+	for l := range m.Layers {
+		if l >= lo {
+			k := &keepOp{base: newBase(fmt.Sprintf("l%d.keep", l), 1, matFn1, same(0))}
+			x = b.apply(k, x)
+			gr.keeps = append(gr.keeps, k)
+		}
+		x = b.layer(l, x)
+	}
+	loss := b.head(x)
+	seed := b.scalarSeed()
+	if b.err != nil {
+		return b.err
+	}
+	grads, err := b.differentiate(loss, seed, G.Nodes{x}, nil)
+	if err != nil {
+		return err
+	}
+	gr.dxTop = b.grab("dx_top", grads[0])
+	if b.err != nil {
+		return b.err
+	}
+	gr.front, _ = b.compile()
+
+	// One graph per trained layer: its forward pass from its input, its backward from the
+	// gradient of its output, down to its matrices and (above lo) its input.
+	h := m.Config.HiddenSize
+	n := key.tokens()
+	for l := lo; l < len(m.Layers); l++ {
+		var lps []*param
+		for _, p := range ps {
+			if p.layer == l {
+				lps = append(lps, p)
+			}
+		}
+		b := newBuilder(m, a, key, gr, draw)
+		xin := b.placeholder(fmt.Sprintf("l%d.x", l), n, h)
+		dy := b.placeholder(fmt.Sprintf("l%d.dy", l), n, h)
+		wrt := b.loraInputs(lps)
+		out := b.layer(l, xin)
+		if b.err != nil {
+			return b.err
+		}
+		if l > lo {
+			wrt = append(wrt, xin)
+		}
+		grads, err := b.differentiate(out, dy, wrt, lps)
+		if err != nil {
+			return err
+		}
+		var dx *grabOp
+		if l > lo {
+			dx = b.grab(fmt.Sprintf("l%d.dx", l), grads[len(grads)-1])
+		}
+		if b.err != nil {
+			return b.err
+		}
+		p, uses := b.compile()
+		p.layer, p.xin, p.dy, p.xinUses, p.dyUses, p.dx = l, xin, dy, uses[xin], uses[dy], dx
+		gr.segs = append(gr.segs, p)
+	}
+	return nil
+}
+
+// builder adds the ops of a step to one gorgonia graph.
+type builder struct {
+	m     *model.Model
+	a     *lora.Adapter
+	key   shapeKey
+	gr    *graph
+	draw  drawFn
+	g     *G.ExprGraph
+	fwd   G.Nodes // the forward nodes in construction order (a topological order)
+	pairs map[*lora.Pair][2]*G.Node
+	vals  []*tensor.Dense // input values to register with the pool
+	err   error
+}
+
+func newBuilder(m *model.Model, a *lora.Adapter, key shapeKey, gr *graph, draw drawFn) *builder {
+	return &builder{m: m, a: a, key: key, gr: gr, draw: draw, g: G.NewGraph(), pairs: map[*lora.Pair][2]*G.Node{}}
+}
+
+// apply adds a forward op over children; after an error it does nothing.
+func (b *builder) apply(op G.Op, children ...*G.Node) *G.Node {
+	if b.err != nil {
+		return nil
+	}
+	nd, err := apply(op, children...)
+	if err != nil {
+		b.err = err
+		return nil
+	}
+	b.fwd = append(b.fwd, nd)
+	return nd
+}
+
+// input adds a matrix input with value v (registered with the pool).
+func (b *builder) input(name string, v *tensor.Dense) *G.Node {
+	s := v.Shape()
+	b.vals = append(b.vals, v)
+	return G.NewMatrix(b.g, G.Float32, G.WithShape(s[0], s[1]), G.WithName(name), G.WithValue(v))
+}
+
+// placeholder adds a [rows, cols] matrix input whose value is bound before each run.
+func (b *builder) placeholder(name string, rows, cols int) *G.Node {
+	return G.NewMatrix(b.g, G.Float32, G.WithShape(rows, cols), G.WithName(name))
+}
+
+// scalarSeed is the gradient of the loss with respect to itself. A per-graph seed: gorgonia's
+// package-level constant 1 (G.Grad's) would keep every graph ever differentiated alive through
+// its derivOf list.
+func (b *builder) scalarSeed() *G.Node {
+	return G.NewScalar(b.g, G.Float32, G.WithName("dloss"), G.WithValue(float32(1)))
+}
+
+// loraInputs adds the matrices of ps as inputs backed by the adapter's slices, and returns
+// their nodes (A, B of each param in order).
+func (b *builder) loraInputs(ps []*param) G.Nodes {
+	var out G.Nodes
 	for _, p := range ps {
 		pr := p.pair
 		va := tensor.New(tensor.WithShape(pr.Rank, pr.In), tensor.WithBacking(pr.A))
 		vb := tensor.New(tensor.WithShape(pr.Out, pr.Rank), tensor.WithBacking(pr.B))
-		na := G.NewMatrix(g, G.Float32, G.WithShape(pr.Rank, pr.In), G.WithName(p.name+".A"), G.WithValue(va))
-		nb := G.NewMatrix(g, G.Float32, G.WithShape(pr.Out, pr.Rank), G.WithName(p.name+".B"), G.WithValue(vb))
-		inputs[pr] = ab{na, nb}
-		wrt = append(wrt, na, nb)
-		gr.inputs = append(gr.inputs, va, vb)
+		na, nb := b.input(p.name+".A", va), b.input(p.name+".B", vb)
+		b.pairs[pr] = [2]*G.Node{na, nb}
+		out = append(out, na, nb)
 	}
-	// fwd lists the forward nodes in construction order (a topological order).
-	var fwd G.Nodes
-	apply := func(op G.Op, children ...*G.Node) (*G.Node, error) {
-		nd, err := apply(op, children...)
-		if err == nil {
-			fwd = append(fwd, nd)
-		}
-		return nd, err
-	}
-	scale := float32(a.Config.Scale())
-	dropout := float32(a.Config.Dropout)
+	return out
+}
 
-	must := func(nd *G.Node, e error) *G.Node {
-		if err == nil && e != nil {
-			err = e
-		}
-		return nd
+// project is projection p of layer l over in, with its adapter when it has one (whose
+// matrices must have been added by loraInputs).
+func (b *builder) project(l int, p model.Proj, in *G.Node) *G.Node {
+	w := b.m.Layers[l].Proj[p]
+	name := fmt.Sprintf("l%d.%s", l, p)
+	pr := b.a.Pair(l, p)
+	nodes, ok := b.pairs[pr]
+	if pr == nil || !ok {
+		return b.apply(newLinear(name, w), in)
 	}
-	project := func(l int, p model.Proj, in *G.Node) *G.Node {
-		w := m.Layers[l].Proj[p]
-		name := fmt.Sprintf("l%d.%s", l, p)
-		pr := a.Pair(l, p)
-		if pr == nil || err != nil {
-			return must(apply(newLinear(name, w), in))
-		}
-		nodes := inputs[pr]
-		if dropout == 0 && fuseLoRA { // the adapter reads the projection's input: one fused op
-			return must(apply(newLoRALinear(name, w, scale), in, nodes.a, nodes.b))
-		}
-		// Dropout: the adapter's input differs from the projection's.
-		y := must(apply(newLinear(name, w), in))
-		xin := in
-		if dropout > 0 {
-			xin = must(apply(&dropoutOp{base: newBase(name+".dropout", 1, matFn1, same(0)), p: dropout, draw: draw(dropout)}, in))
-		}
-		delta := must(apply(newLoRA(name+".lora", w.Rows, scale), xin, nodes.a, nodes.b))
-		return must(apply(newSum(name+".sum", 2), y, delta))
+	scale := float32(b.a.Config.Scale())
+	dropout := float32(b.a.Config.Dropout)
+	if dropout == 0 && fuseLoRA { // the adapter reads the projection's input: one fused op
+		return b.apply(newLoRALinear(name, w, scale), in, nodes[0], nodes[1])
 	}
+	// Dropout: the adapter's input differs from the projection's.
+	y := b.apply(newLinear(name, w), in)
+	xin := in
+	if dropout > 0 {
+		stream := uint64(l)*uint64(model.NumProj) + uint64(p)
+		xin = b.apply(&dropoutOp{base: newBase(name+".dropout", 1, matFn1, same(0)), p: dropout, draw: b.draw(dropout, stream)}, in)
+	}
+	delta := b.apply(newLoRA(name+".lora", w.Rows, scale), xin, nodes[0], nodes[1])
+	return b.apply(newSum(name+".sum", 2), y, delta)
+}
+
+// layer adds decoder layer l over the residual stream x and returns its output.
+func (b *builder) layer(l int, x *G.Node) *G.Node {
+	c := &b.m.Config
+	key := b.key
+	h, d := c.HiddenSize, c.HeadDim
+	eps := float32(c.RMSNormEps)
+	rope := b.m.Rope()
+	gr := b.gr
+	L := &b.m.Layers[l]
+	name := fmt.Sprintf("l%d", l)
 	shape := kern.AttnShape{B: key.b, T: key.t, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: d}
 	attScale := float32(1 / math.Sqrt(float64(d)))
-	for l := range m.Layers {
-		L := &m.Layers[l]
-		name := fmt.Sprintf("l%d", l)
-		hn := must(apply(newRMSNorm(name+".input_norm", L.InputNorm, h, eps), x))
-		q := project(l, model.ProjQ, hn)
-		k := project(l, model.ProjK, hn)
-		v := project(l, model.ProjV, hn)
-		if c.QKNorm {
-			q = must(apply(newRMSNorm(name+".q_norm", L.QNorm, d, eps), q))
-			k = must(apply(newRMSNorm(name+".k_norm", L.KNorm, d, eps), k))
-		}
-		q = must(apply(newRope(name+".rope_q", rope, &gr.pos, c.NumHeads), q))
-		k = must(apply(newRope(name+".rope_k", rope, &gr.pos, c.NumKVHeads), k))
-		var att *G.Node
-		if key.g > 0 {
-			att = must(apply(newSharedAttention(name+".attn", shape, key.g, key.p, gr, attScale), q, k, v))
-		} else {
-			att = must(apply(newAttention(name+".attn", shape, &gr.mask, attScale), q, k, v))
-		}
-		x = must(apply(newSum(name+".residual_attn", 2), x, project(l, model.ProjO, att)))
-		hn = must(apply(newRMSNorm(name+".post_norm", L.PostNorm, h, eps), x))
-		gate := project(l, model.ProjGate, hn)
-		up := project(l, model.ProjUp, hn)
-		act := must(apply(newSwiGLU(name+".swiglu"), gate, up))
-		x = must(apply(newSum(name+".residual_mlp", 2), x, project(l, model.ProjDown, act)))
-		if err != nil {
-			return nil, err
-		}
+
+	hn := b.apply(newRMSNorm(name+".input_norm", L.InputNorm, h, eps), x)
+	q := b.project(l, model.ProjQ, hn)
+	k := b.project(l, model.ProjK, hn)
+	v := b.project(l, model.ProjV, hn)
+	if c.QKNorm {
+		q = b.apply(newRMSNorm(name+".q_norm", L.QNorm, d, eps), q)
+		k = b.apply(newRMSNorm(name+".k_norm", L.KNorm, d, eps), k)
 	}
-	sel := must(apply(newSelectRows("select", &gr.rows, n, key.k), x))
-	sel = must(apply(newRMSNorm("norm", m.Norm, h, eps), sel))
-	logits := must(apply(newLinear("lm_head", m.LMHead), sel))
-	gr.ce = newCE("loss", &gr.targets, &gr.scale)
-	loss := must(apply(gr.ce, logits))
-	if err != nil {
-		return nil, err
+	q = b.apply(newRope(name+".rope_q", rope, &gr.pos, c.NumHeads), q)
+	k = b.apply(newRope(name+".rope_k", rope, &gr.pos, c.NumKVHeads), k)
+	var att *G.Node
+	if key.g > 0 {
+		att = b.apply(newSharedAttention(name+".attn", shape, key.g, key.p, gr, attScale), q, k, v)
+	} else {
+		att = b.apply(newAttention(name+".attn", shape, &gr.mask, attScale), q, k, v)
 	}
-	// A per-graph seed: gorgonia's package-level constant 1 (G.Grad's) would keep every graph
-	// ever differentiated alive through its derivOf list.
-	seed := G.NewScalar(g, G.Float32, G.WithName("dloss"), G.WithValue(float32(1)))
-	grads, err := backprop(fwd, loss, seed, wrt)
+	x = b.apply(newSum(name+".residual_attn", 2), x, b.project(l, model.ProjO, att))
+	hn = b.apply(newRMSNorm(name+".post_norm", L.PostNorm, h, eps), x)
+	gate := b.project(l, model.ProjGate, hn)
+	up := b.project(l, model.ProjUp, hn)
+	act := b.apply(newSwiGLU(name+".swiglu"), gate, up)
+	return b.apply(newSum(name+".residual_mlp", 2), x, b.project(l, model.ProjDown, act))
+}
+
+// head adds the final norm and LM head on the rows that predict a label, and the loss.
+func (b *builder) head(x *G.Node) *G.Node {
+	c := &b.m.Config
+	sel := b.apply(newSelectRows("select", &b.gr.rows, b.key.tokens(), b.key.k), x)
+	sel = b.apply(newRMSNorm("norm", b.m.Norm, c.HiddenSize, float32(c.RMSNormEps)), sel)
+	logits := b.apply(newLinear("lm_head", b.m.LMHead), sel)
+	return b.apply(b.gr.ce, logits)
+}
+
+// differentiate adds the backward pass of out (its gradient given by seed) to wrt, and a
+// sink per matrix of ps (the first 2·len(ps) of wrt, A then B of each) that adds its gradient
+// into the param's buffer. The forward ops that get no backward op are told so (they then
+// keep nothing). It returns the gradient nodes of wrt.
+func (b *builder) differentiate(out, seed *G.Node, wrt G.Nodes, ps []*param) (G.Nodes, error) {
+	grads, diffed, err := backprop(b.fwd, out, seed, wrt)
 	if err != nil {
 		return nil, fmt.Errorf("train: graph: differentiate: %w", err)
+	}
+	for _, n := range b.fwd {
+		if op, ok := n.Op().(noBackwarder); ok && !diffed[n] {
+			op.noBackward()
+		}
 	}
 	sink := func(name string, grad *G.Node, dst []float32) error {
 		s := newSink(name, dst)
@@ -189,10 +378,64 @@ func buildGraph(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw
 			return nil, err
 		}
 	}
-	gr.finish()
-	gr.vm = G.NewTapeMachine(g)
-	return gr, nil
+	return grads, nil
 }
+
+// grab adds an op that holds grad's value past the run (checkpointing's gradient between
+// graphs).
+func (b *builder) grab(name string, grad *G.Node) *grabOp {
+	o := &grabOp{base: newBase(name, 1, toScalar, func([]tensor.Shape) tensor.Shape { return tensor.ScalarShape() })}
+	if _, err := apply(o, grad); err != nil && b.err == nil {
+		b.err = err
+	}
+	return o
+}
+
+// compile hands every op the pool and the number of ops reading its value, registers the
+// graph's inputs with the pool and compiles the graph. It returns the part and the readers
+// of every node's value.
+func (b *builder) compile() (*part, map[*G.Node]int) {
+	g := b.g
+	uses := map[*G.Node]int{}
+	for _, n := range g.AllNodes() {
+		var seen G.Nodes
+		it := g.From(n.ID())
+		for it.Next() {
+			c := it.Node().(*G.Node)
+			if !slices.Contains(seen, c) {
+				seen = append(seen, c)
+				uses[c]++
+			}
+		}
+	}
+	pool := b.gr.pool
+	for _, n := range g.AllNodes() {
+		switch op := n.Op().(type) {
+		case *loraGradOp:
+			if op.what != 'B' {
+				op.st.uUses++
+			}
+		case *attnGradOp:
+			op.st.grads().gradUses[op.which] = uses[n]
+		case *swigluGradOp:
+			op.st.gradUses[op.which] = uses[n]
+		case *dropoutGradOp:
+			op.f.hasGrad = true
+		}
+		if op, ok := n.Op().(pooled); ok {
+			op.setPool(pool, uses[n])
+		}
+	}
+	for _, t := range b.vals {
+		pool.register(t)
+	}
+	return &part{g: g, vm: G.NewTapeMachine(g), inputs: b.vals}, uses
+}
+
+// noBackwarder is implemented by forward ops that keep state for their backward ops: told
+// that none will run (the checkpointed forward pass, layers below the trained ones), they
+// keep nothing.
+type noBackwarder interface{ noBackward() }
 
 // symDiffNeeder is implemented by ops of several differentiable inputs that can build the
 // gradients of some of them only.
@@ -201,14 +444,15 @@ type symDiffNeeder interface {
 }
 
 // backprop adds to the graph the gradient of loss (seeded with seed) with respect to wrt,
-// and returns the gradient nodes. It is gorgonia's reverse-mode walk (G.Backpropagate) with
-// two differences: the several gradients of a value read by several ops are summed by one
-// pooled sumOp (gorgonia chains G.Add, whose values it allocates, and whose UsePreallocDo
-// would write into a register's old, possibly recycled, buffer), and only the gradients of
-// inputs that lead to wrt are built (gorgonia builds them for every input of a differentiated
-// op, and the tape machine then runs the useless ones). fwd lists the forward nodes in a
-// topological order.
-func backprop(fwd G.Nodes, loss, seed *G.Node, wrt G.Nodes) (G.Nodes, error) {
+// and returns the gradient nodes and the forward nodes it differentiated. It is gorgonia's
+// reverse-mode walk (G.Backpropagate) with two differences: the several gradients of a value
+// read by several ops are summed by one pooled sumOp (gorgonia chains G.Add, whose values it
+// allocates, and whose UsePreallocDo would write into a register's old, possibly recycled,
+// buffer), and only the gradients of inputs that lead to wrt are built (gorgonia builds them
+// for every input of a differentiated op, and the tape machine then runs the useless ones).
+// fwd lists the forward nodes in a topological order; wrt may hold forward nodes (the
+// gradient of an intermediate value), whose own inputs are then not differentiated.
+func backprop(fwd G.Nodes, loss, seed *G.Node, wrt G.Nodes) (G.Nodes, map[*G.Node]bool, error) {
 	g := loss.Graph()
 	children := func(n *G.Node) G.Nodes {
 		var out G.Nodes
@@ -258,14 +502,15 @@ func backprop(fwd G.Nodes, loss, seed *G.Node, wrt G.Nodes) (G.Nodes, error) {
 		}
 		return apply(newSum(n.Name()+".grad", len(gs)), gs...)
 	}
+	diffed := map[*G.Node]bool{}
 	for i := len(fwd) - 1; i >= 0; i-- {
 		n := fwd[i]
-		if !active(n) {
+		if !active(n) || !fromWRT[n] { // a wrt node's own inputs need no gradient
 			continue
 		}
 		dn, err := reduce(n)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		op := n.Op().(G.SDOp)
 		in := kids[n]
@@ -281,8 +526,9 @@ func backprop(fwd G.Nodes, loss, seed *G.Node, wrt G.Nodes) (G.Nodes, error) {
 			dIn, err = op.SymDiff(in, n, dn)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%v: %w", n, err)
+			return nil, nil, fmt.Errorf("%v: %w", n, err)
 		}
+		diffed[n] = true
 		for j, c := range in {
 			if need[j] {
 				grads[c] = append(grads[c], dIn[j])
@@ -293,54 +539,17 @@ func backprop(fwd G.Nodes, loss, seed *G.Node, wrt G.Nodes) (G.Nodes, error) {
 	for i, w := range wrt {
 		var err error
 		if out[i], err = reduce(w); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return out, diffed, nil
 }
 
-// finish hands every op the pool and the number of ops reading its value, and registers the
-// graph's inputs with the pool.
-func (gr *graph) finish() {
-	uses := map[*G.Node]int{}
-	for _, n := range gr.g.AllNodes() {
-		var seen G.Nodes
-		it := gr.g.From(n.ID())
-		for it.Next() {
-			c := it.Node().(*G.Node)
-			if !slices.Contains(seen, c) {
-				seen = append(seen, c)
-				uses[c]++
-			}
-		}
-	}
-	for _, n := range gr.g.AllNodes() {
-		switch op := n.Op().(type) {
-		case *loraGradOp:
-			if op.what != 'B' {
-				op.st.uUses++
-			}
-		case *attnGradOp:
-			op.st.grads().gradUses[op.which] = uses[n]
-		case *swigluGradOp:
-			op.st.gradUses[op.which] = uses[n]
-		case *dropoutGradOp:
-			op.f.hasGrad = true
-		}
-		if op, ok := n.Op().(pooled); ok {
-			op.setPool(gr.pool, uses[n])
-		}
-	}
-	for _, t := range gr.inputs {
-		gr.pool.register(t)
-	}
-}
-
-// release drops the values of the last run: the buffers still held go back to the pool
-// (after a complete run, none: each was recycled when its last reader had run).
-func (gr *graph) release() {
-	gr.g.UnbindAllNonInputs()
-	for _, n := range gr.g.AllNodes() {
+// release drops the values of the part's last run and the state its ops saved (their
+// buffers go back to the pool with releaseAll, or earlier as their readers consume them).
+func (p *part) release() {
+	unbindValues(p.g)
+	for _, n := range p.g.AllNodes() {
 		switch op := n.Op().(type) {
 		case *loraOp:
 			op.st.t, op.st.u = nil, nil
@@ -356,13 +565,37 @@ func (gr *graph) release() {
 			op.mask = nil
 		}
 	}
-	gr.pool.releaseAll()
+}
+
+// exec runs the part once, then releases its values.
+func (p *part) exec() error {
+	defer p.release()
+	defer p.vm.Reset()
+	if err := p.vm.RunAll(); err != nil {
+		return fmt.Errorf("train: graph execution failed: %w", err)
+	}
+	return nil
 }
 
 // drop unregisters the graph's inputs from the pool (the graph is no longer cached).
-func (gr *graph) drop() { gr.pool.unregister(gr.inputs...) }
+func (gr *graph) drop() {
+	for _, p := range gr.parts() {
+		gr.pool.unregister(p.inputs...)
+	}
+}
 
-// run executes the graph once. Gradients are added into the params' buffers by the sinks.
+// parts lists the compiled graphs of the step.
+func (gr *graph) parts() []*part {
+	var out []*part
+	for _, p := range append([]*part{gr.whole, gr.front}, gr.segs...) {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// run executes the step once. Gradients are added into the params' buffers by the sinks.
 // Afterwards every value of the step is released (the nodes' values and the ops' saved
 // activations), so an idle compiled graph holds only its structure.
 func (gr *graph) run() (err error) {
@@ -372,10 +605,48 @@ func (gr *graph) run() (err error) {
 		}
 	}()
 	gr.pool.begin()
-	defer gr.release()
-	defer gr.vm.Reset()
-	if err := gr.vm.RunAll(); err != nil {
-		return fmt.Errorf("train: graph execution failed: %w", err)
+	defer gr.pool.releaseAll()
+	if gr.whole != nil {
+		return gr.whole.exec()
+	}
+	defer func() {
+		for _, k := range gr.keeps {
+			k.val = nil
+		}
+		gr.dxTop.val = nil
+		for _, s := range gr.segs {
+			if s.dx != nil {
+				s.dx.val = nil
+			}
+		}
+	}()
+	if err := gr.front.exec(); err != nil {
+		return err
+	}
+	dy := gr.dxTop.val
+	for i := len(gr.segs) - 1; i >= 0; i-- {
+		s := gr.segs[i]
+		x := gr.keeps[i].val
+		if x == nil || dy == nil {
+			return fmt.Errorf("train: graph execution failed: layer %d's input or output gradient is missing", s.layer)
+		}
+		gr.pool.hold(x, s.xinUses)
+		gr.pool.hold(dy, s.dyUses)
+		if err := G.Let(s.xin, x); err != nil {
+			return fmt.Errorf("train: graph: bind layer input: %w", err)
+		}
+		if err := G.Let(s.dy, dy); err != nil {
+			return fmt.Errorf("train: graph: bind layer gradient: %w", err)
+		}
+		gr.keeps[i].val = nil
+		if err := s.exec(); err != nil {
+			return err
+		}
+		dy = nil
+		if s.dx != nil {
+			dy = s.dx.val
+			s.dx.val = nil
+		}
 	}
 	return nil
 }

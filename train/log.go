@@ -89,18 +89,19 @@ func trimMetrics(dir string, step int) error {
 }
 
 // progress draws a one-line bar with loss, throughput and ETA on a terminal, or prints a plain
-// line every few seconds to anything else.
+// line every few seconds to anything else. The step rate is StepMetrics.StepsPerSec: the Run
+// call's steps over the time since it began, so the first line already reads the time of the
+// first step.
 type progress struct {
-	w        io.Writer
-	tty      bool
-	total    int
-	start    time.Time
-	last     time.Time
-	firstIdx int
+	w     io.Writer
+	tty   bool
+	total int
+	first int       // steps done before this run (a resumed run's first line is step first+1)
+	last  time.Time // when the last plain line was written
 }
 
-func newProgress(w io.Writer, total int) *progress {
-	p := &progress{w: w, total: total, start: time.Now(), firstIdx: -1}
+func newProgress(w io.Writer, total, first int) *progress {
+	p := &progress{w: w, total: total, first: first}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.tty = true
@@ -109,27 +110,26 @@ func newProgress(w io.Writer, total int) *progress {
 	return p
 }
 
-func (p *progress) update(step int, loss, tps float64) {
+func (p *progress) update(m StepMetrics) {
 	if p == nil || p.w == nil {
 		return
 	}
-	if p.firstIdx < 0 {
-		p.firstIdx, p.start = step-1, time.Now()
+	rate := m.StepsPerSec
+	eta := "?"
+	if rate > 0 {
+		eta = time.Duration(float64(p.total-m.Step) / rate * float64(time.Second)).Round(time.Second).String()
 	}
-	now := time.Now()
-	done := step - p.firstIdx
-	rate := float64(done) / now.Sub(p.start).Seconds()
-	eta := time.Duration(float64(p.total-step) / rate * float64(time.Second)).Round(time.Second)
 	if p.tty {
 		const width = 30
-		filled := width * step / max(1, p.total)
+		filled := min(width, width*m.Step/max(1, p.total))
 		fmt.Fprintf(p.w, "\r[%s%s] %d/%d loss %.4f  %.2f steps/s  %.0f tok/s  ETA %s ",
-			strings.Repeat("=", filled), strings.Repeat(" ", width-filled), step, p.total, loss, rate, tps, eta)
+			strings.Repeat("=", filled), strings.Repeat(" ", width-filled), m.Step, p.total, m.Loss, rate, m.TokensPerSec, eta)
 		return
 	}
-	if now.Sub(p.last) >= 5*time.Second || step == p.total || step == 1 {
+	now := time.Now()
+	if now.Sub(p.last) >= 5*time.Second || m.Step == p.total || m.Step == p.first+1 {
 		p.last = now
-		fmt.Fprintf(p.w, "step %d/%d loss %.4f %.2f steps/s %.0f tok/s ETA %s\n", step, p.total, loss, rate, tps, eta)
+		fmt.Fprintf(p.w, "step %d/%d loss %.4f %.2f steps/s %.0f tok/s ETA %s\n", m.Step, p.total, m.Loss, rate, m.TokensPerSec, eta)
 	}
 }
 

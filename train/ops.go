@@ -107,6 +107,14 @@ func (b *base) outUses(rows, cols, uses int) *tensor.Dense {
 	return b.pool.mat(rows, cols, uses)
 }
 
+// th is the kernel goroutine cap of the step the op runs in.
+func (b *base) th() kern.Threads {
+	if b.pool == nil {
+		return 0
+	}
+	return b.pool.threads
+}
+
 // mat returns a matrix value's backing and shape.
 func (b *base) mat(v G.Value) ([]float32, int, int) { return b.pool.data(v) }
 
@@ -198,7 +206,7 @@ func (o *linearOp) Do(in ...G.Value) (G.Value, error) {
 	x, n, _ := o.mat(in[0])
 	y := o.out(n, o.w.Rows)
 	yd, _, _ := o.mat(y)
-	kern.Linear(yd, x, n, o.w, false)
+	o.th().Linear(yd, x, n, o.w, false)
 	o.done(in)
 	return y, nil
 }
@@ -220,7 +228,7 @@ func (o *linearTOp) Do(in ...G.Value) (G.Value, error) {
 	dy, n, _ := o.mat(in[0])
 	dx := o.out(n, o.w.Cols)
 	dd, _, _ := o.mat(dx)
-	kern.LinearBackwardInput(dd, dy, n, o.w, false)
+	o.th().LinearBackwardInput(dd, dy, n, o.w, false)
 	o.done(in)
 	return dx, nil
 }
@@ -236,6 +244,15 @@ type loraState struct {
 	ver, uVer    int
 	uUses, uLeft int
 	scaledU      bool // u holds scale·(dy B) (the fused projection's backward)
+	noGrad       bool // no backward op runs: t is not kept (noBackward)
+}
+
+// keepT keeps t for the backward op dB, or gives it back when there is none.
+func (st *loraState) keepT(o *base) {
+	if st.noGrad {
+		o.drop(st.t)
+		st.t = nil
+	}
 }
 
 type loraOp struct {
@@ -255,13 +272,16 @@ func (o *loraOp) Do(in ...G.Value) (G.Value, error) {
 	st.ver++
 	o.drop(st.t)
 	st.t = o.scratch(n * r)
-	kern.Gemm(false, true, n, r, k, 1, x, k, a, k, 0, st.t.data, r)
+	o.th().Gemm(false, true, n, r, k, 1, x, k, a, k, 0, st.t.data, r)
 	y := o.out(n, out)
 	yd, _, _ := o.mat(y)
-	kern.Gemm(false, true, n, out, r, st.scale, st.t.data, r, b, r, 0, yd, out)
+	o.th().Gemm(false, true, n, out, r, st.scale, st.t.data, r, b, r, 0, yd, out)
+	st.keepT(&o.base)
 	o.done(in)
 	return y, nil
 }
+
+func (o *loraOp) noBackward() { o.st.noGrad = true }
 
 func (o *loraOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
@@ -318,7 +338,7 @@ func (o *loraGradOp) gradB(dy []float32, n, out int, b []float32, r int) []float
 		if st.scaledU {
 			alpha = st.scale
 		}
-		kern.Gemm(false, false, n, r, out, alpha, dy, out, b, r, 0, st.u.data, r)
+		o.th().Gemm(false, false, n, r, out, alpha, dy, out, b, r, 0, st.u.data, r)
 		st.uVer, st.uLeft = st.ver, st.uUses
 	}
 	return st.u.data
@@ -332,14 +352,16 @@ func (st *loraState) uScale() float32 {
 	return st.scale
 }
 
-// dst is where dA or dB goes: added into the trainer's buffer (beta 1) when the op has one,
-// else written into its own output res (beta 0).
-func (o *loraGradOp) dst(res *tensor.Dense) ([]float32, float32) {
+// dst allocates the op's [rows, cols] value and returns where dA or dB goes: added into the
+// trainer's buffer (beta 1) when the op has one, the value then a hole (its sink reads
+// nothing: no buffer is taken for it), else written into the value (beta 0).
+func (o *loraGradOp) dst(rows, cols int) (G.Value, []float32, float32) {
 	if o.into != nil {
-		return o.into, 1
+		return &hole{shape: tensor.Shape{rows, cols}, dt: tensor.Float32}, o.into, 1
 	}
+	res := o.out(rows, cols)
 	d, _, _ := o.mat(res)
-	return d, 0
+	return res, d, 0
 }
 
 // usedU gives u back once the ops that need it have used it.
@@ -354,36 +376,39 @@ func (o *loraGradOp) usedU() {
 func (o *loraGradOp) Do(in ...G.Value) (G.Value, error) {
 	dy, n, out := o.mat(in[0])
 	st := o.st
-	var res *tensor.Dense
+	var res G.Value
 	switch o.what {
 	case 'x': // in: dy, A, B
 		a, r, k := o.mat(in[1])
 		b, _, _ := o.mat(in[2])
 		u := o.gradB(dy, n, out, b, r)
-		res = o.out(n, k)
-		dx, _, _ := o.mat(res)
+		dxv := o.out(n, k)
+		res = dxv
+		dx, _, _ := o.mat(dxv)
 		if o.w != nil { // dx = [dy | scale·u] [W ; A]: one product
-			kern.LinearLoRABackwardInput(dx, dy, u, n, o.w, a, r, false)
+			o.th().LinearLoRABackwardInput(dx, dy, u, n, o.w, a, r, false)
 		} else {
-			kern.Gemm(false, false, n, k, r, st.uScale(), u, r, a, k, 0, dx, k)
+			o.th().Gemm(false, false, n, k, r, st.uScale(), u, r, a, k, 0, dx, k)
 		}
 		o.usedU()
 	case 'A': // in: dy, x, B
 		x, _, k := o.mat(in[1])
 		b, _, r := o.mat(in[2])
 		u := o.gradB(dy, n, out, b, r)
-		res = o.out(r, k)
-		da, beta := o.dst(res)
-		kern.Gemm(true, false, r, k, n, st.uScale(), u, r, x, k, beta, da, k)
+		var da []float32
+		var beta float32
+		res, da, beta = o.dst(r, k)
+		o.th().Gemm(true, false, r, k, n, st.uScale(), u, r, x, k, beta, da, k)
 		o.usedU()
 	default: // 'B', in: dy
 		if st.t == nil {
 			return nil, fmt.Errorf("%s: the forward pass's x Aᵀ is gone", o.name)
 		}
 		r := len(st.t.data) / n
-		res = o.out(out, r)
-		db, beta := o.dst(res)
-		kern.Gemm(true, false, out, r, n, st.scale, dy, out, st.t.data, r, beta, db, r)
+		var db []float32
+		var beta float32
+		res, db, beta = o.dst(out, r)
+		o.th().Gemm(true, false, out, r, n, st.scale, dy, out, st.t.data, r, beta, db, r)
 		o.drop(st.t)
 		st.t = nil
 	}
@@ -422,11 +447,14 @@ func (o *loraLinearOp) Do(in ...G.Value) (G.Value, error) {
 	st.t = o.scratch(n * r)
 	y := o.out(n, out)
 	yd, _, _ := o.mat(y)
-	kern.LinearLoRA(yd, st.t.data, x, n, o.w, a, r, false)
-	kern.Gemm(false, true, n, out, r, st.scale, st.t.data, r, b, r, 1, yd, out)
+	o.th().LinearLoRA(yd, st.t.data, x, n, o.w, a, r, false)
+	o.th().Gemm(false, true, n, out, r, st.scale, st.t.data, r, b, r, 1, yd, out)
+	st.keepT(&o.base)
 	o.done(in)
 	return y, nil
 }
+
+func (o *loraLinearOp) noBackward() { o.st.noGrad = true }
 
 func (o *loraLinearOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
@@ -456,7 +484,7 @@ func (o *rmsNormOp) Do(in ...G.Value) (G.Value, error) {
 	x, r, c := o.mat(in[0])
 	y := o.out(r, c)
 	yd, _, _ := o.mat(y)
-	kern.RMSNorm(yd, x, o.w, o.n, o.eps)
+	o.th().RMSNorm(yd, x, o.w, o.n, o.eps)
 	o.done(in)
 	return y, nil
 }
@@ -478,7 +506,7 @@ func (o *rmsNormGradOp) Do(in ...G.Value) (G.Value, error) {
 	dy, _, _ := o.mat(in[1])
 	dx := o.out(r, c)
 	dd, _, _ := o.mat(dx)
-	kern.RMSNormBackward(dd, dy, x, o.f.w, o.f.n, o.f.eps)
+	o.th().RMSNormBackward(dd, dy, x, o.f.w, o.f.n, o.f.eps)
 	o.done(in)
 	return dx, nil
 }
@@ -510,9 +538,9 @@ func (o *ropeOp) Do(in ...G.Value) (G.Value, error) {
 		copy(yd, x)
 	}
 	if o.inverse {
-		o.rope.ApplyBackward(yd, *o.pos, o.heads)
+		o.th().RopeApplyBackward(o.rope, yd, *o.pos, o.heads)
 	} else {
-		o.rope.Apply(yd, *o.pos, o.heads)
+		o.th().RopeApply(o.rope, yd, *o.pos, o.heads)
 	}
 	if !stolen {
 		o.done(in)
@@ -603,17 +631,18 @@ func (o *attnGradOp) Do(in ...G.Value) (G.Value, error) {
 // attnState keeps the softmax probabilities of the forward pass for the backward.
 type attnState struct {
 	attnGrads
-	shape kern.AttnShape
-	mask  *[]float32 // nil slice when the batch has no padding
-	scale float32
-	probs *buf
+	shape  kern.AttnShape
+	mask   *[]float32 // nil slice when the batch has no padding
+	scale  float32
+	probs  *buf
+	noGrad bool // no backward op runs: the probabilities are not kept
 }
 
 func (st *attnState) backward(o *base, dq, dk, dv, dout, q, k, v []float32) error {
 	if st.probs == nil {
 		return fmt.Errorf("%s: the forward pass's probabilities are gone", o.name)
 	}
-	kern.AttentionBackward(dq, dk, dv, dout, q, k, v, st.probs.data, st.shape, st.scale)
+	o.th().AttentionBackward(dq, dk, dv, dout, q, k, v, st.probs.data, st.shape, st.scale)
 	o.drop(st.probs)
 	st.probs = nil
 	return nil
@@ -639,10 +668,16 @@ func (o *attnOp) Do(in ...G.Value) (G.Value, error) {
 	st.probs = o.scratch(s.B * s.Hq * s.T * s.T)
 	out := o.out(r, c)
 	od, _, _ := o.mat(out)
-	kern.Attention(od, q, k, v, st.probs.data, *st.mask, s, st.scale)
+	o.th().Attention(od, q, k, v, st.probs.data, *st.mask, s, st.scale)
+	if st.noGrad {
+		o.drop(st.probs)
+		st.probs = nil
+	}
 	o.done(in)
 	return out, nil
 }
+
+func (o *attnOp) noBackward() { o.st.noGrad = true }
 
 func (o *attnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
@@ -678,7 +713,7 @@ func (o *swigluOp) Do(in ...G.Value) (G.Value, error) {
 	o.st.ver++
 	h := o.out(r, c)
 	hd, _, _ := o.mat(h)
-	kern.SwiGLU(hd, g, u)
+	o.th().SwiGLU(hd, g, u)
 	o.done(in)
 	return h, nil
 }
@@ -721,7 +756,7 @@ func (o *swigluGradOp) Do(in ...G.Value) (G.Value, error) {
 		st.dg, st.du = o.outUses(r, c, st.gradUses[0]), o.outUses(r, c, st.gradUses[1])
 		dg, _, _ := o.mat(st.dg)
 		du, _, _ := o.mat(st.du)
-		kern.SwiGLUBackward(dg, du, dh, g, u)
+		o.th().SwiGLUBackward(dg, du, dh, g, u)
 		st.gVer = st.ver
 		for i, d := range []*tensor.Dense{st.dg, st.du} {
 			if st.gradUses[i] == 0 {
@@ -807,7 +842,7 @@ func newCE(name string, targets *[]int32, scale *float32) *ceOp {
 
 func (o *ceOp) Do(in ...G.Value) (G.Value, error) {
 	logits, _, v := o.mat(in[0])
-	o.sum, o.count = kern.CrossEntropy(nil, logits, v, *o.targets, 1)
+	o.sum, o.count = o.th().CrossEntropy(nil, logits, v, *o.targets, 1)
 	o.done(in)
 	o.val = G.F32(float32(o.sum) * *o.scale)
 	return &o.val, nil
@@ -833,7 +868,7 @@ func (o *ceGradOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	dl := o.out(r, v)
 	dd, _, _ := o.mat(dl)
-	kern.CrossEntropy(dd, logits, v, *o.f.targets, g**o.f.scale)
+	o.th().CrossEntropy(dd, logits, v, *o.f.targets, g**o.f.scale)
 	o.done(in)
 	return dl, nil
 }
@@ -944,6 +979,14 @@ func newSum(name string, n int) *sumOp {
 
 func (o *sumOp) Do(in ...G.Value) (G.Value, error) {
 	a, r, c := o.mat(in[0])
+	if o.uses == 0 && o.pool != nil {
+		// Nobody reads the sum (a recomputed layer's output, whose gradient is given): its
+		// buffer goes back at once, unwritten.
+		y := o.out(r, c)
+		o.dropValue(y)
+		o.done(in)
+		return y, nil
+	}
 	o.srcs = o.srcs[:0]
 	for _, v := range in[1:] {
 		b, _, _ := o.mat(v)
@@ -963,7 +1006,7 @@ func (o *sumOp) Do(in ...G.Value) (G.Value, error) {
 		y = o.out(r, c)
 	}
 	yd, _, _ := o.mat(y)
-	kern.ParallelFor(len(yd), 1<<14, func(lo, hi int) {
+	o.th().ParallelFor(len(yd), 1<<14, func(lo, hi int) {
 		if !stolen {
 			copy(yd[lo:hi], a[lo:hi])
 		}
@@ -1009,4 +1052,52 @@ func (o *sumOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		out[i] = grad
 	}
 	return out, nil
+}
+
+// ---- checkpointing: a layer's input kept, a gradient handed to the next graph --------------
+
+// keepOp passes a trained layer's input through in the checkpointed forward pass, and holds
+// it past the run (one use more than its readers) for the layer's recomputation: the value
+// is the input's own buffer when this op is its last reader, else a copy.
+type keepOp struct {
+	base
+	val *tensor.Dense // the value of the last run, until the engine takes it
+}
+
+func (o *keepOp) Do(in ...G.Value) (G.Value, error) {
+	x, r, c := o.mat(in[0])
+	y, stolen := o.pool.steal(in[0], o.uses+1)
+	if !stolen {
+		y = o.outUses(r, c, o.uses+1)
+		yd, _, _ := o.mat(y)
+		copy(yd, x)
+		o.done(in)
+	}
+	o.val = y
+	return y, nil
+}
+
+func (o *keepOp) DiffWRT(int) []bool { return []bool{true} }
+
+func (o *keepOp) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) { return G.Nodes{grad}, nil }
+
+// grabOp holds a gradient past the run (read once more, by the engine): the gradient of a
+// checkpointed layer's output that the layer's graph starts from.
+type grabOp struct {
+	base
+	val  *tensor.Dense
+	zero G.F32
+}
+
+func (o *grabOp) Do(in ...G.Value) (G.Value, error) {
+	x, r, c := o.mat(in[0])
+	y, stolen := o.pool.steal(in[0], 1)
+	if !stolen {
+		y = o.outUses(r, c, 1)
+		yd, _, _ := o.mat(y)
+		copy(yd, x)
+		o.done(in)
+	}
+	o.val = y
+	return &o.zero, nil
 }

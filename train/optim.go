@@ -69,7 +69,7 @@ func (e *Engine) Update(o AdamW, lr float64, u UpdateOptions) (float64, error) {
 			kern.AdamWTensor{P: p.pair.A, G: p.gradA, M: p.mA, V: p.vA},
 			kern.AdamWTensor{P: p.pair.B, G: p.gradB, M: p.mB, V: p.vB})
 	}
-	pass := kern.AdamWPass{ZeroGrad: u.ZeroGrad}
+	pass := kern.AdamWPass{ZeroGrad: u.ZeroGrad, Threads: e.threads()}
 	norm := -1.0
 	if u.MaxGradNorm > 0 {
 		norm = e.GradNorm()
@@ -104,5 +104,5 @@ func (e *Engine) GradNorm() float64 {
 	for _, p := range e.params {
 		gs = append(gs, p.gradA, p.gradB)
 	}
-	return math.Sqrt(kern.SumSquares(gs))
+	return math.Sqrt(e.threads().SumSquares(gs))
 }

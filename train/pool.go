@@ -6,6 +6,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/valora-go/valora/internal/kern"
 )
 
 // bufPool recycles the float32 buffers of the training graph's values and of the ops' saved
@@ -31,6 +33,10 @@ type bufPool struct {
 	lastRun    map[int]int
 
 	liveBytes, peakBytes int64 // peakBytes: the most bytes live at once since newPool
+
+	// threads caps the kernels' goroutines in the current step (set by the engine; the ops
+	// read it through base.th).
+	threads kern.Threads
 }
 
 // buf is one pooled buffer and the matrix headers made over it.
@@ -247,4 +253,17 @@ func (p *bufPool) idleBytes() int64 {
 func (p *bufPool) String() string {
 	return fmt.Sprintf("pool: %d buffers, %.1f MiB idle, %.1f MiB live, peak %.1f MiB",
 		len(p.all), float64(p.idleBytes())/(1<<20), float64(p.liveBytes)/(1<<20), float64(p.peakBytes)/(1<<20))
+}
+
+// hold sets the readers left of a live pooled value t to uses (0: it goes back at once): a
+// value handed from one graph of a step to the next.
+func (p *bufPool) hold(t *tensor.Dense, uses int) {
+	r, ok := p.byHead[t]
+	if !ok || !r.b.live || r.b.external {
+		return
+	}
+	r.b.uses = uses
+	if uses <= 0 {
+		p.put(r.b)
+	}
 }

@@ -30,6 +30,7 @@ type sharedAttnState struct {
 	gr             *graph         // mask, group and keyMask of the step
 	scale          float32
 	probsP, probsS *buf // [G,Hq,P,P] and [B,Hq,T,P+T]
+	noGrad         bool // no backward op runs: the probabilities are not kept
 }
 
 type sharedAttnOp struct {
@@ -49,12 +50,12 @@ func (st *sharedAttnState) cachedShape() kern.CachedShape {
 
 // gather writes each row's keys (or values) into dst [B, P+T, kd]: its prefix's (zeros for a
 // row without one), then its own; src is [G*P + B*T, kd].
-func (st *sharedAttnState) gather(dst, src []float32) {
+func (st *sharedAttnState) gather(th kern.Threads, dst, src []float32) {
 	s := st.shape
 	kd := s.Hkv * s.D
 	P, T := st.p, s.T
 	own := src[st.g*P*kd:]
-	kern.ParallelFor(s.B, 1, func(lo, hi int) {
+	th.ParallelFor(s.B, 1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row := dst[r*(P+T)*kd : (r+1)*(P+T)*kd]
 			if g := st.gr.group[r]; g >= 0 {
@@ -84,16 +85,23 @@ func (o *sharedAttnOp) Do(in ...G.Value) (G.Value, error) {
 	od, _, _ := o.mat(out)
 	np := st.g * P
 	ps := kern.AttnShape{B: st.g, T: P, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
-	kern.Attention(od[:np*qd], q[:np*qd], k[:np*kd], v[:np*kd], st.probsP.data, st.gr.mask[:np], ps, st.scale)
+	o.th().Attention(od[:np*qd], q[:np*qd], k[:np*kd], v[:np*kd], st.probsP.data, st.gr.mask[:np], ps, st.scale)
 	kc, vc := o.scratch(s.B*(P+T)*kd), o.scratch(s.B*(P+T)*kd)
-	st.gather(kc.data, k)
-	st.gather(vc.data, v)
-	kern.AttentionCachedTrain(od[np*qd:], q[np*qd:], kc.data, vc.data, st.probsS.data, st.gr.keyMask, st.cachedShape(), st.scale)
+	st.gather(o.th(), kc.data, k)
+	st.gather(o.th(), vc.data, v)
+	o.th().AttentionCachedTrain(od[np*qd:], q[np*qd:], kc.data, vc.data, st.probsS.data, st.gr.keyMask, st.cachedShape(), st.scale)
 	o.drop(kc)
 	o.drop(vc)
+	if st.noGrad {
+		o.drop(st.probsP)
+		o.drop(st.probsS)
+		st.probsP, st.probsS = nil, nil
+	}
 	o.done(in)
 	return out, nil
 }
+
+func (o *sharedAttnOp) noBackward() { o.st.noGrad = true }
 
 func (o *sharedAttnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
@@ -118,14 +126,14 @@ func (st *sharedAttnState) backward(o *base, dq, dk, dv, dout, q, k, v []float32
 	np := st.g * P
 	n := s.B * (P + T) * kd
 	kc, vc, dkc, dvc := o.scratch(n), o.scratch(n), o.scratch(n), o.scratch(n)
-	st.gather(kc.data, k)
-	st.gather(vc.data, v)
-	kern.AttentionCachedBackward(dq[np*qd:], dkc.data, dvc.data, dout[np*qd:], q[np*qd:], kc.data, vc.data, st.probsS.data, st.cachedShape(), st.scale)
+	st.gather(o.th(), kc.data, k)
+	st.gather(o.th(), vc.data, v)
+	o.th().AttentionCachedBackward(dq[np*qd:], dkc.data, dvc.data, dout[np*qd:], q[np*qd:], kc.data, vc.data, st.probsS.data, st.cachedShape(), st.scale)
 	o.drop(kc)
 	o.drop(vc)
 	ps := kern.AttnShape{B: st.g, T: P, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
-	kern.AttentionBackward(dq[:np*qd], dk[:np*kd], dv[:np*kd], dout[:np*qd], q[:np*qd], k[:np*kd], v[:np*kd], st.probsP.data, ps, st.scale)
-	kern.ParallelFor(st.g, 1, func(lo, hi int) {
+	o.th().AttentionBackward(dq[:np*qd], dk[:np*kd], dv[:np*kd], dout[:np*qd], q[:np*qd], k[:np*kd], v[:np*kd], st.probsP.data, ps, st.scale)
+	o.th().ParallelFor(st.g, 1, func(lo, hi int) {
 		for g := lo; g < hi; g++ {
 			dkg, dvg := dk[g*P*kd:(g+1)*P*kd], dv[g*P*kd:(g+1)*P*kd]
 			for r, rg := range st.gr.group {
@@ -287,6 +295,7 @@ func (e *Engine) accumulateShared(ctx context.Context, xs []Example, rows [][]in
 	copy(gr.group, group)
 	copy(gr.keyMask, keyMask)
 	gr.rows, gr.targets, gr.scale = sel, targets, scale
+	e.pool.threads = e.threads()
 	if err := gr.run(); err != nil {
 		return 0, 0, err
 	}

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +52,27 @@ type Config struct {
 	SaveEvery int
 	// Progress receives a progress bar (a terminal) or plain lines (anything else); nil: silent.
 	Progress io.Writer
+
+	// Checkpointing says when a step recomputes each layer's activations in the backward pass
+	// instead of keeping them (memory.go); the zero value, CheckpointAuto, does for a batch
+	// shape whose step would not fit in MemoryLimit otherwise. Results are the same either way.
+	Checkpointing Checkpointing
+	// MemoryLimit is the memory in bytes the run may take, weights included (0: AvailableMemory).
+	// New returns an error, with the estimate and what would fit, when the estimated peak of the
+	// largest micro-batch (PlanMemory) exceeds it.
+	MemoryLimit int64
+
+	// OnStep, if set, is called after every optimizer step, once its metrics are logged and
+	// before the step's validation and checkpoint. OnEval, if set, is called after every
+	// validation. They run on Run's goroutine: training waits for them. A hook that returns
+	// ErrStop ends the run cleanly (see ErrStop); any other error stops it at once, as a
+	// cancellation does, and Run returns the partial Result with that error wrapped.
+	OnStep func(StepMetrics) error
+	OnEval func(EvalMetrics) error
+
+	// Threads caps the goroutines the run's kernels use, training steps and validation passes
+	// alike: n > 0 at most n, 0 the model's cap (model.Model.SetThreads; uncapped by default).
+	Threads int
 }
 
 // DefaultConfig is the protocol's training setup: lr 1e-4, warm-up 15% of the steps, then
@@ -119,10 +141,10 @@ type Result struct {
 	Epochs      int     // epochs completed
 	BestEpoch   int     // 1-based epoch of the best validation loss (0 without validation)
 	BestStep    int     // step at which it was measured
-	BestValLoss float64 // NaN without validation
+	BestValLoss float64 // NaN without validation, or when none has run yet
 	FirstLoss   float64 // training loss of the first step
 	LastLoss    float64 // training loss of the last step
-	Stopped     string  // "epochs", "early stopping"
+	Stopped     string  // why the run ended: StoppedEpochs, StoppedEarly, StoppedHook, StoppedCancelled, StoppedError
 	Elapsed     time.Duration
 }
 
@@ -135,12 +157,15 @@ type Trainer struct {
 	train []Example
 	val   []Example
 
-	state  state
-	log    *metricsLog
-	bar    *progress
-	best   *snapshot
-	start  time.Time
-	onStep func(step int) // test hook, called after every optimizer step
+	state state
+	log   *metricsLog
+	bar   *progress
+	best  *snapshot
+	start time.Time // when the run began, less the time before a resume
+	// runStart and runFirst: when this Run call began and the steps done before it.
+	runStart time.Time
+	runFirst int
+	onStep   func(step int) // test hook, called after every optimizer step and its checkpoint
 	// gradsZero: the engine's gradients are clear (the last Update cleared them).
 	gradsZero bool
 }
@@ -183,6 +208,10 @@ func New(m *model.Model, a *lora.Adapter, trainSet, valSet []Example, cfg Config
 	if err != nil {
 		return nil, err
 	}
+	e.Threads = cfg.Threads
+	if err := e.planRun(trainSet, valSet, cfg); err != nil {
+		return nil, err
+	}
 	t := &Trainer{cfg: cfg, m: m, a: a, e: e, train: trainSet, val: valSet}
 	t.state.BestVal = math.Inf(1)
 	epochRNG := rand.NewPCG(cfg.Seed, 0x65706f63)
@@ -198,12 +227,23 @@ func (t *Trainer) StepsPerEpoch() int {
 	return (len(t.train) + per - 1) / per
 }
 
-// Run trains until the epochs are done or early stopping triggers, then restores the best
-// adapter (by validation loss). Cancelling ctx stops at the next micro-batch and returns the
-// context's error; the last checkpoint on disk is left intact and Resume continues from it.
-// A NaN or infinite loss stops the run with an error before anything of that step is saved.
+// Run trains until the epochs are done, early stopping triggers or a hook returns ErrStop,
+// then restores the best adapter (by validation loss) and, with Config.Dir, saves it there.
+//
+// Cancelling ctx stops at the next micro-batch: Run then returns a non-nil Result of the steps
+// done (Stopped is StoppedCancelled) with an error for which errors.Is(err, context.Canceled)
+// (or DeadlineExceeded) holds. Any other error after training began (a hook's, a NaN or
+// infinite loss, a failed checkpoint) also comes with the partial Result, Stopped StoppedError;
+// only a run that cannot start returns a nil Result. After such a stop the adapter holds the
+// best validated weights when validation has run (Result.BestStep > 0), as at a normal end,
+// and otherwise the weights of the last step taken (after an ErrNonFinite error these may be
+// non-finite; nothing of that step reaches a checkpoint). Nothing is written to Config.Dir
+// beyond the checkpoints already there: the last one is left intact, and Resume continues from
+// it (calling Run again on the same Trainer is not a way to continue).
 func (t *Trainer) Run(ctx context.Context) (*Result, error) {
-	t.start = time.Now().Add(-time.Duration(t.state.Elapsed * float64(time.Second)))
+	runStart := time.Now()
+	t.start = runStart.Add(-time.Duration(t.state.Elapsed * float64(time.Second)))
+	t.runStart, t.runFirst = runStart, t.state.Step
 	if t.cfg.Dir != "" {
 		lg, err := openMetrics(t.cfg.Dir)
 		if err != nil {
@@ -214,28 +254,26 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	}
 	spe := t.StepsPerEpoch()
 	total := spe * t.cfg.Epochs
-	t.bar = newProgress(t.cfg.Progress, total)
+	t.bar = newProgress(t.cfg.Progress, total, t.state.Step)
 	defer t.bar.done()
-	stopped := "epochs"
+	stopped := StoppedEpochs
 	for t.state.Epoch < t.cfg.Epochs {
-		stop, err := t.runEpoch(ctx, total)
+		reason, err := t.runEpoch(ctx, total)
 		if err != nil {
-			return nil, err
+			stopped = StoppedError
+			if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+				stopped = StoppedCancelled
+			}
+			t.RestoreBest()
+			return t.result(stopped), err
 		}
-		if stop {
-			stopped = "early stopping"
+		if reason != "" {
+			stopped = reason
 			break
 		}
 	}
-	if t.best != nil {
-		t.best.restore(t.a)
-	}
-	res := &Result{Steps: t.state.Step, Epochs: t.state.Epoch, BestEpoch: t.state.BestEpoch, BestStep: t.state.BestStep,
-		BestValLoss: t.state.BestVal, FirstLoss: t.state.FirstLoss, LastLoss: t.state.LastLoss, Stopped: stopped,
-		Elapsed: time.Since(t.start)}
-	if len(t.val) == 0 {
-		res.BestValLoss = math.NaN()
-	}
+	t.RestoreBest()
+	res := t.result(stopped)
 	if t.cfg.Dir != "" {
 		if err := t.a.Save(t.cfg.Dir); err != nil {
 			return nil, err
@@ -244,15 +282,39 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
+// result summarises the run so far.
+func (t *Trainer) result(stopped string) *Result {
+	res := &Result{Steps: t.state.Step, Epochs: t.state.Epoch, BestEpoch: t.state.BestEpoch, BestStep: t.state.BestStep,
+		BestValLoss: t.state.BestVal, FirstLoss: t.state.FirstLoss, LastLoss: t.state.LastLoss, Stopped: stopped,
+		Elapsed: time.Since(t.start)}
+	if len(t.val) == 0 || t.best == nil {
+		res.BestValLoss = math.NaN()
+	}
+	return res
+}
+
+// RestoreBest copies the best validated adapter so far (by validation loss, restored by
+// Resume too) into the adapter being trained and reports whether there was one. Run does this
+// itself when it ends, whether it finished, was cancelled or failed; RestoreBest is for a
+// caller that stops a run in between (from a hook) or wants the best after an error.
+func (t *Trainer) RestoreBest() bool {
+	if t.best == nil {
+		return false
+	}
+	t.best.restore(t.a)
+	return true
+}
+
 // sharing reports whether micro-batches run their shared prefixes once: asked for, and no
 // dropout (AccumulateExamples).
 func (t *Trainer) sharing() bool { return t.cfg.PrefixSharing && t.a.Config.Dropout == 0 }
 
-// runEpoch continues the current epoch; it reports whether early stopping triggered.
-func (t *Trainer) runEpoch(ctx context.Context, total int) (bool, error) {
+// runEpoch continues the current epoch; it returns why the run stops (StoppedEarly,
+// StoppedHook), or "" to go on.
+func (t *Trainer) runEpoch(ctx context.Context, total int) (string, error) {
 	var pcg rand.PCG
 	if err := pcg.UnmarshalBinary(t.state.EpochRNG); err != nil {
-		return false, fmt.Errorf("train: data-order generator state: %w", err)
+		return "", fmt.Errorf("train: data-order generator state: %w", err)
 	}
 	rng := rand.New(&pcg)
 	lens := func(i int) int { return t.train[i].Len() }
@@ -263,46 +325,57 @@ func (t *Trainer) runEpoch(ctx context.Context, total int) (bool, error) {
 		steps = plan(len(t.train), t.cfg.BatchSize, t.cfg.Accum, t.cfg.Bucket, rng, lens)
 	}
 	for s := t.state.StepInEpoch; s < len(steps); s++ {
-		if err := t.step(ctx, steps[s], total); err != nil {
-			return false, err
+		m, err := t.step(ctx, steps[s], total)
+		if err != nil {
+			return "", err
 		}
 		t.state.StepInEpoch = s + 1
 		last := s+1 == len(steps)
 		if last { // the next epoch's order continues from this generator
 			t.state.Epoch++
 			t.state.StepInEpoch = 0
-			var err error
 			if t.state.EpochRNG, err = pcg.MarshalBinary(); err != nil {
-				return false, err
+				return "", err
 			}
 		}
-		stop := false
+		stop := ""
+		if t.cfg.OnStep != nil {
+			if err := t.cfg.OnStep(m); errors.Is(err, ErrStop) {
+				stop = StoppedHook
+			} else if err != nil {
+				return "", fmt.Errorf("train: OnStep at step %d: %w", m.Step, err)
+			}
+		}
 		if len(t.val) > 0 && (last || t.cfg.EvalEvery > 0 && t.state.Step%t.cfg.EvalEvery == 0) {
-			var err error
-			if stop, err = t.evaluate(ctx); err != nil {
-				return false, err
+			why, err := t.evaluate(ctx)
+			if err != nil {
+				return "", err
+			}
+			if stop == "" {
+				stop = why
 			}
 		}
-		if t.cfg.Dir != "" && (last || stop || t.cfg.SaveEvery > 0 && t.state.Step%t.cfg.SaveEvery == 0) {
+		if t.cfg.Dir != "" && (last || stop != "" || t.cfg.SaveEvery > 0 && t.state.Step%t.cfg.SaveEvery == 0) {
 			if err := t.checkpoint(); err != nil {
-				return false, err
+				return "", err
 			}
 		}
 		if t.onStep != nil {
 			t.onStep(t.state.Step)
 		}
-		if stop {
-			return true, nil
+		if stop != "" {
+			return stop, nil
 		}
 	}
-	return false, nil
+	return "", nil
 }
 
 // step accumulates the micro-batches of one optimizer step and applies AdamW.
-func (t *Trainer) step(ctx context.Context, micro [][]int, total int) error {
+func (t *Trainer) step(ctx context.Context, micro [][]int, total int) (StepMetrics, error) {
 	stepStart := time.Now()
-	count := 0
+	count, examples := 0, 0
 	for _, mb := range micro {
+		examples += len(mb)
 		for _, i := range mb {
 			count += len(t.train[i].Answer)
 		}
@@ -320,7 +393,7 @@ func (t *Trainer) step(ctx context.Context, micro [][]int, total int) error {
 		}
 		sum, _, err := t.e.AccumulateExamples(ctx, xs, t.cfg.Pad, 1/float32(count), t.sharing())
 		if err != nil {
-			return err
+			return StepMetrics{}, err
 		}
 		lossSum += sum
 		for _, x := range xs {
@@ -329,43 +402,57 @@ func (t *Trainer) step(ctx context.Context, micro [][]int, total int) error {
 	}
 	loss := lossSum / float64(count)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return t.nonFinite(fmt.Sprintf("loss is %v", loss))
+		return StepMetrics{}, t.nonFinite(fmt.Sprintf("loss is %v", loss))
 	}
 	lr := t.cfg.LRAt(t.state.Step, total)
 	gnorm, err := t.e.Update(t.cfg.AdamW, lr, UpdateOptions{MaxGradNorm: t.cfg.MaxGradNorm, ZeroGrad: true})
 	if err != nil {
-		return err
+		return StepMetrics{}, err
 	}
 	t.gradsZero = true
 	// The NaN guard: the gradients (through their norm) and the updated weights must be finite,
 	// or nothing of this step may reach a checkpoint or the final adapter.
 	if math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
-		return t.nonFinite(fmt.Sprintf("gradient norm is %v", gnorm))
+		return StepMetrics{}, t.nonFinite(fmt.Sprintf("gradient norm is %v", gnorm))
 	}
 	if where := nonFiniteAdapter(t.a); where != "" {
-		return t.nonFinite(where + " after the update (learning rate " + fmt.Sprint(lr) + ")")
+		return StepMetrics{}, t.nonFinite(where + " after the update (learning rate " + fmt.Sprint(lr) + ")")
 	}
 	t.state.Step++
 	if t.state.Step == 1 {
 		t.state.FirstLoss = loss
 	}
 	t.state.LastLoss = loss
-	elapsed := time.Since(t.start).Seconds()
-	t.state.Elapsed = elapsed
-	tps := float64(tokens) / time.Since(stepStart).Seconds()
-	t.bar.update(t.state.Step, loss, tps)
-	return t.log.write(record{Step: t.state.Step, Epoch: float64(t.state.Epoch) + float64(t.state.StepInEpoch+1)/float64(t.StepsPerEpoch()),
-		Loss: &loss, LR: lr, GradNorm: gnorm, TokensPerSec: tps, Elapsed: elapsed})
+	now := time.Now()
+	elapsed := now.Sub(t.start)
+	t.state.Elapsed = elapsed.Seconds()
+	stepTime := now.Sub(stepStart)
+	m := StepMetrics{Step: t.state.Step, Total: total, Epoch: float64(t.state.Epoch) + float64(t.state.StepInEpoch+1)/float64(t.StepsPerEpoch()),
+		Loss: loss, LR: lr, GradNorm: gnorm, Examples: examples, Tokens: tokens, AnswerTokens: count,
+		TokensPerSec: perSecond(float64(tokens), stepTime), StepTime: stepTime,
+		StepsPerSec: perSecond(float64(t.state.Step-t.runFirst), now.Sub(t.runStart)), Elapsed: elapsed}
+	t.bar.update(m)
+	return m, t.log.write(record{Step: m.Step, Epoch: m.Epoch, Loss: &loss, LR: lr, GradNorm: gnorm, TokensPerSec: m.TokensPerSec,
+		Elapsed: elapsed.Seconds()})
 }
 
-// evaluate measures the validation loss and updates early stopping; it reports whether to stop.
-func (t *Trainer) evaluate(ctx context.Context) (bool, error) {
-	val, err := Loss(ctx, t.m, t.a, t.val, t.cfg.BatchSize*t.cfg.Accum, t.cfg.Pad)
+// perSecond is n per second of d, 0 for a duration too short to measure.
+func perSecond(n float64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return n / d.Seconds()
+}
+
+// evaluate measures the validation loss, updates early stopping and calls OnEval; it returns
+// why the run stops (StoppedEarly, StoppedHook), or "" to go on.
+func (t *Trainer) evaluate(ctx context.Context) (string, error) {
+	val, err := loss(ctx, t.m, t.a, t.val, t.cfg.BatchSize*t.cfg.Accum, t.cfg.Pad, t.cfg.Threads)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	if math.IsNaN(val) || math.IsInf(val, 0) {
-		return false, fmt.Errorf("train: validation loss is %v at step %d; stopped, the last checkpoint is kept", val, t.state.Step)
+		return "", fmt.Errorf("train: validation loss is %v at step %d; stopped, the last checkpoint is kept", val, t.state.Step)
 	}
 	improved := val < t.state.BestVal-t.cfg.MinImprovement || math.IsInf(t.state.BestVal, 1)
 	if improved {
@@ -378,15 +465,37 @@ func (t *Trainer) evaluate(ctx context.Context) (bool, error) {
 		t.state.BadEvals++
 	}
 	t.bar.note(fmt.Sprintf("step %d: validation loss %.4f (best %.4f)", t.state.Step, val, t.state.BestVal))
-	if err := t.log.write(record{Step: t.state.Step, Epoch: float64(t.state.Epoch), ValLoss: &val, Elapsed: time.Since(t.start).Seconds()}); err != nil {
-		return false, err
+	elapsed := time.Since(t.start)
+	if err := t.log.write(record{Step: t.state.Step, Epoch: float64(t.state.Epoch), ValLoss: &val, Elapsed: elapsed.Seconds()}); err != nil {
+		return "", err
 	}
-	return t.cfg.Patience > 0 && t.state.BadEvals >= t.cfg.Patience, nil
+	stop := ""
+	if t.cfg.Patience > 0 && t.state.BadEvals >= t.cfg.Patience {
+		stop = StoppedEarly
+	}
+	if t.cfg.OnEval != nil {
+		m := EvalMetrics{Step: t.state.Step, Epoch: float64(t.state.Epoch) + float64(t.state.StepInEpoch)/float64(t.StepsPerEpoch()),
+			ValLoss: val, BestValLoss: t.state.BestVal, BestStep: t.state.BestStep, Improved: improved, BadEvals: t.state.BadEvals,
+			Elapsed: elapsed}
+		if err := t.cfg.OnEval(m); errors.Is(err, ErrStop) {
+			if stop == "" {
+				stop = StoppedHook
+			}
+		} else if err != nil {
+			return "", fmt.Errorf("train: OnEval at step %d: %w", t.state.Step, err)
+		}
+	}
+	return stop, nil
 }
 
 // Loss is the mean cross-entropy per answer token of xs under m with adapter a (nil: the
 // base model), computed by the inference forward pass in batches of batch examples.
 func Loss(ctx context.Context, m *model.Model, a *lora.Adapter, xs []Example, batch, pad int) (float64, error) {
+	return loss(ctx, m, a, xs, batch, pad, 0)
+}
+
+// loss is Loss with the passes capped at threads goroutines (0: the model's cap).
+func loss(ctx context.Context, m *model.Model, a *lora.Adapter, xs []Example, batch, pad, threads int) (float64, error) {
 	var sum float64
 	count := 0
 	var ad model.Adapter
@@ -407,11 +516,11 @@ func Loss(ctx context.Context, m *model.Model, a *lora.Adapter, xs []Example, ba
 				targets = append(targets, labels[i+1])
 			}
 		}
-		out, err := m.Forward(ctx, b, model.Options{Rows: rows, Adapter: ad})
+		out, err := m.Forward(ctx, b, model.Options{Rows: rows, Adapter: ad, Threads: threads})
 		if err != nil {
 			return 0, err
 		}
-		s, c := kern.CrossEntropy(nil, out.Logits, out.Vocab, targets, 1)
+		s, c := kern.Threads(cmp.Or(threads, m.Threads())).CrossEntropy(nil, out.Logits, out.Vocab, targets, 1)
 		sum += s
 		count += c
 	}
