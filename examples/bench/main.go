@@ -25,6 +25,19 @@
 //
 //	go run ./examples/bench -preset qwen3-0.6b -workload survey
 //	go run ./examples/bench -preset qwen3-0.6b -workload survey -prefix-sharing=false
+//
+// -dtype bf16 runs the model as a user does: a random bfloat16 checkpoint of the preset's shape
+// in the Hugging Face layout is written to -scratch (reused when it is already there; free disk
+// space is checked first) and loaded with model.Load, memory-mapped; -model DIR loads a real
+// checkpoint instead (its own shape; the preset gives rank and alpha). Before anything is
+// trained, the memory the run needs is estimated (train.PlanMemory: weights, adapter state,
+// activations, overhead) and compared with the memory available: if it does not fit, the
+// program stops and says what would. Gradient checkpointing (-checkpoint) is chosen there when
+// only it fits. The full-size presets (llama3.1-8b, qwen3-8b, falcon3-7b: the published
+// configs of the models the original work tuned) are bf16 by default and run each phase once:
+//
+//	go run ./examples/bench -preset llama3.1-8b -dtype bf16
+//	go run ./examples/bench -preset small -dtype bf16 -scratch /tmp/small-bf16 -checkpoint on
 package main
 
 import (
@@ -37,6 +50,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -71,6 +85,11 @@ type options struct {
 	gemmReps               int
 	noScore, noTrain       bool
 	noGemm                 bool
+	dtype                  string // "f32" (a random model in memory) or "bf16" (a random checkpoint file)
+	scratch                string // bf16: where the random checkpoint goes
+	modelDir               string // a checkpoint to load instead
+	checkpointing          train.Checkpointing
+	memoryLimit            int64 // bytes training may take (0: the memory available)
 }
 
 // stats summarises the timed repeats of a phase.
@@ -90,6 +109,16 @@ type rssMB struct {
 	AfterScorePeak float64 `json:"after_score_peak,omitempty"`
 	AfterTrainPeak float64 `json:"after_train_peak,omitempty"`
 	Peak           float64 `json:"peak"`
+}
+
+// memMB is the memory estimate (train.MemoryEstimate) in MiB.
+type memMB struct {
+	Weights     float64 `json:"weights"`
+	Embedding   float64 `json:"embedding"`
+	Adapter     float64 `json:"adapter"`
+	Activations float64 `json:"activations"`
+	Overhead    float64 `json:"overhead"`
+	Total       float64 `json:"total"`
 }
 
 // result is the JSON line. Phases that did not run leave their keys out.
@@ -122,6 +151,18 @@ type result struct {
 	GemmGFLOPS       map[string]float64 `json:"gemm_gflops,omitempty"`
 	GemmPeakGFLOPS   float64            `json:"gemm_peak_gflops,omitempty"`
 	RSSMB            rssMB              `json:"rss_mb"`
+
+	DType            string  `json:"dtype"`                        // the weights' precision
+	CheckpointDir    string  `json:"checkpoint_dir,omitempty"`     // the checkpoint loaded (bf16, -model)
+	CheckpointWriteS float64 `json:"checkpoint_write_s,omitempty"` // writing the random checkpoint (0: reused)
+	LoadS            float64 `json:"load_s,omitempty"`             // model.Load
+	Checkpointing    bool    `json:"checkpointing"`                // activations recomputed per layer
+	MemEstimateMB    float64 `json:"mem_estimate_mb"`              // estimated peak of training
+	MemEstimate      memMB   `json:"mem_estimate"`
+	MemAvailableMB   float64 `json:"mem_available_mb,omitempty"` // the limit it was checked against
+	GoMemLimitMB     float64 `json:"go_memory_limit_mb,omitempty"`
+	ScoreS           float64 `json:"score_s,omitempty"`      // median scoring pass
+	TrainStepS       float64 `json:"train_step_s,omitempty"` // median training step
 }
 
 // run parses args, runs the benchmark and writes the JSON line to stdout. It returns 0 on
@@ -176,6 +217,11 @@ func parse(args []string, stderr io.Writer) (o options, code int) {
 	sharing := fs.Bool("prefix-sharing", true, "survey: run the prompt prefixes that a batch's rows share once")
 	surveyFile := fs.String("survey", "", "survey: the instrument file (default: ../shared/data/survey/kvs_data_new.json beside the repository, else the built-in instrument)")
 	tokDir := fs.String("tokenizer", "", "survey: tokenizer directory (default: the repository's testdata/qwen3-tokenizer)")
+	dtype := fs.String("dtype", "", "weights: f32 (a random model in memory; the small presets' default) or bf16 (a random checkpoint written to -scratch and memory-mapped; the full-size presets' default)")
+	scratch := fs.String("scratch", "", "bf16: directory of the random checkpoint, reused when it is there (default: <temp>/valora-bench/<preset>-bf16-seed<seed>)")
+	modelDir := fs.String("model", "", "load this checkpoint directory instead of a random model (its own shape; the preset gives rank and alpha)")
+	ckpt := fs.String("checkpoint", "auto", "gradient checkpointing: auto (when the step would not fit in memory otherwise), on or off")
+	memLimit := fs.Float64("memory-limit", 0, "GiB training may take, weights included (0: the memory available)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return o, 0
@@ -213,10 +259,39 @@ func parse(args []string, stderr io.Writer) (o options, code int) {
 		return usage("-gemm-reps %d: must be at least 1", *gemmReps)
 	case *wl != "random" && *wl != "survey":
 		return usage("-workload %q: want random or survey", *wl)
+	case !(*memLimit >= 0 && *memLimit < 1<<30):
+		return usage("-memory-limit %v: want GiB, 0 for the memory available", *memLimit)
+	}
+	mode, err := train.ParseCheckpointing(*ckpt)
+	if err != nil {
+		return usage("-checkpoint %q: want auto, on or off", *ckpt)
+	}
+	dt := map[string]string{"": "", "f32": "f32", "float32": "f32", "bf16": "bf16", "bfloat16": "bf16"}
+	d, ok := dt[*dtype]
+	if !ok {
+		return usage("-dtype %q: want f32 or bf16", *dtype)
+	}
+	if d == "" {
+		d = "f32"
+		if p.full {
+			d = "bf16"
+		}
 	}
 	o = options{preset: p, workload: *wl, prefixSharing: *sharing, surveyFile: *surveyFile, tokenizer: *tokDir, batch: *batch, seq: *seq, scoreSteps: *steps, trainSteps: *steps,
 		warmup: *warmup, rank: p.rank, alpha: p.alpha, lr: *lr, seed: *seed, threads: *threads,
-		gemmReps: *gemmReps, noScore: *noScore, noTrain: *noTrain, noGemm: *noGemm}
+		gemmReps: *gemmReps, noScore: *noScore, noTrain: *noTrain, noGemm: *noGemm,
+		dtype: d, scratch: *scratch, modelDir: *modelDir, checkpointing: mode, memoryLimit: int64(*memLimit * (1 << 30))}
+	if p.full { // one repeat of each phase: a step of an 8B model takes minutes on a few cores
+		if !set["steps"] {
+			o.scoreSteps, o.trainSteps = 1, 1
+		}
+		if !set["warmup"] {
+			o.warmup = 0
+		}
+	}
+	if o.dtype == "bf16" && o.scratch == "" && o.modelDir == "" {
+		o.scratch = filepath.Join(os.TempDir(), "valora-bench", fmt.Sprintf("%s-bf16-seed%d", p.name, o.seed))
+	}
 	if o.workload == "survey" && !set["batch"] {
 		o.batch = 16
 	}
@@ -291,27 +366,58 @@ func bench(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 		}
 	}
 
-	t0 := time.Now()
-	logf("building %s (float32, %d threads, kernel %s) ...", o.preset.name, res.Threads, res.Kernel)
-	m, err := model.Random(c, o.seed)
+	m, err := buildModel(o, res, logf)
 	if err != nil {
-		return nil, fmt.Errorf("building the model: %w", err)
+		return nil, err
 	}
+	defer func() {
+		if m != nil && m.Dir != "" {
+			m.Close() // the mapped checkpoint
+		}
+	}()
+	c = m.Config
+	res.Model = modelJSON(&c)
+	w, err := newWorkload(o, &c, logf)
+	if err != nil {
+		return nil, err
+	}
+	// The memory of training, checked before the adapter takes any.
+	lc := adapterConfig(o)
+	plan := train.MemoryPlan{Shape: train.StepShape{Batch: w.batch.B, Seq: w.batch.T, Predicted: max(w.nLabels, o.batch)},
+		Checkpointing: o.checkpointing, Limit: o.memoryLimit}
+	if plan.Limit == 0 {
+		if avail, err := train.AvailableMemory(); err == nil {
+			plan.Limit = avail
+		}
+	}
+	est, err := train.PlanMemory(m, lc, plan)
+	if err != nil && !o.noTrain {
+		return nil, err
+	}
+	mib := func(b int64) float64 { return math.Round(float64(b)/(1<<20)*10) / 10 }
+	res.Checkpointing, res.MemEstimateMB, res.MemAvailableMB = est.Checkpointing, mib(est.Total), mib(plan.Limit)
+	res.MemEstimate = memMB{Weights: mib(est.Weights), Embedding: mib(est.Embedding), Adapter: mib(est.Adapter),
+		Activations: mib(est.Activations), Overhead: mib(est.Overhead), Total: mib(est.Total)}
+	logf("memory: training needs about %s; %.2f GiB available", est, float64(plan.Limit)/(1<<30))
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && m.Dir != "" {
+		// Everything but the mapped weights is the Go heap: a soft limit a little above its
+		// estimate keeps the collector from letting garbage grow it toward twice its size.
+		goMem := (est.Total-est.Weights)*23/20 + 256<<20
+		debug.SetMemoryLimit(goMem)
+		res.GoMemLimitMB = mib(goMem)
+	}
+	t0 := time.Now()
 	ad, err := newAdapter(m, o)
 	if err != nil {
 		return nil, err
 	}
 	res.Params = map[string]int{"base": baseParams(m), "lora": ad.NumParams()}
 	res.Flops = flops(&c, o.rank, o.batch, o.seq)
-	res.BuildS = time.Since(t0).Seconds()
+	res.BuildS = res.LoadS + time.Since(t0).Seconds() // the model (built or loaded) and the adapter
 	res.RSSMB.AfterBuildPeak = peakRSSMiB()
 	logf("base %.1fM params, LoRA %.2fM, build %.1fs", float64(res.Params["base"])/1e6,
 		float64(ad.NumParams())/1e6, res.BuildS)
 
-	w, err := newWorkload(o, &c, logf)
-	if err != nil {
-		return nil, err
-	}
 	samples, tokens := float64(o.batch), float64(o.batch*o.seq)
 	if w.batches != nil {
 		res.Seq = w.batch.T
@@ -337,7 +443,7 @@ func bench(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 			return nil, fmt.Errorf("scoring: %w", err)
 		}
 		s := summarise(ts, samples, tokens, res.Flops["score_gflop"])
-		res.Score, res.ScoreSamplesPerS = s, &s.SamplesPerS
+		res.Score, res.ScoreSamplesPerS, res.ScoreS = s, &s.SamplesPerS, s.MedianS
 		res.RSSMB.AfterScorePeak = peakRSSMiB()
 		logf("score %.3fs  %.2f samples/s  %.1f tok/s", s.MedianS, s.SamplesPerS, s.TokensPerS)
 	}
@@ -350,6 +456,10 @@ func bench(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 		e, err := train.NewEngine(m, ad, o.seed+3)
 		if err != nil {
 			return nil, fmt.Errorf("training engine: %w", err)
+		}
+		e.Checkpointing, e.MemoryLimit = train.CheckpointOff, plan.Limit // as planned
+		if est.Checkpointing {
+			e.Checkpointing = train.CheckpointOn
 		}
 		adam := train.DefaultAdamW()
 		adam.WeightDecay = 0.01
@@ -384,13 +494,21 @@ func bench(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 			return nil, fmt.Errorf("training: %w", err)
 		}
 		s := summarise(ts, samples, tokens, res.Flops["train_gflop"])
-		res.Train, res.TrainSamplesPerS, res.Losses = s, &s.SamplesPerS, losses
+		res.Train, res.TrainSamplesPerS, res.Losses, res.TrainStepS = s, &s.SamplesPerS, losses, s.MedianS
 		res.RSSMB.AfterTrainPeak = peakRSSMiB()
 		logf("train %.3fs  %.2f samples/s  %.1f tok/s  losses %v", s.MedianS, s.SamplesPerS, s.TokensPerS, losses)
 	}
 
+	res.RSSMB.Peak = peakRSSMiB()
+	logf("peak RSS %.0f MiB, estimate %.0f MiB", res.RSSMB.Peak, res.MemEstimateMB)
 	if !o.noGemm {
+		if m.Dir != "" {
+			m.Close()
+		}
 		m, ad, w = nil, nil, nil // as the harness, free the model before the GEMM buffers
+		if res.GoMemLimitMB > 0 {
+			debug.SetMemoryLimit(math.MaxInt64) // the limit set for training
+		}
 		runtime.GC()
 		debug.FreeOSMemory()
 		res.GemmGFLOPS = map[string]float64{}
@@ -418,12 +536,111 @@ func bench(ctx context.Context, o options, stderr io.Writer) (*result, error) {
 	return res, nil
 }
 
+// buildModel makes the benchmark's model: a random float32 one in memory, a random bfloat16
+// checkpoint written to o.scratch (reused when there) and loaded, or o.modelDir loaded.
+func buildModel(o options, res *result, logf func(string, ...any)) (*model.Model, error) {
+	c := o.preset.cfg
+	dir := o.modelDir
+	res.DType = o.dtype
+	if dir == "" && o.dtype == "f32" {
+		half, _, _ := c.TensorBytes()
+		avail, err := train.AvailableMemory()
+		if o.memoryLimit > 0 {
+			avail, err = o.memoryLimit, nil
+		}
+		if err == nil && 2*half > avail {
+			return nil, fmt.Errorf("preset %s: its float32 weights take %.1f GiB, more than the %.1f GiB available; -dtype bf16 writes them as a bfloat16 checkpoint and maps it",
+				o.preset.name, float64(2*half)/(1<<30), float64(avail)/(1<<30))
+		}
+		t0 := time.Now()
+		logf("building %s (float32, %d threads, kernel %s) ...", o.preset.name, res.Threads, res.Kernel)
+		m, err := model.Random(c, o.seed)
+		if err != nil {
+			return nil, fmt.Errorf("building the model: %w", err)
+		}
+		res.LoadS = time.Since(t0).Seconds()
+		return m, nil
+	}
+	if dir == "" {
+		dir = o.scratch
+		if !o.noTrain && o.workload == "random" {
+			// Before 16 GB are written for nothing: does training fit at all?
+			plan := train.MemoryPlan{Shape: train.StepShape{Batch: o.batch, Seq: o.seq, Predicted: o.batch},
+				Checkpointing: o.checkpointing, Limit: o.memoryLimit}
+			if _, err := train.PlanMemoryConfig(&c, "bfloat16", adapterConfig(o), plan); err != nil {
+				return nil, err
+			}
+		}
+		need, err := model.RandomCheckpointBytes(c, "bfloat16")
+		if err != nil {
+			return nil, err
+		}
+		if err := checkDisk(dir, need); err != nil {
+			return nil, err
+		}
+		logf("random bfloat16 checkpoint of %s (%.2f GB) in %s ...", o.preset.name, float64(need)/1e9, dir)
+		t0 := time.Now()
+		reused, err := model.WriteRandom(dir, c, "bfloat16", o.seed)
+		if err != nil {
+			return nil, err
+		}
+		if reused {
+			logf("reused the checkpoint already there")
+		} else {
+			res.CheckpointWriteS = time.Since(t0).Seconds()
+			logf("written in %.1fs", res.CheckpointWriteS)
+		}
+	}
+	t0 := time.Now()
+	m, err := model.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	res.LoadS = time.Since(t0).Seconds()
+	res.CheckpointDir = dir
+	res.DType = strings.TrimPrefix(m.Config.DType, "torch.")
+	logf("loaded %s (%s, memory-mapped) in %.2fs, %d threads, kernel %s", dir, res.DType, res.LoadS, res.Threads, res.Kernel)
+	return m, nil
+}
+
+// checkDisk fails when the file system of dir (created if needed) has less room than need
+// bytes beyond the weight files already there (which a rewrite replaces one at a time).
+func checkDisk(dir string, need int64) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("scratch directory: %w", err)
+	}
+	free, ok := freeDisk(dir)
+	if !ok {
+		return nil // not measurable here: the write fails if it must
+	}
+	var held, largest int64
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".safetensors") {
+			if info, err := e.Info(); err == nil {
+				held += info.Size()
+				largest = max(largest, info.Size())
+			}
+		}
+	}
+	if free+held-largest < need {
+		return fmt.Errorf("scratch directory %s: the checkpoint needs %.2f GB, the file system has %.2f GB free (plus %.2f GB of weight files there now); free some space or pass -scratch on another disk",
+			dir, float64(need)/1e9, float64(free)/1e9, float64(held)/1e9)
+	}
+	return nil
+}
+
+// adapterConfig is the benchmark's adapter: rank o.rank on every projection.
+func adapterConfig(o options) lora.Config {
+	cfg := lora.DefaultConfig()
+	cfg.Rank, cfg.Alpha, cfg.Targets, cfg.Seed = o.rank, o.alpha, lora.AllProjections(), o.seed+1
+	return cfg
+}
+
 // newAdapter creates the rank-o.rank adapter on every projection: A as PEFT initialises it
 // (seed+1), B drawn from N(0, 0.001²) as the harness's b_std, so that its update is not zero.
 func newAdapter(m *model.Model, o options) (*lora.Adapter, error) {
-	cfg := lora.DefaultConfig()
-	cfg.Rank, cfg.Alpha, cfg.Targets, cfg.Seed = o.rank, o.alpha, lora.AllProjections(), o.seed+1
-	ad, err := lora.New(m, cfg)
+	ad, err := lora.New(m, adapterConfig(o))
 	if err != nil {
 		return nil, fmt.Errorf("creating the adapter: %w", err)
 	}

@@ -116,6 +116,9 @@ func TestBadFlags(t *testing.T) {
 		{"-threads", "-1"},
 		{"-gemm-reps", "0"},
 		{"-workload", "nope"},
+		{"-dtype", "int8"},
+		{"-checkpoint", "sometimes"},
+		{"-memory-limit", "-1"},
 		{"-nonsense"},
 		{"-preset", "tiny", "extra"},
 	} {
