@@ -72,6 +72,14 @@ func NewModelScorer(m *model.Model, tok *tokenize.Tokenizer, opts ScorerOptions)
 	return &ModelScorer{m: m, tok: tok, opts: opts}, nil
 }
 
+// Chat returns the prompt format the scorer reads prompts in: pass it to train.Encode so that
+// training rows are encoded exactly as the scorer reads them.
+func (s *ModelScorer) Chat() tokenize.Chat {
+	c := s.opts.Chat
+	c.Vars = maps.Clone(c.Vars)
+	return c
+}
+
 // Render returns the text the model reads for p: Text+Prefix, or with Chat the rendered chat
 // (system message if any, user message Text, generation prompt) followed by Prefix.
 func (s *ModelScorer) Render(p Prompt) (string, error) {

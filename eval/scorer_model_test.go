@@ -339,3 +339,18 @@ func BenchmarkScorer(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(prompts))/b.Elapsed().Seconds(), "prompts/s")
 }
+
+// Chat returns the scorer's prompt format (for train.Encode), as a copy.
+func TestModelScorerChat(t *testing.T) {
+	tok := loadTok(t, "../testdata/qwen3-tokenizer")
+	m := loadModel(t, "../testdata/qwen3-tiny/model")
+	vars := map[string]any{"enable_thinking": true}
+	want := tokenize.Chat{Enabled: true, System: "Be brief.", Vars: map[string]any{"enable_thinking": true}}
+	s, err := NewModelScorer(m, tok, ScorerOptions{Chat: tokenize.Chat{Enabled: true, System: "Be brief.", Vars: vars}})
+	require.NoError(t, err)
+	vars["enable_thinking"] = false // the caller's map changing later does not change the scorer
+	got := s.Chat()
+	require.Equal(t, want, got)
+	got.Vars["enable_thinking"] = false
+	require.Equal(t, want, s.Chat(), "the returned format is a copy")
+}
