@@ -321,7 +321,7 @@ func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 		workers := max(1, min(procs, n/max(grain, 1)))
 		t.chunk = max(1, n/(4*workers))
 		t.next.Store(0)
-		runWorkers(t, workers, &t.wg)
+		runWorkers(t, workers, &t.join)
 	} else {
 		// Split k (rows of B, read as contiguous runs) over the workers: the
 		// caller accumulates into C, the others into private partial sums
@@ -338,7 +338,7 @@ func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			clear(part.s)
 			t.part = part.s
 		}
-		runWorkers(t, workers, &t.wg)
+		runWorkers(t, workers, &t.join)
 		if part != nil {
 			for w := 1; w < workers; w++ {
 				for i := 0; i < m; i++ {
@@ -369,7 +369,7 @@ type smallMTask struct {
 	part    []float32    // partial sums of workers 1.. (!transB)
 	chunk   int          // columns claimed at a time (transB)
 	next    atomic.Int64 // next column (transB)
-	wg      sync.WaitGroup
+	join    join
 }
 
 var smallMPool = sync.Pool{New: func() any { return new(smallMTask) }}

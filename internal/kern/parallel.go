@@ -4,45 +4,40 @@ import (
 	"sync"
 )
 
-// ParallelFor splits [0,n) into contiguous chunks over up to
-// th goroutines and calls fn(lo, hi) for each. grain is the
+// ParallelFor splits [0,n) into contiguous near-equal chunks over up to th goroutines (the
+// worker pool of the GEMM) and calls fn(lo, hi) for each. grain is the
 // smallest number of items worth a goroutine; with n <= grain (or one
 // processor) fn(0, n) runs inline. Chunks are disjoint and cover [0,n) exactly.
 func (th Threads) ParallelFor(n, grain int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
-	if grain < 1 {
-		grain = 1
-	}
-	workers := th.workers()
-	if max := (n + grain - 1) / grain; workers > max {
-		workers = max
-	}
+	workers := min(th.workers(), (n+max(grain, 1)-1)/max(grain, 1))
 	if workers <= 1 {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(workers - 1)
-	chunk, rem := n/workers, n%workers
-	lo := 0
-	for w := 0; w < workers; w++ {
-		hi := lo + chunk
-		if w < rem {
-			hi++
-		}
-		if w == workers-1 {
-			fn(lo, hi) // the caller does the last chunk
-		} else {
-			go func(lo, hi int) {
-				defer wg.Done()
-				fn(lo, hi)
-			}(lo, hi)
-		}
-		lo = hi
+	t := forTaskPool.Get().(*forTask)
+	t.fn, t.n, t.workers = fn, n, workers
+	runWorkers(t, workers, &t.join)
+	t.fn = nil
+	forTaskPool.Put(t)
+}
+
+// forTask is a ParallelFor call on the worker pool (pooled): worker w runs chunk w of
+// workers near-equal chunks.
+type forTask struct {
+	fn         func(lo, hi int)
+	n, workers int
+	join       join
+}
+
+var forTaskPool = sync.Pool{New: func() any { return new(forTask) }}
+
+func (t *forTask) work(w int) {
+	if lo, hi := chunkRange(w, t.workers, t.n); lo < hi {
+		t.fn(lo, hi)
 	}
-	wg.Wait()
 }
 
 // f32Pool hands out float32 scratch slices; use getF32 / putF32.

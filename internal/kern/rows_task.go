@@ -16,7 +16,7 @@ type rowsTask struct {
 	job      rowJob
 	n, chunk int
 	next     atomic.Int64
-	wg       sync.WaitGroup
+	join     join
 }
 
 var rowsTaskPool = sync.Pool{New: func() any { return new(rowsTask) }}
@@ -49,7 +49,7 @@ func parallelRows(workers, n, grain int, job rowJob) {
 	// A few chunks per worker, so that a late one does not hold the others up.
 	t.chunk = max(grain, (n+4*workers-1)/(4*workers))
 	t.next.Store(0)
-	runWorkers(t, workers, &t.wg)
+	runWorkers(t, workers, &t.join)
 	t.job = nil
 	rowsTaskPool.Put(t)
 }
