@@ -1,5 +1,5 @@
 // Package prefix finds the token prefixes that sequences share, so that a batch can run a
-// common prefix once: the scorer (package eval) runs it once through the model and continues
+// common prefix once: the scorer (package eval/score) runs it once through the model and continues
 // its key/value cache in every row; the trainer (package train) runs it once per group of rows
 // in the training graph and sends the rows' summed gradients back through it. Both lay a batch
 // out the same way: each row's own tokens follow its prefix, left-padded, with positions that

@@ -16,12 +16,8 @@ import (
 // the Hugging Face cache, are followed), then opened with O_NONBLOCK (a FIFO swapped in between
 // cannot block the open) and checked again with fstat.
 func mapFile(path string) ([]byte, func() error, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, nil, statErr(path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("%s is not a regular file (mode %s)", path, st.Mode())
+	if err := statRegular(path); err != nil {
+		return nil, nil, err
 	}
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
@@ -29,12 +25,12 @@ func mapFile(path string) ([]byte, func() error, error) {
 	}
 	fh := os.NewFile(uintptr(fd), path)
 	defer fh.Close()
-	st, err = fh.Stat()
+	st, err := fh.Stat()
 	if err != nil {
 		return nil, nil, err
 	}
-	if !st.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("%s is not a regular file (mode %s)", path, st.Mode())
+	if err := regular(path, st); err != nil {
+		return nil, nil, err
 	}
 	size := st.Size()
 	if size == 0 {

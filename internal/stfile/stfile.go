@@ -4,19 +4,24 @@
 // the pages it changes) and exposes each tensor as a view into the mapping: nothing is copied
 // until a caller asks for a converted copy. Parsing and offset validation are done by
 // github.com/nlpodyssey/safetensors; this package adds the mapping, error messages that name the
-// file and tensor, dtype conversion and atomic writing.
+// file and tensor, dtype conversion (with internal/kern's converters) and writing (atomically,
+// through internal/atomicfile).
 package stfile
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"os"
 	"sort"
 	"unsafe"
 
 	"github.com/nlpodyssey/safetensors"
+
+	"github.com/valora-go/valora/internal/kern"
 )
 
 // Tensor is a view of one tensor inside a mapped file.
@@ -82,8 +87,7 @@ func parse(path string, data []byte) (f *File, err error) {
 	if len(data) < 8 {
 		return nil, fmt.Errorf("safetensors %s: file is %d bytes, shorter than the 8-byte header length", path, len(data))
 	}
-	hdr := uint64(data[0]) | uint64(data[1])<<8 | uint64(data[2])<<16 | uint64(data[3])<<24 |
-		uint64(data[4])<<32 | uint64(data[5])<<40 | uint64(data[6])<<48 | uint64(data[7])<<56
+	hdr := le64(data)
 	if hdr > uint64(len(data)-8) {
 		return nil, fmt.Errorf("safetensors %s: header length %d runs past the end of the %d-byte file (truncated or not a safetensors file)", path, hdr, len(data))
 	}
@@ -144,29 +148,13 @@ func (t Tensor) Float32() ([]float32, error) {
 		if v, ok := ViewF32(t.Data); ok {
 			return v, nil
 		}
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = fromBits32(le32(t.Data[4*i:]))
-		}
-		return out, nil
+		return decode(t.Data, n, 4, func(b []byte) float32 { return math.Float32frombits(le32(b)) }), nil
 	case "BF16":
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = fromBits32(uint32(le16(t.Data[2*i:])) << 16)
-		}
-		return out, nil
+		return decode(t.Data, n, 2, func(b []byte) float32 { return kern.BF16ToF32(le16(b)) }), nil
 	case "F16":
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = HalfToF32(le16(t.Data[2*i:]))
-		}
-		return out, nil
+		return decode(t.Data, n, 2, func(b []byte) float32 { return kern.F16ToF32(le16(b)) }), nil
 	case "F64":
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = float32(fromBits64(le64(t.Data[8*i:])))
-		}
-		return out, nil
+		return decode(t.Data, n, 8, func(b []byte) float32 { return float32(math.Float64frombits(le64(b))) }), nil
 	}
 	return nil, fmt.Errorf("tensor %s: dtype %s is not a floating-point type", t.Name, t.DType)
 }
@@ -182,30 +170,27 @@ func (t Tensor) Uint16() ([]uint16, error) {
 	if uintptr(unsafe.Pointer(&t.Data[0]))%2 == 0 {
 		return unsafe.Slice((*uint16)(unsafe.Pointer(&t.Data[0])), len(t.Data)/2), nil
 	}
-	out := make([]uint16, len(t.Data)/2)
-	for i := range out {
-		out[i] = le16(t.Data[2*i:])
-	}
-	return out, nil
+	return decode(t.Data, len(t.Data)/2, 2, le16), nil
 }
 
 // Int64 returns integer tensors (I64, I32) as int64 values.
 func (t Tensor) Int64() ([]int64, error) {
-	n := t.Len()
-	out := make([]int64, n)
 	switch t.DType {
 	case "I64":
-		for i := range out {
-			out[i] = int64(le64(t.Data[8*i:]))
-		}
+		return decode(t.Data, t.Len(), 8, func(b []byte) int64 { return int64(le64(b)) }), nil
 	case "I32":
-		for i := range out {
-			out[i] = int64(int32(le32(t.Data[4*i:])))
-		}
-	default:
-		return nil, fmt.Errorf("tensor %s: dtype %s is not an integer type", t.Name, t.DType)
+		return decode(t.Data, t.Len(), 4, func(b []byte) int64 { return int64(int32(le32(b))) }), nil
 	}
-	return out, nil
+	return nil, fmt.Errorf("tensor %s: dtype %s is not an integer type", t.Name, t.DType)
+}
+
+// decode converts n little-endian values of size bytes each from data into a new slice.
+func decode[T any](data []byte, n, size int, conv func([]byte) T) []T {
+	out := make([]T, n)
+	for i := range out {
+		out[i] = conv(data[size*i:])
+	}
+	return out
 }
 
 // ViewF32 reinterprets little-endian float32 bytes in place when the slice is 4-byte aligned.
@@ -219,36 +204,9 @@ func ViewF32(b []byte) ([]float32, bool) {
 	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4), true
 }
 
-// HalfToF32 converts IEEE 754 binary16 bits to float32 (subnormals, infinities and NaN included).
-func HalfToF32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	man := uint32(h) & 0x3ff
-	switch {
-	case exp == 0 && man == 0:
-		return fromBits32(sign)
-	case exp == 0: // subnormal: normalise
-		e := uint32(127 - 15 + 1)
-		for man&0x400 == 0 {
-			man <<= 1
-			e--
-		}
-		man &= 0x3ff
-		return fromBits32(sign | e<<23 | man<<13)
-	case exp == 0x1f:
-		return fromBits32(sign | 0xff<<23 | man<<13)
-	}
-	return fromBits32(sign | (exp+127-15)<<23 | man<<13)
-}
-
-func le16(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
-func le32(b []byte) uint32 {
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-}
-func le64(b []byte) uint64 { return uint64(le32(b)) | uint64(le32(b[4:]))<<32 }
-
-func fromBits32(u uint32) float32 { return *(*float32)(unsafe.Pointer(&u)) }
-func fromBits64(u uint64) float64 { return *(*float64)(unsafe.Pointer(&u)) }
+func le16(b []byte) uint16 { return binary.LittleEndian.Uint16(b) }
+func le32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
+func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
 
 // ErrNotFound is returned (wrapped) when a file does not exist.
 var ErrNotFound = errors.New("not found")
@@ -258,6 +216,24 @@ func statErr(path string, err error) error {
 		return fmt.Errorf("%w: %s", ErrNotFound, path)
 	}
 	return err
+}
+
+// statRegular stats path (following symbolic links, as in the Hugging Face cache) and refuses
+// anything but a regular file.
+func statRegular(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return statErr(path, err)
+	}
+	return regular(path, st)
+}
+
+// regular refuses a file that is not a regular file.
+func regular(path string, st os.FileInfo) error {
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (mode %s)", path, st.Mode())
+	}
+	return nil
 }
 
 // dtypeSizes are the element sizes of the safetensors dtypes.

@@ -1,14 +1,13 @@
 package stfile
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"unsafe"
 
 	"github.com/nlpodyssey/safetensors"
+
+	"github.com/valora-go/valora/internal/atomicfile"
 )
 
 // Entry is one tensor to write. Exactly one of F32, BF16 (raw bfloat16 bits) and I64 is set.
@@ -28,7 +27,7 @@ func Write(path string, entries []Entry, metadata map[string]string) error {
 	if err != nil {
 		return err
 	}
-	return WriteAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		return safetensors.SerializeToWriter(views, metadata, w)
 	})
 }
@@ -94,44 +93,6 @@ func tensorViews(path string, entries []Entry) (map[string]safetensors.TensorVie
 	return views, nil
 }
 
-// WriteAtomic writes a file through fill into a temporary file beside path (buffered), syncs
-// it, makes it readable by all (0644, as os.WriteFile would) and renames it over path. On any
-// error the temporary file is removed and path is untouched: a reader never sees a half-written
-// file.
-func WriteAtomic(path string, fill func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	if err = fill(w); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = w.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
 func f32Bytes(v []float32) []byte {
 	if len(v) == 0 {
 		return []byte{}
@@ -151,12 +112,4 @@ func i64Bytes(v []int64) []byte {
 		return []byte{}
 	}
 	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 8*len(v))
-}
-
-// WriteFile writes data to path atomically (see WriteAtomic).
-func WriteFile(path string, data []byte) error {
-	return WriteAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
 }
