@@ -19,7 +19,7 @@ var benchQwen3LoRA = sync.OnceValues(func() (struct {
 		m *model.Model
 		a *Adapter
 	}
-	m, err := model.Random(model.Qwen3_0_6B, 1)
+	m, err := model.Random(model.Qwen3_0_6BConfig(), 1)
 	if err != nil {
 		return out, err
 	}
@@ -56,7 +56,7 @@ func BenchmarkForwardQwen3LoRA(b *testing.B) {
 	for i := range rows {
 		rows[i] = make([]int, T)
 		for j := range rows[i] {
-			rows[i][j] = rng.IntN(model.Qwen3_0_6B.VocabSize)
+			rows[i][j] = rng.IntN(model.Qwen3_0_6BConfig().VocabSize)
 		}
 	}
 	batch, err := model.NewBatch(rows, 0)

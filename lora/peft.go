@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/valora-go/valora/internal/atomicfile"
 	"github.com/valora-go/valora/internal/stfile"
 	"github.com/valora-go/valora/model"
 )
@@ -66,10 +67,10 @@ func (a *Adapter) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("lora: save %s: %w", dir, err)
 	}
-	if err := stfile.WriteAtomic(filepath.Join(dir, WeightsFile), a.WriteWeights); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, WeightsFile), a.WriteWeights); err != nil {
 		return fmt.Errorf("lora: save: %w", err)
 	}
-	if err := stfile.WriteFile(filepath.Join(dir, ConfigFile), raw); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), raw); err != nil {
 		return fmt.Errorf("lora: save: %w", err)
 	}
 	return nil

@@ -10,7 +10,7 @@ import (
 // benchQwen3 is the random Qwen3-0.6B-shaped model of the benchmarks, built once per test
 // binary (drawing its 600M weights takes several seconds, and a benchmark function runs more
 // than once).
-var benchQwen3 = sync.OnceValues(func() (*Model, error) { return Random(Qwen3_0_6B, 1) })
+var benchQwen3 = sync.OnceValues(func() (*Model, error) { return Random(Qwen3_0_6BConfig(), 1) })
 
 // benchBatch is a batch of B rows of T random token ids.
 func benchBatch(b *testing.B, B, T, vocab int) Batch {
@@ -41,7 +41,7 @@ func BenchmarkForwardQwen3_06B(b *testing.B) {
 		b.Fatal(err)
 	}
 	const B, T = 4, 96
-	batch := benchBatch(b, B, T, Qwen3_0_6B.VocabSize)
+	batch := benchBatch(b, B, T, Qwen3_0_6BConfig().VocabSize)
 	rows := batch.Last()
 	ctx := context.Background()
 	// One untimed pass fills the workspace pools.

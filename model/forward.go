@@ -371,10 +371,12 @@ func getWorkspace(c *Config, n, nrows int) *workspace {
 	return ws
 }
 
-// layer runs decoder layer l on the residual stream x in place. With rows set (the last layer
-// of a pass that only needs the hidden states of those flat token indices) the attention runs
-// over every token as usual, then the rest of the layer runs on the selected rows only, whose
-// outputs it leaves in ws.sel [len(rows), hidden]; x is then left unfinished.
+// layer runs decoder layer l (the steps of Config.DecoderSteps) on the residual stream x in
+// place. With rows set (the last layer of a pass that only needs the hidden states of those
+// flat token indices) the attention runs over every token as usual, then the rest of the layer
+// runs on the selected rows only, whose outputs it leaves in ws.sel [len(rows), hidden]; x is
+// then left unfinished. With a cache step, the attention stores the keys and values in the
+// cache and attends over the cached ones too.
 func (m *Model) layer(l int, x []float32, b Batch, ws *workspace, ad Adapter, st *cacheStep, rows []int) {
 	c := &m.Config
 	L := &m.Layers[l]
@@ -398,51 +400,62 @@ func (m *Model) layer(l int, x []float32, b Batch, ws *workspace, ad Adapter, st
 		}
 	}
 
-	ws.th.RMSNorm(ws.h, x, L.InputNorm, h, eps)
-	proj(ProjQ, ws.q, ws.h, n, false)
-	proj(ProjK, ws.k, ws.h, n, false)
-	proj(ProjV, ws.v, ws.h, n, false)
-	if c.QKNorm {
-		ws.th.RMSNorm(ws.q, ws.q, L.QNorm, d, eps)
-		ws.th.RMSNorm(ws.k, ws.k, L.KNorm, d, eps)
-	}
-	ws.th.RopeApplyAngles(m.rope, ws.q, ws.cos, ws.sin, c.NumHeads)
-	ws.th.RopeApplyAngles(m.rope, ws.k, ws.cos, ws.sin, c.NumKVHeads)
-	scale := float32(1 / math.Sqrt(float64(d)))
-	if st != nil {
-		st.store(l, ws.k, ws.v, b.B, b.T)
-	}
-	if rows != nil && len(rows) == 0 {
-		return // nothing of the last layer is needed beyond its keys and values
-	}
-	if st != nil {
-		cc := st.c
-		shape := kern.CachedShape{B: b.B, Tq: b.T, Tk: st.past + b.T, Cap: cc.slots, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: d}
-		ws.th.AttentionCached(ws.attn, ws.q, cc.k[l], cc.v[l], cc.mask, shape, scale)
-	} else {
-		shape := kern.AttnShape{B: b.B, T: b.T, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: d}
-		ws.th.Attention(ws.attn, ws.q, ws.k, ws.v, nil, b.Mask, shape, scale)
-	}
-	attn, m2 := ws.attn, n
-	if rows != nil {
-		// Gather the selected rows: the residual into ws.sel, the attention output into ws.q
-		// (free after the attention).
-		qd := c.NumHeads * d
-		m2 = len(rows)
-		sx, sa := ws.sel[:m2*h], ws.q[:m2*qd]
-		for i, r := range rows {
-			copy(sx[i*h:(i+1)*h], x[r*h:(r+1)*h])
-			copy(sa[i*qd:(i+1)*qd], ws.attn[r*qd:(r+1)*qd])
+	attn, m2 := ws.attn, n // the attention output and the rows the layer runs on after it
+	gate, up := ws.gate, ws.up
+	for _, s := range c.decoderSteps() {
+		switch s {
+		case StepInputNorm:
+			ws.th.RMSNorm(ws.h, x, L.InputNorm, h, eps)
+		case StepQKV:
+			proj(ProjQ, ws.q, ws.h, n, false)
+			proj(ProjK, ws.k, ws.h, n, false)
+			proj(ProjV, ws.v, ws.h, n, false)
+		case StepQKNorm:
+			ws.th.RMSNorm(ws.q, ws.q, L.QNorm, d, eps)
+			ws.th.RMSNorm(ws.k, ws.k, L.KNorm, d, eps)
+		case StepRope:
+			ws.th.RopeApplyAngles(m.rope, ws.q, ws.cos, ws.sin, c.NumHeads)
+			ws.th.RopeApplyAngles(m.rope, ws.k, ws.cos, ws.sin, c.NumKVHeads)
+		case StepAttention:
+			scale := float32(1 / math.Sqrt(float64(d)))
+			if st != nil {
+				st.store(l, ws.k, ws.v, b.B, b.T)
+			}
+			if rows != nil && len(rows) == 0 {
+				return // nothing of the last layer is needed beyond its keys and values
+			}
+			if st != nil {
+				cc := st.c
+				shape := kern.CachedShape{B: b.B, Tq: b.T, Tk: st.past + b.T, Cap: cc.slots, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: d}
+				ws.th.AttentionCached(ws.attn, ws.q, cc.k[l], cc.v[l], cc.mask, shape, scale)
+			} else {
+				shape := kern.AttnShape{B: b.B, T: b.T, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: d}
+				ws.th.Attention(ws.attn, ws.q, ws.k, ws.v, nil, b.Mask, shape, scale)
+			}
+			if rows != nil {
+				// Gather the selected rows: the residual into ws.sel, the attention output into
+				// ws.q (free after the attention).
+				qd := c.NumHeads * d
+				m2 = len(rows)
+				sx, sa := ws.sel[:m2*h], ws.q[:m2*qd]
+				for i, r := range rows {
+					copy(sx[i*h:(i+1)*h], x[r*h:(r+1)*h])
+					copy(sa[i*qd:(i+1)*qd], ws.attn[r*qd:(r+1)*qd])
+				}
+				x, attn = sx, sa
+			}
+			gate, up = ws.gate[:m2*c.IntermediateSize], ws.up[:m2*c.IntermediateSize]
+		case StepAttnOut:
+			proj(ProjO, x, attn, m2, true)
+		case StepPostNorm:
+			ws.th.RMSNorm(ws.h[:m2*h], x, L.PostNorm, h, eps)
+		case StepGateUp:
+			proj(ProjGate, gate, ws.h[:m2*h], m2, false)
+			proj(ProjUp, up, ws.h[:m2*h], m2, false)
+		case StepSwiGLU:
+			ws.th.SwiGLU(gate, gate, up)
+		case StepMLPOut:
+			proj(ProjDown, x, gate, m2, true)
 		}
-		x, attn = sx, sa
 	}
-	proj(ProjO, x, attn, m2, true)
-
-	hn := ws.h[:m2*h]
-	gate, up := ws.gate[:m2*c.IntermediateSize], ws.up[:m2*c.IntermediateSize]
-	ws.th.RMSNorm(hn, x, L.PostNorm, h, eps)
-	proj(ProjGate, gate, hn, m2, false)
-	proj(ProjUp, up, hn, m2, false)
-	ws.th.SwiGLU(gate, gate, up)
-	proj(ProjDown, x, gate, m2, true)
 }

@@ -77,7 +77,7 @@ func rss(tb testing.TB) float64 {
 //	go test ./model -run '^$' -bench LoadQwen3 -benchtime 1x
 func BenchmarkLoadQwen3_06B_BF16(b *testing.B) {
 	dir := b.TempDir()
-	writeBF16Checkpoint(b, dir, Qwen3_0_6B)
+	writeBF16Checkpoint(b, dir, Qwen3_0_6BConfig())
 	st, _ := os.Stat(filepath.Join(dir, "model.safetensors"))
 	runtime.GC()
 	before := rss(b)

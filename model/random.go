@@ -15,16 +15,19 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/valora-go/valora/internal/atomicfile"
 	"github.com/valora-go/valora/internal/kern"
-	"github.com/valora-go/valora/internal/stfile"
 )
 
-// Qwen3_0_6B is the shape of Qwen/Qwen3-0.6B, for benchmarks with Random.
-var Qwen3_0_6B = Config{
-	Architecture: "Qwen3ForCausalLM", ModelType: "qwen3", VocabSize: 151936, HiddenSize: 1024,
-	IntermediateSize: 3072, NumLayers: 28, NumHeads: 16, NumKVHeads: 8, HeadDim: 128,
-	RMSNormEps: 1e-6, RopeTheta: 1e6, Rope: RopeScaling{Type: "default"}, MaxPositions: 40960,
-	TieWordEmbeddings: true, QKNorm: true, BOSTokenID: -1, DType: "float32",
+// Qwen3_0_6BConfig returns the shape of Qwen/Qwen3-0.6B, for benchmarks with Random (a fresh
+// value each call: callers may change it freely).
+func Qwen3_0_6BConfig() Config {
+	return Config{
+		Architecture: "Qwen3ForCausalLM", ModelType: "qwen3", VocabSize: 151936, HiddenSize: 1024,
+		IntermediateSize: 3072, NumLayers: 28, NumHeads: 16, NumKVHeads: 8, HeadDim: 128,
+		RMSNormEps: 1e-6, RopeTheta: 1e6, Rope: RopeScaling{Type: "default"}, MaxPositions: 40960,
+		TieWordEmbeddings: true, QKNorm: true, BOSTokenID: -1, DType: "float32",
+	}
 }
 
 // Random builds an in-memory float32 model of the given shape with weights drawn from
@@ -174,7 +177,7 @@ func WriteRandom(dir string, c Config, dtype string, seed uint64) (reused bool, 
 	var total int64
 	for i, sh := range shards {
 		path := filepath.Join(dir, names[i])
-		if err := stfile.WriteAtomic(path, func(w io.Writer) error {
+		if err := atomicfile.Write(path, func(w io.Writer) error {
 			if _, err := w.Write(headers[i]); err != nil {
 				return err
 			}
@@ -197,11 +200,11 @@ func WriteRandom(dir string, c Config, dtype string, seed uint64) (reused bool, 
 		if err != nil {
 			return false, err
 		}
-		if err := stfile.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), idx); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), idx); err != nil {
 			return false, fmt.Errorf("model: random checkpoint: %w", err)
 		}
 	}
-	if err := stfile.WriteFile(cfgPath, cfgJSON); err != nil {
+	if err := atomicfile.WriteFile(cfgPath, cfgJSON); err != nil {
 		return false, fmt.Errorf("model: random checkpoint: %w", err)
 	}
 	return false, nil

@@ -60,13 +60,32 @@ func ParseProj(name string) (Proj, error) {
 	return 0, fmt.Errorf("unknown projection %q (want one of %s)", name, strings.Join(projNames[:], ", "))
 }
 
+// Weight is a frozen weight matrix, [Rows = out, Cols = in] as in a Hugging Face nn.Linear,
+// held once in its on-disk precision (DType): F32 uses the F32 field, BF16 and F16 use Half
+// (raw IEEE bits). A loaded model's weights are views into its mapped files: read them only
+// while the model is open, and change them only inside Model.Exclusive.
+type Weight = kern.Weight
+
+// DType is a Weight's storage precision.
+type DType = kern.DType
+
+// The storage precisions of a Weight.
+const (
+	F32  DType = kern.F32
+	BF16 DType = kern.BF16
+	F16  DType = kern.F16
+)
+
+// Rope holds the rotary position embedding's frequencies for a config (Model.Rope).
+type Rope = kern.Rope
+
 // Layer holds the weights of one decoder layer.
 type Layer struct {
-	InputNorm []float32             // input_layernorm.weight [hidden]
-	PostNorm  []float32             // post_attention_layernorm.weight [hidden]
-	QNorm     []float32             // self_attn.q_norm.weight [head_dim] (Qwen3 only)
-	KNorm     []float32             // self_attn.k_norm.weight [head_dim] (Qwen3 only)
-	Proj      [NumProj]*kern.Weight // the seven projections, [out, in]
+	InputNorm []float32        // input_layernorm.weight [hidden]
+	PostNorm  []float32        // post_attention_layernorm.weight [hidden]
+	QNorm     []float32        // self_attn.q_norm.weight [head_dim] (Qwen3 only)
+	KNorm     []float32        // self_attn.k_norm.weight [head_dim] (Qwen3 only)
+	Proj      [NumProj]*Weight // the seven projections, [out, in]
 }
 
 // Model is a loaded checkpoint. Forward, Generate and CheckFinite may run concurrently: each
@@ -79,10 +98,10 @@ type Layer struct {
 type Model struct {
 	Config Config
 	Dir    string
-	Embed  *kern.Weight // model.embed_tokens.weight [vocab, hidden]
+	Embed  *Weight // model.embed_tokens.weight [vocab, hidden]
 	Layers []Layer
-	Norm   []float32    // model.norm.weight [hidden]
-	LMHead *kern.Weight // lm_head.weight, or Embed when tied
+	Norm   []float32 // model.norm.weight [hidden]
+	LMHead *Weight   // lm_head.weight, or Embed when tied
 
 	rope  *kern.Rope
 	files []*stfile.File
@@ -265,7 +284,7 @@ func (m *Model) initRope() error {
 
 // Rope is the model's rotary embedding (for package train, which builds its own graph of the
 // same equations).
-func (m *Model) Rope() *kern.Rope { return m.rope }
+func (m *Model) Rope() *Rope { return m.rope }
 
 // ProjShape is the [out, in] shape of projection p's weight.
 func (c *Config) ProjShape(p Proj) [2]int {

@@ -27,7 +27,7 @@ const qwenB, qwenT = 4, 96
 func qwenStepFixture() error {
 	f := &qwenStep
 	f.once.Do(func() {
-		m, err := model.Random(model.Qwen3_0_6B, 1)
+		m, err := model.Random(model.Qwen3_0_6BConfig(), 1)
 		if err != nil {
 			f.err = err
 			return

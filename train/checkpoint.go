@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/valora-go/valora/internal/atomicfile"
 	"github.com/valora-go/valora/internal/stfile"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
@@ -93,7 +94,7 @@ func (t *Trainer) checkpoint() error {
 	if err != nil {
 		return fail(err)
 	}
-	if err := stfile.WriteFile(filepath.Join(tmp, stateFile), raw); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(tmp, stateFile), raw); err != nil {
 		return fail(err)
 	}
 	final := filepath.Join(root, name)
@@ -104,7 +105,7 @@ func (t *Trainer) checkpoint() error {
 	if err := syncDir(root); err != nil {
 		return fail(err)
 	}
-	if err := stfile.WriteFile(filepath.Join(root, latestFile), []byte(name+"\n")); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(root, latestFile), []byte(name+"\n")); err != nil {
 		return fmt.Errorf("train: checkpoint %s: %w", name, err)
 	}
 	ents, _ := os.ReadDir(root)

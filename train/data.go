@@ -70,6 +70,20 @@ func Collate(xs []Example, pad int) (model.Batch, []int32, error) {
 	return b, labels, nil
 }
 
+// labelRows appends to rows and targets the counted predictions of a batch of rows of t
+// tokens with labels [B*t]: the position of every token whose next token in the same row has
+// a label other than IgnoreIndex, and that label (the logits at position i predict
+// labels[i+1], transformers' causal-LM convention).
+func labelRows(labels []int32, t int, rows []int, targets []int32) ([]int, []int32) {
+	for i := 0; i+1 < len(labels); i++ {
+		if (i+1)%t != 0 && labels[i+1] != IgnoreIndex {
+			rows = append(rows, i)
+			targets = append(targets, labels[i+1])
+		}
+	}
+	return rows, targets
+}
+
 // plan groups example indices into optimizer steps of micro-batches. Examples are shuffled,
 // then sorted by length inside windows of 32 steps (length bucketing: rows of a micro-batch
 // have similar lengths, so little padding), and the steps are shuffled again.

@@ -129,21 +129,13 @@ func (e *Engine) Accumulate(ctx context.Context, b model.Batch, labels []int32, 
 	if b.Mask != nil && len(b.Mask) != n || b.Pos != nil && len(b.Pos) != n {
 		return 0, 0, fmt.Errorf("train: mask or position ids do not match the %dx%d batch", b.B, b.T)
 	}
-	rows, targets := e.rows[:0], e.targets[:0]
-	defer func() { e.rows, e.targets = rows[:0], targets[:0] }()
-	for r := 0; r < b.B; r++ {
-		for t := 0; t+1 < b.T; t++ {
-			lab := labels[r*b.T+t+1]
-			if lab == IgnoreIndex {
-				continue
-			}
-			if lab < 0 || int(lab) >= c.VocabSize {
-				return 0, 0, fmt.Errorf("train: label %d at row %d position %d is outside the vocabulary [0,%d)", lab, r, t+1, c.VocabSize)
-			}
-			rows = append(rows, r*b.T+t)
-			targets = append(targets, lab)
+	for i, lab := range labels {
+		if i%b.T != 0 && lab != IgnoreIndex && (lab < 0 || int(lab) >= c.VocabSize) {
+			return 0, 0, fmt.Errorf("train: label %d at row %d position %d is outside the vocabulary [0,%d)", lab, i/b.T, i%b.T, c.VocabSize)
 		}
 	}
+	rows, targets := labelRows(labels, b.T, e.rows[:0], e.targets[:0])
+	defer func() { e.rows, e.targets = rows[:0], targets[:0] }()
 	if len(rows) == 0 {
 		return 0, 0, fmt.Errorf("train: batch has no label to predict")
 	}
@@ -160,22 +152,29 @@ func (e *Engine) Accumulate(ctx context.Context, b model.Batch, labels []int32, 
 	if err != nil {
 		return 0, 0, err
 	}
-	h := c.HiddenSize
-	x0 := gr.x0.Data().([]float32)
-	for i, id := range b.IDs {
-		e.m.Embed.RowF32(int(id), x0[i*h:(i+1)*h])
-	}
-	copy(gr.mask, b.Mask)
+	in := gr.in
+	copy(in.mask, b.Mask)
 	if b.Pos != nil {
-		copy(gr.pos, b.Pos)
+		copy(in.pos, b.Pos)
 	} else {
-		for i := range gr.pos {
-			gr.pos[i] = int32(i % b.T)
+		for i := range in.pos {
+			in.pos[i] = int32(i % b.T)
 		}
 	}
-	gr.rows, gr.targets, gr.scale = rows, targets, scale
+	in.rows, in.targets, in.scale = rows, targets, scale
 	if e.a.Config.Dropout > 0 {
 		e.dropSeed = e.rng.Uint64()
+	}
+	return e.run(gr, b.IDs)
+}
+
+// run embeds ids into the step's inputs (whose other fields the caller has filled), runs the
+// step and returns its loss sum and count.
+func (e *Engine) run(gr *graph, ids []int32) (float64, int, error) {
+	h := e.m.Config.HiddenSize
+	x0 := gr.in.x0.Data().([]float32)
+	for i, id := range ids {
+		e.m.Embed.RowF32(int(id), x0[i*h:(i+1)*h])
 	}
 	e.pool.threads = e.threads()
 	if err := gr.run(); err != nil {

@@ -27,10 +27,27 @@ type shapeKey struct {
 // tokens is the number of token rows the graph's matrices have: the prefixes', then the rows'.
 func (k shapeKey) tokens() int { return k.g*k.p + k.b*k.t }
 
+// stepInputs are the per-step inputs of a compiled graph, which the engine refills before
+// each run (setInputs). The graph owns them; the ops that read one (rope: pos, attention:
+// mask, group and keyMask, row selection: rows, the loss: targets and scale) hold the graph's
+// stepInputs and read it when they run.
+type stepInputs struct {
+	x0      *tensor.Dense // [N, hidden] token embeddings (N = G*P + B*T, see shapeKey)
+	mask    []float32     // [N] or nil
+	pos     []int32       // [N]
+	rows    []int         // positions whose logits predict a label
+	targets []int32       // the labels they predict
+	scale   float32       // factor on the summed loss (1 / answer tokens of the accumulated batch)
+
+	// With shared prefixes: each row's prefix (-1: none) and the mask of the keys each row
+	// sees, [B, P+T] (its prefix's, then its own).
+	group   []int
+	keyMask []float32
+}
+
 // graph is the compiled training step of one batch shape. The ops read the step's inputs
-// (embeddings, mask, positions, selected rows, targets, loss scale) from the fields below,
-// which the engine refills before each run; the LoRA matrices are graph inputs backed by the
-// adapter's own slices, so optimizer updates are seen without rebinding anything.
+// from in; the LoRA matrices are graph inputs backed by the adapter's own slices, so
+// optimizer updates are seen without rebinding anything.
 //
 // Without checkpointing the step is one gorgonia graph (whole): the forward pass, whose ops
 // keep what their backward ops read, then the backward pass. With checkpointing it is a
@@ -40,18 +57,8 @@ func (k shapeKey) tokens() int { return k.g*k.p + k.b*k.t }
 // gradient of its output), run from the top layer down. Both run the same ops on the same
 // values in the same order within a layer, so their losses and gradients are identical.
 type graph struct {
-	x0      *tensor.Dense // [N, hidden] token embeddings (N = G*P + B*T, see shapeKey)
-	mask    []float32     // [N] or nil
-	pos     []int32       // [N]
-	rows    []int         // positions whose logits predict a label
-	targets []int32       // the labels they predict
-	scale   float32       // factor on the summed loss (1 / answer tokens of the accumulated batch)
-	ce      *ceOp
-
-	// With shared prefixes: each row's prefix (-1: none) and the mask of the keys each row
-	// sees, [B, P+T] (its prefix's, then its own).
-	group   []int
-	keyMask []float32
+	in *stepInputs
+	ce *ceOp // the loss: its sum and count after a run
 
 	pool *bufPool // the engine's, shared by its graphs
 
@@ -91,15 +98,15 @@ type drawFn func(p float32, stream uint64) func([]float32)
 func buildGraph(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw drawFn, pool *bufPool) (*graph, error) {
 	c := &m.Config
 	n := key.tokens()
-	gr := &graph{pos: make([]int32, n), x0: newMat(n, c.HiddenSize), pool: pool}
+	in := &stepInputs{pos: make([]int32, n), x0: newMat(n, c.HiddenSize)}
 	if key.padded || key.g > 0 {
-		gr.mask = make([]float32, n)
+		in.mask = make([]float32, n)
 	}
 	if key.g > 0 {
-		gr.group = make([]int, key.b)
-		gr.keyMask = make([]float32, key.b*(key.p+key.t))
+		in.group = make([]int, key.b)
+		in.keyMask = make([]float32, key.b*(key.p+key.t))
 	}
-	gr.ce = newCE("loss", &gr.targets, &gr.scale)
+	gr := &graph{in: in, pool: pool, ce: newCE("loss", in)}
 	var err error
 	if key.ckpt {
 		err = gr.buildCheckpointed(m, a, ps, key, draw)
@@ -116,7 +123,7 @@ func buildGraph(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw
 // buildWhole builds the step as one graph.
 func (gr *graph) buildWhole(m *model.Model, a *lora.Adapter, ps []*param, key shapeKey, draw drawFn) (*part, error) {
 	b := newBuilder(m, a, key, gr, draw)
-	x := b.input("x0", gr.x0)
+	x := b.input("x0", gr.in.x0)
 	wrt := b.loraInputs(ps)
 	for l := range m.Layers {
 		x = b.layer(l, x)
@@ -145,7 +152,7 @@ func (gr *graph) buildCheckpointed(m *model.Model, a *lora.Adapter, ps []*param,
 	// The front: every layer's forward pass (its ops keep nothing for a backward pass that
 	// does not run here), the trained layers' inputs kept, then the head with its backward.
 	b := newBuilder(m, a, key, gr, draw)
-	x := b.input("x0", gr.x0)
+	x := b.input("x0", gr.in.x0)
 	b.loraInputs(ps)
 	for l := range m.Layers {
 		if l >= lo {
@@ -302,7 +309,8 @@ func (b *builder) project(l int, p model.Proj, in *G.Node) *G.Node {
 	return b.apply(newSum(name+".sum", 2), y, delta)
 }
 
-// layer adds decoder layer l over the residual stream x and returns its output.
+// layer adds decoder layer l over the residual stream x (the steps of the model's
+// Config.DecoderSteps, the same as its inference pass) and returns its output.
 func (b *builder) layer(l int, x *G.Node) *G.Node {
 	c := &b.m.Config
 	key := b.key
@@ -315,34 +323,51 @@ func (b *builder) layer(l int, x *G.Node) *G.Node {
 	shape := kern.AttnShape{B: key.b, T: key.t, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: d}
 	attScale := float32(1 / math.Sqrt(float64(d)))
 
-	hn := b.apply(newRMSNorm(name+".input_norm", L.InputNorm, h, eps), x)
-	q := b.project(l, model.ProjQ, hn)
-	k := b.project(l, model.ProjK, hn)
-	v := b.project(l, model.ProjV, hn)
-	if c.QKNorm {
-		q = b.apply(newRMSNorm(name+".q_norm", L.QNorm, d, eps), q)
-		k = b.apply(newRMSNorm(name+".k_norm", L.KNorm, d, eps), k)
+	var hn, q, k, v, att, gate, up *G.Node
+	for _, s := range c.DecoderSteps() {
+		switch s {
+		case model.StepInputNorm:
+			hn = b.apply(newRMSNorm(name+".input_norm", L.InputNorm, h, eps), x)
+		case model.StepQKV:
+			q = b.project(l, model.ProjQ, hn)
+			k = b.project(l, model.ProjK, hn)
+			v = b.project(l, model.ProjV, hn)
+		case model.StepQKNorm:
+			q = b.apply(newRMSNorm(name+".q_norm", L.QNorm, d, eps), q)
+			k = b.apply(newRMSNorm(name+".k_norm", L.KNorm, d, eps), k)
+		case model.StepRope:
+			q = b.apply(newRope(name+".rope_q", rope, gr.in, c.NumHeads), q)
+			k = b.apply(newRope(name+".rope_k", rope, gr.in, c.NumKVHeads), k)
+		case model.StepAttention:
+			if key.g > 0 {
+				att = b.apply(newSharedAttention(name+".attn", shape, key.g, key.p, gr.in, attScale), q, k, v)
+			} else {
+				att = b.apply(newAttention(name+".attn", shape, gr.in, attScale), q, k, v)
+			}
+		case model.StepAttnOut:
+			x = b.apply(newSum(name+".residual_attn", 2), x, b.project(l, model.ProjO, att))
+		case model.StepPostNorm:
+			hn = b.apply(newRMSNorm(name+".post_norm", L.PostNorm, h, eps), x)
+		case model.StepGateUp:
+			gate = b.project(l, model.ProjGate, hn)
+			up = b.project(l, model.ProjUp, hn)
+		case model.StepSwiGLU:
+			gate = b.apply(newSwiGLU(name+".swiglu"), gate, up)
+		case model.StepMLPOut:
+			x = b.apply(newSum(name+".residual_mlp", 2), x, b.project(l, model.ProjDown, gate))
+		default:
+			if b.err == nil {
+				b.err = fmt.Errorf("train: graph: layer %d: decoder step %v has no training op", l, s)
+			}
+		}
 	}
-	q = b.apply(newRope(name+".rope_q", rope, &gr.pos, c.NumHeads), q)
-	k = b.apply(newRope(name+".rope_k", rope, &gr.pos, c.NumKVHeads), k)
-	var att *G.Node
-	if key.g > 0 {
-		att = b.apply(newSharedAttention(name+".attn", shape, key.g, key.p, gr, attScale), q, k, v)
-	} else {
-		att = b.apply(newAttention(name+".attn", shape, &gr.mask, attScale), q, k, v)
-	}
-	x = b.apply(newSum(name+".residual_attn", 2), x, b.project(l, model.ProjO, att))
-	hn = b.apply(newRMSNorm(name+".post_norm", L.PostNorm, h, eps), x)
-	gate := b.project(l, model.ProjGate, hn)
-	up := b.project(l, model.ProjUp, hn)
-	act := b.apply(newSwiGLU(name+".swiglu"), gate, up)
-	return b.apply(newSum(name+".residual_mlp", 2), x, b.project(l, model.ProjDown, act))
+	return x
 }
 
 // head adds the final norm and LM head on the rows that predict a label, and the loss.
 func (b *builder) head(x *G.Node) *G.Node {
 	c := &b.m.Config
-	sel := b.apply(newSelectRows("select", &b.gr.rows, b.key.tokens(), b.key.k), x)
+	sel := b.apply(newSelectRows("select", b.gr.in, b.key.tokens(), b.key.k), x)
 	sel = b.apply(newRMSNorm("norm", b.m.Norm, c.HiddenSize, float32(c.RMSNormEps)), sel)
 	logits := b.apply(newLinear("lm_head", b.m.LMHead), sel)
 	return b.apply(b.gr.ce, logits)
@@ -410,17 +435,8 @@ func (b *builder) compile() (*part, map[*G.Node]int) {
 	}
 	pool := b.gr.pool
 	for _, n := range g.AllNodes() {
-		switch op := n.Op().(type) {
-		case *loraGradOp:
-			if op.what != 'B' {
-				op.st.uUses++
-			}
-		case *attnGradOp:
-			op.st.grads().gradUses[op.which] = uses[n]
-		case *swigluGradOp:
-			op.st.gradUses[op.which] = uses[n]
-		case *dropoutGradOp:
-			op.f.hasGrad = true
+		if op, ok := n.Op().(usesCounter); ok {
+			op.countUses(uses[n])
 		}
 		if op, ok := n.Op().(pooled); ok {
 			op.setPool(pool, uses[n])
@@ -432,140 +448,24 @@ func (b *builder) compile() (*part, map[*G.Node]int) {
 	return &part{g: g, vm: G.NewTapeMachine(g), inputs: b.vals}, uses
 }
 
-// noBackwarder is implemented by forward ops that keep state for their backward ops: told
-// that none will run (the checkpointed forward pass, layers below the trained ones), they
-// keep nothing.
-type noBackwarder interface{ noBackward() }
-
-// symDiffNeeder is implemented by ops of several differentiable inputs that can build the
-// gradients of some of them only.
-type symDiffNeeder interface {
-	symDiffNeeded(inputs G.Nodes, out, grad *G.Node, need []bool) (G.Nodes, error)
-}
-
-// backprop adds to the graph the gradient of loss (seeded with seed) with respect to wrt,
-// and returns the gradient nodes and the forward nodes it differentiated. It is gorgonia's
-// reverse-mode walk (G.Backpropagate) with two differences: the several gradients of a value
-// read by several ops are summed by one pooled sumOp (gorgonia chains G.Add, whose values it
-// allocates, and whose UsePreallocDo would write into a register's old, possibly recycled,
-// buffer), and only the gradients of inputs that lead to wrt are built (gorgonia builds them
-// for every input of a differentiated op, and the tape machine then runs the useless ones).
-// fwd lists the forward nodes in a topological order; wrt may hold forward nodes (the
-// gradient of an intermediate value), whose own inputs are then not differentiated.
-func backprop(fwd G.Nodes, loss, seed *G.Node, wrt G.Nodes) (G.Nodes, map[*G.Node]bool, error) {
-	g := loss.Graph()
-	children := func(n *G.Node) G.Nodes {
-		var out G.Nodes
-		it := g.From(n.ID())
-		for it.Next() {
-			out = append(out, it.Node().(*G.Node))
-		}
-		return out
-	}
-	isWRT := map[*G.Node]bool{}
-	for _, w := range wrt {
-		isWRT[w] = true
-	}
-	kids := map[*G.Node]G.Nodes{}
-	fromWRT := map[*G.Node]bool{} // depends on a wrt node
-	for _, n := range fwd {
-		kids[n] = children(n)
-		for _, c := range kids[n] {
-			if isWRT[c] || fromWRT[c] {
-				fromWRT[n] = true
-			}
-		}
-	}
-	toLoss := map[*G.Node]bool{loss: true} // the loss depends on it differentiably
-	for i := len(fwd) - 1; i >= 0; i-- {
-		n := fwd[i]
-		if !toLoss[n] {
-			continue
-		}
-		diff := n.Op().(G.SDOp).DiffWRT(len(kids[n]))
-		for j, c := range kids[n] {
-			if diff[j] {
-				toLoss[c] = true
-			}
-		}
-	}
-	active := func(n *G.Node) bool { return toLoss[n] && (isWRT[n] || fromWRT[n]) }
-
-	grads := map[*G.Node]G.Nodes{loss: {seed}}
-	reduce := func(n *G.Node) (*G.Node, error) {
-		gs := grads[n]
-		switch len(gs) {
-		case 0:
-			return nil, fmt.Errorf("no gradient reaches %v", n)
-		case 1:
-			return gs[0], nil
-		}
-		return apply(newSum(n.Name()+".grad", len(gs)), gs...)
-	}
-	diffed := map[*G.Node]bool{}
-	for i := len(fwd) - 1; i >= 0; i-- {
-		n := fwd[i]
-		if !active(n) || !fromWRT[n] { // a wrt node's own inputs need no gradient
-			continue
-		}
-		dn, err := reduce(n)
-		if err != nil {
-			return nil, nil, err
-		}
-		op := n.Op().(G.SDOp)
-		in := kids[n]
-		diff := op.DiffWRT(len(in))
-		need := make([]bool, len(in))
-		for j, c := range in {
-			need[j] = diff[j] && active(c)
-		}
-		var dIn G.Nodes
-		if sn, ok := op.(symDiffNeeder); ok {
-			dIn, err = sn.symDiffNeeded(in, n, dn, need)
-		} else {
-			dIn, err = op.SymDiff(in, n, dn)
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("%v: %w", n, err)
-		}
-		diffed[n] = true
-		for j, c := range in {
-			if need[j] {
-				grads[c] = append(grads[c], dIn[j])
-			}
-		}
-	}
-	out := make(G.Nodes, len(wrt))
-	for i, w := range wrt {
-		var err error
-		if out[i], err = reduce(w); err != nil {
-			return nil, nil, err
-		}
-	}
-	return out, diffed, nil
-}
-
 // release drops the values of the part's last run and the state its ops saved (their
 // buffers go back to the pool with releaseAll, or earlier as their readers consume them).
 func (p *part) release() {
 	unbindValues(p.g)
 	for _, n := range p.g.AllNodes() {
-		switch op := n.Op().(type) {
-		case *loraOp:
-			op.st.t, op.st.u = nil, nil
-		case *loraLinearOp:
-			op.st.t, op.st.u = nil, nil
-		case *attnOp:
-			op.st.probs, op.st.dq, op.st.dk, op.st.dv = nil, nil, nil, nil
-		case *sharedAttnOp:
-			op.st.probsP, op.st.probsS, op.st.dq, op.st.dk, op.st.dv = nil, nil, nil, nil, nil
-		case *swigluOp:
-			op.st.dg, op.st.du = nil, nil
-		case *dropoutOp:
-			op.mask = nil
+		if op, ok := n.Op().(saver); ok {
+			op.release()
 		}
 	}
 }
+
+// usesCounter is implemented by the backward ops that share state with their forward op or
+// their sibling backward ops: compile tells each how many ops read its value.
+type usesCounter interface{ countUses(uses int) }
+
+// saver is implemented by the forward ops that save state in a run for their backward ops
+// (activations, probabilities, masks, shared gradients): release drops it after the run.
+type saver interface{ release() }
 
 // exec runs the part once, then releases its values.
 func (p *part) exec() error {

@@ -84,19 +84,27 @@ func TestCheckpointRefusesNonFinite(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
 
+// cancelAfter runs tr and cancels it once it has finished step, and checks that the run
+// stopped for that.
+func cancelAfter(t *testing.T, tr *Trainer, step int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tr.onStep = func(s int) {
+		if s == step {
+			cancel()
+		}
+	}
+	_, err := tr.Run(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
 // interruptedRun trains 2 steps of 4 with checkpoints and returns the run directory.
 func interruptedRun(t *testing.T, m *model.Model) string {
 	dir := t.TempDir()
 	tr, err := New(m, smallAdapter(t, m, 0), synthetic(16, 2), nil, runConfig(dir))
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	tr.onStep = func(step int) {
-		if step == 2 {
-			cancel()
-		}
-	}
-	_, err = tr.Run(ctx)
-	require.ErrorIs(t, err, context.Canceled)
+	cancelAfter(t, tr, 2)
 	return dir
 }
 

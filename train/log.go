@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/valora-go/valora/internal/stfile"
+	"github.com/valora-go/valora/internal/atomicfile"
 )
 
 // MetricsFile is the name of the JSONL log in a run directory: one object per optimizer step
@@ -85,7 +85,7 @@ func trimMetrics(dir string, step int) error {
 		keep.Write(line)
 		keep.WriteByte('\n')
 	}
-	return stfile.WriteFile(path, keep.Bytes())
+	return atomicfile.WriteFile(path, keep.Bytes())
 }
 
 // progress draws a one-line bar with loss, throughput and ETA on a terminal, or prints a plain

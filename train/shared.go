@@ -27,7 +27,7 @@ type sharedAttnState struct {
 	attnGrads
 	shape          kern.AttnShape // B rows of T own tokens
 	g, p           int            // prefixes and their (padded) length
-	gr             *graph         // mask, group and keyMask of the step
+	in             *stepInputs    // mask, group and keyMask of the step
 	scale          float32
 	probsP, probsS *buf // [G,Hq,P,P] and [B,Hq,T,P+T]
 	noGrad         bool // no backward op runs: the probabilities are not kept
@@ -38,8 +38,8 @@ type sharedAttnOp struct {
 	st *sharedAttnState
 }
 
-func newSharedAttention(name string, s kern.AttnShape, g, p int, gr *graph, scale float32) *sharedAttnOp {
-	return &sharedAttnOp{newBase(name, 3, matFn3, same(0)), &sharedAttnState{shape: s, g: g, p: p, gr: gr, scale: scale}}
+func newSharedAttention(name string, s kern.AttnShape, g, p int, in *stepInputs, scale float32) *sharedAttnOp {
+	return &sharedAttnOp{newBase(name, 3, matFn3, same(0)), &sharedAttnState{shape: s, g: g, p: p, in: in, scale: scale}}
 }
 
 // cachedShape is the shape of the rows' attention over their prefix and own keys.
@@ -58,7 +58,7 @@ func (st *sharedAttnState) gather(th kern.Threads, dst, src []float32) {
 	th.ParallelFor(s.B, 1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row := dst[r*(P+T)*kd : (r+1)*(P+T)*kd]
-			if g := st.gr.group[r]; g >= 0 {
+			if g := st.in.group[r]; g >= 0 {
 				copy(row[:P*kd], src[g*P*kd:(g+1)*P*kd])
 			} else {
 				clear(row[:P*kd])
@@ -85,11 +85,11 @@ func (o *sharedAttnOp) Do(in ...G.Value) (G.Value, error) {
 	od, _, _ := o.mat(out)
 	np := st.g * P
 	ps := kern.AttnShape{B: st.g, T: P, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
-	o.th().Attention(od[:np*qd], q[:np*qd], k[:np*kd], v[:np*kd], st.probsP.data, st.gr.mask[:np], ps, st.scale)
+	o.th().Attention(od[:np*qd], q[:np*qd], k[:np*kd], v[:np*kd], st.probsP.data, st.in.mask[:np], ps, st.scale)
 	kc, vc := o.scratch(s.B*(P+T)*kd), o.scratch(s.B*(P+T)*kd)
 	st.gather(o.th(), kc.data, k)
 	st.gather(o.th(), vc.data, v)
-	o.th().AttentionCachedTrain(od[np*qd:], q[np*qd:], kc.data, vc.data, st.probsS.data, st.gr.keyMask, st.cachedShape(), st.scale)
+	o.th().AttentionCachedTrain(od[np*qd:], q[np*qd:], kc.data, vc.data, st.probsS.data, st.in.keyMask, st.cachedShape(), st.scale)
 	o.drop(kc)
 	o.drop(vc)
 	if st.noGrad {
@@ -102,6 +102,10 @@ func (o *sharedAttnOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 func (o *sharedAttnOp) noBackward() { o.st.noGrad = true }
+
+func (o *sharedAttnOp) release() {
+	o.st.probsP, o.st.probsS, o.st.dq, o.st.dk, o.st.dv = nil, nil, nil, nil, nil
+}
 
 func (o *sharedAttnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
@@ -136,7 +140,7 @@ func (st *sharedAttnState) backward(o *base, dq, dk, dv, dout, q, k, v []float32
 	o.th().ParallelFor(st.g, 1, func(lo, hi int) {
 		for g := lo; g < hi; g++ {
 			dkg, dvg := dk[g*P*kd:(g+1)*P*kd], dv[g*P*kd:(g+1)*P*kd]
-			for r, rg := range st.gr.group {
+			for r, rg := range st.in.group {
 				if rg == g {
 					addTo(dkg, dkc.data[r*(P+T)*kd:(r*(P+T)+P)*kd])
 					addTo(dvg, dvc.data[r*(P+T)*kd:(r*(P+T)+P)*kd])
@@ -285,19 +289,11 @@ func (e *Engine) accumulateShared(ctx context.Context, xs []Example, rows [][]in
 	if err != nil {
 		return 0, 0, err
 	}
-	h := c.HiddenSize
-	x0 := gr.x0.Data().([]float32)
-	for i, id := range ids {
-		e.m.Embed.RowF32(int(id), x0[i*h:(i+1)*h])
-	}
-	copy(gr.mask, mask)
-	copy(gr.pos, pos)
-	copy(gr.group, group)
-	copy(gr.keyMask, keyMask)
-	gr.rows, gr.targets, gr.scale = sel, targets, scale
-	e.pool.threads = e.threads()
-	if err := gr.run(); err != nil {
-		return 0, 0, err
-	}
-	return gr.ce.sum, gr.ce.count, nil
+	in := gr.in
+	copy(in.mask, mask)
+	copy(in.pos, pos)
+	copy(in.group, group)
+	copy(in.keyMask, keyMask)
+	in.rows, in.targets, in.scale = sel, targets, scale
+	return e.run(gr, ids)
 }

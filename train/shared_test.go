@@ -173,14 +173,7 @@ func TestResumeIsBitIdenticalWithSharing(t *testing.T) {
 	dir := t.TempDir()
 	tr, err = New(m, smallAdapter(t, m, 0), trainSet, valSet, cfg(dir))
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	tr.onStep = func(step int) {
-		if step == 2 {
-			cancel()
-		}
-	}
-	_, err = tr.Run(ctx)
-	require.ErrorIs(t, err, context.Canceled)
+	cancelAfter(t, tr, 2)
 	resumed := smallAdapter(t, m, 0)
 	tr, err = Resume(m, resumed, trainSet, valSet, cfg(dir))
 	require.NoError(t, err)

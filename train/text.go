@@ -14,7 +14,7 @@ type TextExample struct {
 
 // Encode tokenises text pairs the way the scorer reads them (tokenize.RenderPrompt and
 // EncodePrompt), so a model is trained on exactly the token positions its ratings are read
-// from: given the chat format an eval.ModelScorer is given (ScorerOptions.Chat), the prompt
+// from: given the chat format a score.ModelScorer is given (score.Options.Chat), the prompt
 // ids equal the scorer's, token for token, defaults included. With eos, the tokenizer's
 // end-of-sequence token is appended to every answer.
 func Encode(tok *tokenize.Tokenizer, xs []TextExample, chat tokenize.Chat, eos bool) ([]Example, error) {

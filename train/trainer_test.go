@@ -2,6 +2,9 @@ package train
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -153,14 +156,7 @@ func TestResumeIsBitIdentical(t *testing.T) {
 	half := smallAdapter(t, m, 0.1)
 	tr, err = New(m, half, trainSet, valSet, runConfig(dir))
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	tr.onStep = func(step int) {
-		if step == 2 {
-			cancel()
-		}
-	}
-	_, err = tr.Run(ctx)
-	require.ErrorIs(t, err, context.Canceled)
+	cancelAfter(t, tr, 2)
 	latest, err := os.ReadFile(filepath.Join(dir, "checkpoints", "LATEST"))
 	require.NoError(t, err)
 	require.Equal(t, "step-00000002", strings.TrimSpace(string(latest)))
@@ -309,4 +305,47 @@ func TestManyShapesDoNotAccumulateMemory(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("heap at step 5: %.0f MiB, at step 20: %.0f MiB, %d graphs compiled", at5, at20, len(tr.e.graphs))
 	require.Less(t, at20-at5, 64.0)
+}
+
+// TestScheduleValues checks that Schedule keeps the string values that flags, presets and JSON
+// files hold, and that validation accepts exactly the two schedules.
+func TestScheduleValues(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		want  Schedule
+		valid bool
+	}{
+		{"constant", ScheduleConstant, true},
+		{"linear", ScheduleLinear, true},
+		{"cosine", Schedule("cosine"), false},
+		{"", Schedule(""), false},
+		{"Linear", Schedule("Linear"), false},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			fs := flag.NewFlagSet("x", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			c := DefaultConfig()
+			fs.Var(&c.Schedule, "schedule", "")
+			require.NoError(t, fs.Parse([]string{"-schedule", tc.in}))
+			require.Equal(t, tc.want, c.Schedule)
+			require.Equal(t, tc.in, c.Schedule.String())
+
+			var got struct {
+				S Schedule `json:"schedule"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(`{"schedule":"`+tc.in+`"}`), &got))
+			require.Equal(t, tc.want, got.S)
+			b, err := json.Marshal(got)
+			require.NoError(t, err)
+			require.JSONEq(t, `{"schedule":"`+tc.in+`"}`, string(b))
+
+			err = c.validate()
+			if tc.valid {
+				require.NoError(t, err)
+			} else {
+				require.ErrorContains(t, err, `schedule "`+tc.in+`", want constant or linear`)
+			}
+		})
+	}
+	require.Equal(t, ScheduleConstant, DefaultConfig().Schedule)
 }
