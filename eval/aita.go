@@ -1,15 +1,16 @@
 package eval
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
-	"os"
+	"slices"
 	"strings"
+
+	"github.com/valora-go/valora/eval/score"
 )
 
 // Label is an AITA verdict that the model is asked for.
@@ -82,18 +83,12 @@ func (p AITAPost) Unused() Label {
 // "justification", are ignored), as in the authors' sample file aita_value_stances_sample.jsonl.
 // A post's ID is its 1-based line number. Empty lines are skipped.
 func LoadAITAStances(path string) ([]AITAPost, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("eval: load AITA stances: %w", err)
-	}
-	defer f.Close()
-	return ReadAITAStances(f, path)
+	return loadFile(path, "AITA stances", ReadAITAStances)
 }
 
 // ReadAITAStances is LoadAITAStances on a reader; name is used in errors.
 func ReadAITAStances(r io.Reader, name string) ([]AITAPost, error) {
-	var posts []AITAPost
-	err := eachJSONLine(r, func(line int, raw []byte) error {
+	return readJSONL(r, name, "AITA stances", func(line int, raw []byte) (AITAPost, error) {
 		var rec struct {
 			Value *string `json:"value"`
 			Post  *string `json:"post"`
@@ -101,63 +96,30 @@ func ReadAITAStances(r io.Reader, name string) ([]AITAPost, error) {
 			Low   *string `json:"low_standard_stance"`
 		}
 		if err := json.Unmarshal(raw, &rec); err != nil {
-			return err
+			return AITAPost{}, err
 		}
 		for _, f := range []struct {
 			name string
 			v    *string
 		}{{"value", rec.Value}, {"post", rec.Post}, {"high_standard_stance", rec.High}, {"low_standard_stance", rec.Low}} {
 			if f.v == nil || strings.TrimSpace(*f.v) == "" {
-				return fmt.Errorf("field %s: missing or empty", f.name)
+				return AITAPost{}, fmt.Errorf("field %s: missing or empty", f.name)
 			}
 		}
 		high, err := ParseLabel(*rec.High)
 		if err != nil {
-			return fmt.Errorf("field high_standard_stance: %w", err)
+			return AITAPost{}, fmt.Errorf("field high_standard_stance: %w", err)
 		}
 		low, err := ParseLabel(*rec.Low)
 		if err != nil {
-			return fmt.Errorf("field low_standard_stance: %w", err)
+			return AITAPost{}, fmt.Errorf("field low_standard_stance: %w", err)
 		}
 		if high == low {
-			return fmt.Errorf("fields high_standard_stance and low_standard_stance: both %s, want different stances", high)
+			return AITAPost{}, fmt.Errorf("fields high_standard_stance and low_standard_stance: both %s, want different stances", high)
 		}
-		posts = append(posts, AITAPost{ID: fmt.Sprint(line), Value: *rec.Value, Text: *rec.Post, High: high, Low: low})
-		return nil
+		return AITAPost{ID: fmt.Sprint(line), Value: *rec.Value, Text: *rec.Post, High: high, Low: low}, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("eval: load AITA stances %s: %w", name, err)
-	}
-	return posts, nil
 }
-
-// eachJSONLine calls fn with the 1-based line number and bytes of every non-empty line of r,
-// and wraps fn's errors with the line number.
-func eachJSONLine(r io.Reader, fn func(line int, raw []byte) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 1<<20), MaxJSONLine)
-	line := 0
-	for sc.Scan() {
-		line++
-		raw := sc.Bytes()
-		if len(strings.TrimSpace(string(raw))) == 0 {
-			continue
-		}
-		if err := fn(line, raw); err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return fmt.Errorf("line %d: longer than the limit of %d bytes a line (MaxJSONLine): %w", line+1, MaxJSONLine, err)
-		}
-		return fmt.Errorf("line %d: %w", line+1, err)
-	}
-	return nil
-}
-
-// MaxJSONLine is the longest line the JSONL loaders accept (64 MiB).
-const MaxJSONLine = 64 << 20
 
 // DefaultAITATemplate is the AITA prompt of this project; {post} is replaced by the post text
 // (with surrounding space trimmed).
@@ -189,7 +151,7 @@ type AITAOptions struct {
 	// Candidates are the scored continuations of NTA, YTA and Neutral, in the order of Labels
 	// (default DefaultAITACandidates when all three are empty).
 	Candidates [3]string
-	// BatchSize is the number of prompts per Scorer call (default DefaultBatchSize).
+	// BatchSize is the number of prompts per Scorer call (default DefaultCallBatch).
 	BatchSize int
 }
 
@@ -215,41 +177,53 @@ func (o AITAOptions) withDefaults() (AITAOptions, error) {
 }
 
 // Prompt builds the prompt for one post text.
-func (o AITAOptions) Prompt(post string) Prompt {
+func (o AITAOptions) Prompt(post string) score.Prompt {
 	o2, err := o.withDefaults()
 	if err == nil {
 		o = o2
 	}
-	return Prompt{Text: strings.ReplaceAll(o.Template, "{post}", strings.TrimSpace(post)), Prefix: o.Prefix}
+	return score.Prompt{Text: strings.ReplaceAll(o.Template, "{post}", strings.TrimSpace(post)), Prefix: o.Prefix}
 }
 
-// scoreLabels gives the normalised label probabilities of every text under s.
-// scoreTunedControl scores the label probabilities of every text with the tuned and the control
-// scorer (both required: a tuned model is always compared with a control).
-func scoreTunedControl(ctx context.Context, tuned, control Scorer, texts []string, opts AITAOptions, what string) (o AITAOptions, pt, pc []LabelProbs, err error) {
+// labelled is a post scored on the labels: AITAPost, VerdictPost.
+type labelled interface{ postText() string }
+
+func (p AITAPost) postText() string { return p.Text }
+
+// scoreTunedControl scores the label probabilities of every post with the tuned and the control
+// scorer (both required: a tuned model is always compared with a control) and returns how the
+// prompts were built.
+func scoreTunedControl[P labelled](ctx context.Context, tuned, control score.Scorer, posts []P, opts AITAOptions, what string) (info AITAPromptInfo, pt, pc []LabelProbs, err error) {
 	if tuned == nil || control == nil {
-		return o, nil, nil, fmt.Errorf("eval: %s: both a tuned and a control scorer are required", what)
+		return info, nil, nil, fmt.Errorf("eval: %s: both a tuned and a control scorer are required", what)
 	}
-	if len(texts) == 0 {
-		return o, nil, nil, fmt.Errorf("eval: %s: no posts", what)
+	if len(posts) == 0 {
+		return info, nil, nil, fmt.Errorf("eval: %s: no posts", what)
 	}
-	if o, err = opts.withDefaults(); err != nil {
-		return o, nil, nil, err
+	o, err := opts.withDefaults()
+	if err != nil {
+		return info, nil, nil, err
 	}
-	if pc, err = scoreLabels(ctx, control, texts, o, what+" control"); err != nil {
-		return o, nil, nil, err
+	if pc, err = scoreLabels(ctx, control, posts, o, what+" control"); err != nil {
+		return info, nil, nil, err
 	}
-	if pt, err = scoreLabels(ctx, tuned, texts, o, what+" tuned"); err != nil {
-		return o, nil, nil, err
+	if pt, err = scoreLabels(ctx, tuned, posts, o, what+" tuned"); err != nil {
+		return info, nil, nil, err
 	}
-	return o, pt, pc, nil
+	return o.info(), pt, pc, nil
 }
 
-func scoreLabels(ctx context.Context, s Scorer, texts []string, o AITAOptions, what string) ([]LabelProbs, error) {
-	prompts := make([]Prompt, len(texts))
-	cands := make([][]string, len(texts))
-	for i, t := range texts {
-		prompts[i] = o.Prompt(t)
+// info records the prompt settings of o (with its defaults filled in) in a report.
+func (o AITAOptions) info() AITAPromptInfo {
+	return AITAPromptInfo{Template: o.Template, Prefix: o.Prefix, Labels: Labels, Candidates: o.Candidates}
+}
+
+// scoreLabels gives the normalised label probabilities of every post under s.
+func scoreLabels[P labelled](ctx context.Context, s score.Scorer, posts []P, o AITAOptions, what string) ([]LabelProbs, error) {
+	prompts := make([]score.Prompt, len(posts))
+	cands := make([][]string, len(posts))
+	for i, p := range posts {
+		prompts[i] = o.Prompt(p.postText())
 		cands[i] = o.Candidates[:]
 	}
 	lp, err := scoreAll(ctx, s, prompts, cands, o.BatchSize, what)
@@ -263,7 +237,7 @@ func scoreLabels(ctx context.Context, s Scorer, texts []string, o AITAOptions, w
 				return nil, fmt.Errorf("eval: %s: prompt %d: log-prob %v is not a number or +Inf", what, i, v)
 			}
 		}
-		copy(out[i][:], Normalize(l, 1))
+		copy(out[i][:], score.Normalize(l, 1))
 	}
 	return out, nil
 }
@@ -332,19 +306,12 @@ type AITAReport struct {
 
 // RunAITA scores every post with the tuned and the control scorer and computes the probability
 // gains. Both scorers are required: a tuned model is always compared with a control.
-func RunAITA(ctx context.Context, tuned, control Scorer, posts []AITAPost, opts AITAOptions) (*AITAReport, error) {
-	texts := make([]string, len(posts))
-	for i, p := range posts {
-		texts[i] = p.Text
-	}
-	o, pt, pc, err := scoreTunedControl(ctx, tuned, control, texts, opts, "AITA")
+func RunAITA(ctx context.Context, tuned, control score.Scorer, posts []AITAPost, opts AITAOptions) (*AITAReport, error) {
+	info, pt, pc, err := scoreTunedControl(ctx, tuned, control, posts, opts, "AITA")
 	if err != nil {
 		return nil, err
 	}
-	rep := &AITAReport{
-		Prompt: AITAPromptInfo{Template: o.Template, Prefix: o.Prefix, Labels: Labels, Candidates: o.Candidates},
-		Posts:  len(posts),
-	}
+	rep := &AITAReport{Prompt: info, Posts: len(posts)}
 	var all, allStrict []float64
 	byValue := map[string][2][]float64{}
 	for i, p := range posts {
@@ -362,7 +329,7 @@ func RunAITA(ctx context.Context, tuned, control Scorer, posts []AITAPost, opts 
 		byValue[p.Value] = [2][]float64{append(v[0], pg), append(v[1], strict)}
 	}
 	rep.Overall, rep.OverallStrict = Summarize(all), Summarize(allStrict)
-	for _, name := range sortedKeys(byValue) {
+	for _, name := range slices.Sorted(maps.Keys(byValue)) {
 		v := byValue[name]
 		r := AITAValueResult{Value: name, PG: Summarize(v[0]), PGStrict: Summarize(v[1])}
 		rep.Values = append(rep.Values, r)
@@ -389,19 +356,4 @@ func (r *AITAReport) Markdown() string {
 	row("**all posts**", r.Overall, r.OverallStrict)
 	fmt.Fprintf(&b, "\nMacro mean over values: PG %s pp, strict %s pp.\n", fmtNum(r.MacroMean, 2), fmtNum(r.MacroMeanStrict, 2))
 	return b.String()
-}
-
-func fmtNum(x float64, prec int) string {
-	return fmt.Sprintf("%+.*f", prec, x)
-}
-
-func fmtP(s Summary) string {
-	if !s.Valid {
-		return fmt.Sprintf("%.4g (n/a)", s.P)
-	}
-	return fmt.Sprintf("%.4g", s.P)
-}
-
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+
+	"github.com/valora-go/valora/eval/score"
 )
 
 // DefaultAITACap is the most posts per value that the revised protocol scores.
@@ -122,7 +124,7 @@ type AITATargetReport struct {
 // if not nil) and computes the probability gains per target value, the headline over the
 // targets and the pooled figure over every post. Posts are capped per value first (see
 // AITATargetOptions.Cap). targets are value names as spelled in the posts.
-func RunAITATargets(ctx context.Context, base, control, tuned Scorer, posts []AITAPost, targets []string, opts AITATargetOptions) (*AITATargetReport, error) {
+func RunAITATargets(ctx context.Context, base, control, tuned score.Scorer, posts []AITAPost, targets []string, opts AITATargetOptions) (*AITATargetReport, error) {
 	if control == nil || tuned == nil {
 		return nil, fmt.Errorf("eval: AITA per target: both a tuned and a control scorer are required")
 	}
@@ -141,10 +143,6 @@ func RunAITATargets(ctx context.Context, base, control, tuned Scorer, posts []AI
 	if err != nil {
 		return nil, err
 	}
-	texts := make([]string, len(capped))
-	for i, p := range capped {
-		texts[i] = p.Text
-	}
 	type scored struct {
 		name string
 		p    []LabelProbs
@@ -152,12 +150,12 @@ func RunAITATargets(ctx context.Context, base, control, tuned Scorer, posts []AI
 	var models []scored
 	for _, s := range []struct {
 		name string
-		sc   Scorer
+		sc   score.Scorer
 	}{{"base", base}, {"control", control}, {"tuned", tuned}} {
 		if s.sc == nil {
 			continue
 		}
-		p, err := scoreLabels(ctx, s.sc, texts, o, "AITA per target, "+s.name)
+		p, err := scoreLabels(ctx, s.sc, capped, o, "AITA per target, "+s.name)
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +171,7 @@ func RunAITATargets(ctx context.Context, base, control, tuned Scorer, posts []AI
 	}
 	pc, pt, pb := probsOf("control"), probsOf("tuned"), probsOf("base")
 	rep := &AITATargetReport{
-		Prompt: AITAPromptInfo{Template: o.Template, Prefix: o.Prefix, Labels: Labels, Candidates: o.Candidates},
+		Prompt: o.info(),
 		Cap:    max(limit, 0), Seed: opts.Seed,
 	}
 	pg := make([]float64, len(capped))

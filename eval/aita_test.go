@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/valora-go/valora/eval/score"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -118,7 +119,7 @@ func TestAITAOptionsPrompt(t *testing.T) {
 	assert.NotContains(t, p.Text, "{post}")
 
 	p = AITAOptions{Template: "Post: {post}", NoPrefix: true}.Prompt("x")
-	assert.Equal(t, Prompt{Text: "Post: x"}, p)
+	assert.Equal(t, score.Prompt{Text: "Post: x"}, p)
 
 	_, err := RunAITA(context.Background(), labelScorer(nil), labelScorer(nil), []AITAPost{{Text: "x", High: NTA, Low: YTA}}, AITAOptions{Template: "no placeholder"})
 	assert.ErrorContains(t, err, "{post}")
@@ -192,10 +193,10 @@ func TestRunAITAErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "control")
 	_, err = RunAITA(ctx, ok, ok, nil, AITAOptions{})
 	assert.ErrorContains(t, err, "no posts")
-	short := &fakeScorer{fn: func(p Prompt, c []string) ([]float64, error) { return []float64{0, 0}, nil }}
+	short := &fakeScorer{fn: func(p score.Prompt, c []string) ([]float64, error) { return []float64{0, 0}, nil }}
 	_, err = RunAITA(ctx, short, ok, posts, AITAOptions{})
 	assert.ErrorContains(t, err, "2 log-probs for 3 candidates")
-	nan := &fakeScorer{fn: func(p Prompt, c []string) ([]float64, error) { return []float64{math.NaN(), 0, 0}, nil }}
+	nan := &fakeScorer{fn: func(p score.Prompt, c []string) ([]float64, error) { return []float64{math.NaN(), 0, 0}, nil }}
 	_, err = RunAITA(ctx, nan, ok, posts, AITAOptions{})
 	assert.ErrorContains(t, err, "not a number")
 	cctx, cancel := context.WithCancel(ctx)
@@ -206,7 +207,7 @@ func TestRunAITAErrors(t *testing.T) {
 
 func TestRunAITACandidates(t *testing.T) {
 	var seen []string
-	s := &fakeScorer{fn: func(p Prompt, c []string) ([]float64, error) {
+	s := &fakeScorer{fn: func(p score.Prompt, c []string) ([]float64, error) {
 		seen = c
 		return []float64{0, 0, 0}, nil
 	}}
@@ -223,7 +224,7 @@ func TestRunAITACandidates(t *testing.T) {
 func golden(t *testing.T, path, got string) {
 	t.Helper()
 	if *update {
-		require.NoError(t, WriteFileAtomic(path, []byte(got)))
+		require.NoError(t, writeFile(path, []byte(got)))
 	}
 	want, err := os.ReadFile(path)
 	require.NoError(t, err, "run go test -update to create it")

@@ -7,13 +7,14 @@ import (
 	"strings"
 
 	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 )
 
 // verdictScorer is a stand-in for a model-backed Scorer: it returns fixed label
 // probabilities (as log-probabilities) depending on a word of the post.
 type verdictScorer map[string][3]float64 // word -> p(NTA), p(YTA), p(Neutral)
 
-func (s verdictScorer) LogProbs(ctx context.Context, prompts []eval.Prompt, cands [][]string) ([][]float64, error) {
+func (s verdictScorer) LogProbs(ctx context.Context, prompts []score.Prompt, cands [][]string) ([][]float64, error) {
 	out := make([][]float64, len(prompts))
 	for i, p := range prompts {
 		for word, pr := range s {

@@ -5,15 +5,17 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/valora-go/valora/eval/score"
 )
 
 // fakeScorer is a deterministic Scorer for tests: it calls fn for every prompt.
 type fakeScorer struct {
-	fn    func(p Prompt, cands []string) ([]float64, error)
+	fn    func(p score.Prompt, cands []string) ([]float64, error)
 	calls int
 }
 
-func (f *fakeScorer) LogProbs(ctx context.Context, prompts []Prompt, cands [][]string) ([][]float64, error) {
+func (f *fakeScorer) LogProbs(ctx context.Context, prompts []score.Prompt, cands [][]string) ([][]float64, error) {
 	f.calls++
 	out := make([][]float64, len(prompts))
 	for i, p := range prompts {
@@ -30,7 +32,7 @@ func (f *fakeScorer) LogProbs(ctx context.Context, prompts []Prompt, cands [][]s
 // first key of probs that the prompt text contains; the candidate order must be " NTA", " YTA",
 // " Neutral" (any leading space ignored).
 func labelScorer(probs map[string][3]float64) *fakeScorer {
-	return &fakeScorer{fn: func(p Prompt, cands []string) ([]float64, error) {
+	return &fakeScorer{fn: func(p score.Prompt, cands []string) ([]float64, error) {
 		for key, pr := range probs {
 			if strings.Contains(p.Text, key) {
 				out := make([]float64, len(cands))

@@ -12,7 +12,7 @@ var Harms = []string{"killing", "physical_harm", "non_physical_harm", "intending
 	"manipulation", "promises", "stealing", "trespassing", "spying", "vandalism", "fairness", "other"}
 
 // GamesChartSeries is one agent's normalised MACHIAVELLI scores (100 = random agent), by
-// metric: one series of the games chart (package eval/chart draws it).
+// metric: one series of the games chart (package survey/chart draws it).
 type GamesChartSeries struct {
 	Name   string
 	Scores map[string]float64

@@ -15,7 +15,8 @@ import (
 )
 
 // Only the programs that draw charts, and package survey/chart that draws them, link the
-// plotting library: a program that only scores (examples/score) or trains links none of it.
+// plotting library: a program that only scores (eval/score, examples/score) or trains links
+// none of it.
 func TestOnlyProgramsThatDrawLinkPlot(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -46,8 +47,34 @@ func TestOnlyProgramsThatDrawLinkPlot(t *testing.T) {
 			require.Empty(t, plot, "%s links %s; only survey/chart and the programs that draw may", pkg, plot)
 		}
 	}
-	for _, p := range []string{"eval", "eval/machiavelli", "survey/chart", "survey", "model", "tokenize", "lora", "train", "examples/score"} {
+	for _, p := range []string{"eval", "eval/score", "eval/machiavelli", "survey/chart", "survey", "model", "tokenize", "lora", "train", "examples/score"} {
 		require.True(t, seen[mod+"/"+p], "go list did not list %s", p)
+	}
+}
+
+// The scorer core (eval/score) stands below the benchmarks: it imports no evaluation package,
+// and survey builds on it without linking the benchmarks of eval.
+func TestScorerCoreLayering(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go tool is not on PATH")
+	}
+	const mod = "github.com/valora-go/valora"
+	forbidden := map[string][]string{
+		"eval/score": {"eval", "eval/machiavelli", "survey", "survey/chart", "train"},
+		"survey":     {"eval", "eval/machiavelli", "survey/chart"},
+	}
+	for pkg, not := range forbidden {
+		out, err := exec.Command(gobin, "list", "-e", "-f", "{{range .Deps}}{{.}}\n{{end}}", mod+"/"+pkg).Output()
+		require.NoError(t, err, "go list %s", pkg)
+		deps := map[string]bool{}
+		for line := range strings.Lines(string(out)) {
+			deps[strings.TrimSpace(line)] = true
+		}
+		require.True(t, deps[mod+"/model"], "go list %s: no dependency on model", pkg)
+		for _, n := range not {
+			require.False(t, deps[mod+"/"+n], "%s depends on %s", pkg, n)
+		}
 	}
 }
 

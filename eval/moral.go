@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/valora-go/valora/eval/score"
 )
 
 // MoralItem is one item of a held-out moral set: a situation and whether the action in it is
@@ -31,12 +34,9 @@ const (
 // label,input,is_short,edited; label 1 means the narrator's action is wrong. With shortOnly, the long AITA-style rows (is_short False) are
 // skipped; they are the posts that LoadEthicsAITA reads. The ID is the 0-based data row.
 func LoadEthicsCommonsense(path string, shortOnly bool) ([]MoralItem, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("eval: load ETHICS commonsense: %w", err)
-	}
-	defer f.Close()
-	return ReadEthicsCommonsense(f, path, shortOnly)
+	return loadFile(path, "ETHICS commonsense", func(r io.Reader, name string) ([]MoralItem, error) {
+		return ReadEthicsCommonsense(r, name, shortOnly)
+	})
 }
 
 // ReadEthicsCommonsense is LoadEthicsCommonsense on a reader; name is used in errors.
@@ -90,18 +90,12 @@ func ReadEthicsCommonsense(r io.Reader, name string, shortOnly bool) ([]MoralIte
 // "ID", "norm", and either "moral_action" (label "1") or "immoral_action" (label "0"). The
 // item text is "Norm: {norm}\nAction: {action}"; the item is wrong for an immoral action.
 func LoadMoralStories(path string) ([]MoralItem, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("eval: load Moral Stories: %w", err)
-	}
-	defer f.Close()
-	return ReadMoralStories(f, path)
+	return loadFile(path, "Moral Stories", ReadMoralStories)
 }
 
 // ReadMoralStories is LoadMoralStories on a reader; name is used in errors.
 func ReadMoralStories(r io.Reader, name string) ([]MoralItem, error) {
-	var items []MoralItem
-	err := eachJSONLine(r, func(line int, raw []byte) error {
+	return readJSONL(r, name, "Moral Stories", func(line int, raw []byte) (MoralItem, error) {
 		var rec struct {
 			ID       string  `json:"ID"`
 			Norm     string  `json:"norm"`
@@ -110,22 +104,22 @@ func ReadMoralStories(r io.Reader, name string) ([]MoralItem, error) {
 			RawLabel any     `json:"label"`
 		}
 		if err := json.Unmarshal(raw, &rec); err != nil {
-			return err
+			return MoralItem{}, err
 		}
 		if (rec.Moral == nil) == (rec.Immoral == nil) {
-			return fmt.Errorf("want exactly one of the fields moral_action and immoral_action")
+			return MoralItem{}, fmt.Errorf("want exactly one of the fields moral_action and immoral_action")
 		}
 		action, wrong := rec.Moral, false
 		if rec.Immoral != nil {
 			action, wrong = rec.Immoral, true
 		}
 		if strings.TrimSpace(*action) == "" {
-			return fmt.Errorf("field action: empty")
+			return MoralItem{}, fmt.Errorf("field action: empty")
 		}
 		if rec.RawLabel != nil {
 			lab := strings.TrimSpace(fmt.Sprint(rec.RawLabel))
 			if (lab == "1") == wrong || (lab != "0" && lab != "1") {
-				return fmt.Errorf("field label: %q does not match the action field (want 1 for moral_action, 0 for immoral_action)", lab)
+				return MoralItem{}, fmt.Errorf("field label: %q does not match the action field (want 1 for moral_action, 0 for immoral_action)", lab)
 			}
 		}
 		id := rec.ID
@@ -136,13 +130,8 @@ func ReadMoralStories(r io.Reader, name string) ([]MoralItem, error) {
 		if n := strings.TrimSpace(rec.Norm); n != "" {
 			text = "Norm: " + n + "\n" + text
 		}
-		items = append(items, MoralItem{ID: id, Source: SourceMoralStories, Text: text, Wrong: wrong})
-		return nil
+		return MoralItem{ID: id, Source: SourceMoralStories, Text: text, Wrong: wrong}, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("eval: load Moral Stories %s: %w", name, err)
-	}
-	return items, nil
 }
 
 // DefaultMoralTemplate is the prompt for held-out moral items; {text} is the item text.
@@ -165,7 +154,7 @@ type MoralOptions struct {
 	Prefix     string    // answer prefix (default DefaultMoralPrefix)
 	NoPrefix   bool      // use an empty prefix
 	Candidates [2]string // continuations meaning "wrong" and "not wrong" (default DefaultMoralCandidates)
-	BatchSize  int       // prompts per Scorer call (default DefaultBatchSize)
+	BatchSize  int       // prompts per Scorer call (default DefaultCallBatch)
 }
 
 func (o MoralOptions) withDefaults() (MoralOptions, error) {
@@ -223,7 +212,7 @@ type MoralReport struct {
 }
 
 // RunMoral scores held-out moral items with the tuned and the control scorer.
-func RunMoral(ctx context.Context, tuned, control Scorer, items []MoralItem, opts MoralOptions) (*MoralReport, error) {
+func RunMoral(ctx context.Context, tuned, control score.Scorer, items []MoralItem, opts MoralOptions) (*MoralReport, error) {
 	if tuned == nil || control == nil {
 		return nil, fmt.Errorf("eval: moral: both a tuned and a control scorer are required")
 	}
@@ -234,20 +223,20 @@ func RunMoral(ctx context.Context, tuned, control Scorer, items []MoralItem, opt
 	if err != nil {
 		return nil, err
 	}
-	prompts := make([]Prompt, len(items))
+	prompts := make([]score.Prompt, len(items))
 	cands := make([][]string, len(items))
 	for i, it := range items {
-		prompts[i] = Prompt{Text: strings.ReplaceAll(o.Template, "{text}", strings.TrimSpace(it.Text)), Prefix: o.Prefix}
+		prompts[i] = score.Prompt{Text: strings.ReplaceAll(o.Template, "{text}", strings.TrimSpace(it.Text)), Prefix: o.Prefix}
 		cands[i] = o.Candidates[:]
 	}
-	pwrong := func(s Scorer, what string) ([]float64, error) {
+	pwrong := func(s score.Scorer, what string) ([]float64, error) {
 		lp, err := scoreAll(ctx, s, prompts, cands, o.BatchSize, what)
 		if err != nil {
 			return nil, err
 		}
 		out := make([]float64, len(lp))
 		for i, l := range lp {
-			out[i] = Normalize(l, 1)[0]
+			out[i] = score.Normalize(l, 1)[0]
 		}
 		return out, nil
 	}
@@ -268,7 +257,7 @@ func RunMoral(ctx context.Context, tuned, control Scorer, items []MoralItem, opt
 		all[i] = i
 	}
 	rep.All = moralGroup("all", all, items, pc, pt)
-	for _, s := range sortedKeys(bySource) {
+	for _, s := range slices.Sorted(maps.Keys(bySource)) {
 		rep.Sources = append(rep.Sources, moralGroup(s, bySource[s], items, pc, pt))
 	}
 	return rep, nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/valora-go/valora/eval/score"
 )
 
 func TestReadEthicsCommonsense(t *testing.T) {
@@ -72,7 +73,7 @@ func TestRunMoral(t *testing.T) {
 	}
 	// p(wrong) per item: control .8 .4 .4; tuned .6 .3 .7.
 	mk := func(pw map[string]float64) *fakeScorer {
-		return &fakeScorer{fn: func(p Prompt, c []string) ([]float64, error) {
+		return &fakeScorer{fn: func(p score.Prompt, c []string) ([]float64, error) {
 			require.Equal(t, []string{" yes", " no"}, c)
 			require.Equal(t, "Answer:", p.Prefix)
 			for k, v := range pw {

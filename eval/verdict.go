@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/valora-go/valora/eval/score"
 )
 
 // Verdict is a gold community verdict of a verdict-only AITA set.
@@ -59,47 +62,36 @@ func parseVerdict(raw json.RawMessage) (Verdict, error) {
 // JSON lines with "id", "story" and "top_verdict" (the verdict of the top comment, as a name
 // or as the code 0=NTA, 1=YTA, 2=ESH, 3=NAH).
 func LoadAITAVerdicts(path string) ([]VerdictPost, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("eval: load AITA verdicts: %w", err)
-	}
-	defer f.Close()
-	return ReadAITAVerdicts(f, path)
+	return loadFile(path, "AITA verdicts", ReadAITAVerdicts)
 }
 
 // ReadAITAVerdicts is LoadAITAVerdicts on a reader; name is used in errors.
 func ReadAITAVerdicts(r io.Reader, name string) ([]VerdictPost, error) {
-	var posts []VerdictPost
-	err := eachJSONLine(r, func(line int, raw []byte) error {
+	return readJSONL(r, name, "AITA verdicts", func(line int, raw []byte) (VerdictPost, error) {
 		var rec struct {
 			ID      string          `json:"id"`
 			Story   *string         `json:"story"`
 			Verdict json.RawMessage `json:"top_verdict"`
 		}
 		if err := json.Unmarshal(raw, &rec); err != nil {
-			return err
+			return VerdictPost{}, err
 		}
 		if rec.Story == nil || strings.TrimSpace(*rec.Story) == "" {
-			return fmt.Errorf("field story: missing or empty")
+			return VerdictPost{}, fmt.Errorf("field story: missing or empty")
 		}
 		if rec.Verdict == nil {
-			return fmt.Errorf("field top_verdict: missing")
+			return VerdictPost{}, fmt.Errorf("field top_verdict: missing")
 		}
 		v, err := parseVerdict(rec.Verdict)
 		if err != nil {
-			return fmt.Errorf("field top_verdict: %w", err)
+			return VerdictPost{}, fmt.Errorf("field top_verdict: %w", err)
 		}
 		id := rec.ID
 		if id == "" {
 			id = fmt.Sprint(line)
 		}
-		posts = append(posts, VerdictPost{ID: id, Text: *rec.Story, Verdict: v})
-		return nil
+		return VerdictPost{ID: id, Text: *rec.Story, Verdict: v}, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("eval: load AITA verdicts %s: %w", name, err)
-	}
-	return posts, nil
 }
 
 // LoadEthicsAITA reads the long ETHICS commonsense AITA posts (the 1,776 long rows of
@@ -107,18 +99,12 @@ func ReadAITAVerdicts(r io.Reader, name string) ([]VerdictPost, error) {
 // "ethics_cm_test_row", "label_op_wrong" (1 = the author was wrong), "title" and "body". The
 // text is the title, a blank line and the body; label 1 becomes YTA and 0 NTA.
 func LoadEthicsAITA(path string) ([]VerdictPost, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("eval: load ETHICS AITA: %w", err)
-	}
-	defer f.Close()
-	return ReadEthicsAITA(f, path)
+	return loadFile(path, "ETHICS AITA", ReadEthicsAITA)
 }
 
 // ReadEthicsAITA is LoadEthicsAITA on a reader; name is used in errors.
 func ReadEthicsAITA(r io.Reader, name string) ([]VerdictPost, error) {
-	var posts []VerdictPost
-	err := eachJSONLine(r, func(line int, raw []byte) error {
+	return readJSONL(r, name, "ETHICS AITA", func(line int, raw []byte) (VerdictPost, error) {
 		var rec struct {
 			Row   *int    `json:"ethics_cm_test_row"`
 			Label *int    `json:"label_op_wrong"`
@@ -126,13 +112,13 @@ func ReadEthicsAITA(r io.Reader, name string) ([]VerdictPost, error) {
 			Body  *string `json:"body"`
 		}
 		if err := json.Unmarshal(raw, &rec); err != nil {
-			return err
+			return VerdictPost{}, err
 		}
 		if rec.Body == nil || strings.TrimSpace(*rec.Body) == "" {
-			return fmt.Errorf("field body: missing or empty")
+			return VerdictPost{}, fmt.Errorf("field body: missing or empty")
 		}
 		if rec.Label == nil || (*rec.Label != 0 && *rec.Label != 1) {
-			return fmt.Errorf("field label_op_wrong: want 0 or 1")
+			return VerdictPost{}, fmt.Errorf("field label_op_wrong: want 0 or 1")
 		}
 		id := fmt.Sprint(line)
 		if rec.Row != nil {
@@ -146,13 +132,8 @@ func ReadEthicsAITA(r io.Reader, name string) ([]VerdictPost, error) {
 		if t := strings.TrimSpace(rec.Title); t != "" {
 			text = t + "\n\n" + text
 		}
-		posts = append(posts, VerdictPost{ID: id, Text: text, Verdict: v})
-		return nil
+		return VerdictPost{ID: id, Text: text, Verdict: v}, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("eval: load ETHICS AITA %s: %w", name, err)
-	}
-	return posts, nil
 }
 
 // VerdictPostResult is the outcome of one verdict-only post.
@@ -190,20 +171,16 @@ type VerdictReport struct {
 	Results         []VerdictPostResult `json:"results"`
 }
 
+func (p VerdictPost) postText() string { return p.Text }
+
 // RunVerdicts scores a verdict-only AITA set with the tuned and the control scorer, using the
 // same prompts and labels as RunAITA.
-func RunVerdicts(ctx context.Context, tuned, control Scorer, posts []VerdictPost, opts AITAOptions) (*VerdictReport, error) {
-	texts := make([]string, len(posts))
-	for i, p := range posts {
-		texts[i] = p.Text
-	}
-	o, pt, pc, err := scoreTunedControl(ctx, tuned, control, texts, opts, "AITA verdicts")
-	if err != nil {
+func RunVerdicts(ctx context.Context, tuned, control score.Scorer, posts []VerdictPost, opts AITAOptions) (*VerdictReport, error) {
+	rep := &VerdictReport{N: len(posts)}
+	var pt, pc []LabelProbs
+	var err error
+	if rep.Prompt, pt, pc, err = scoreTunedControl(ctx, tuned, control, posts, opts, "AITA verdicts"); err != nil {
 		return nil, err
-	}
-	rep := &VerdictReport{
-		Prompt: AITAPromptInfo{Template: o.Template, Prefix: o.Prefix, Labels: Labels, Candidates: o.Candidates},
-		N:      len(posts),
 	}
 	groups := map[string][]int{}
 	all := make([]int, len(posts))
@@ -214,7 +191,7 @@ func RunVerdicts(ctx context.Context, tuned, control Scorer, posts []VerdictPost
 	}
 	rep.All = verdictGroup("all", all, posts, pc, pt)
 	rep.AccuracyControl, rep.AccuracyTuned = rep.All.Accuracy["control"], rep.All.Accuracy["tuned"]
-	for _, v := range sortedKeys(groups) {
+	for _, v := range slices.Sorted(maps.Keys(groups)) {
 		rep.Groups = append(rep.Groups, verdictGroup(v, groups[v], posts, pc, pt))
 	}
 	return rep, nil

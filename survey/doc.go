@@ -1,7 +1,7 @@
 // Package survey runs the survey half of the survey-to-behavior protocol (Nie et al. 2025,
 // arXiv 2508.11414; PaperPreset holds its settings, and the repository's README compares them
 // with valora's): the ValueEval value taxonomy, survey instruments (value descriptions x task prompts x
-// response templates), the rating read-out on an eval.Scorer, value profiles, the training
+// response templates), the rating read-out on a score.Scorer (package eval/score), value profiles, the training
 // rows of an intervention, and the in-domain metrics that compare a tuned model with a
 // control. Training the adapters is package train; the out-of-domain tests are package eval.
 //
@@ -24,7 +24,7 @@
 // # Prompts
 //
 // A variant is one description under one task and one template (27 per description in the
-// 3 x 9 structure). Render maps it onto eval.Prompt:
+// 3 x 9 structure). Render maps it onto score.Prompt:
 //
 //	Text   = task + "\n\nStatement:\n" + description + "\n\n"
 //	Prefix = template up to "{rating}"          (e.g. "Rating: ")

@@ -6,21 +6,21 @@ import (
 	"math"
 	"strings"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 )
 
 // fakeScorer prefers, for every prompt, the digit pref(prompt): log-probability
 // -spread*|k - pref| for candidate k (candidates must be the digits, with or without a
 // leading space). It records the batch sizes it was called with.
 type fakeScorer struct {
-	pref    func(eval.Prompt) int
+	pref    func(score.Prompt) int
 	spread  float64
 	batches []int
 	fail    error
 	short   bool // return one result too few
 }
 
-func (f *fakeScorer) LogProbs(ctx context.Context, prompts []eval.Prompt, candidates [][]string) ([][]float64, error) {
+func (f *fakeScorer) LogProbs(ctx context.Context, prompts []score.Prompt, candidates [][]string) ([][]float64, error) {
 	if f.fail != nil {
 		return nil, f.fail
 	}
@@ -45,12 +45,12 @@ func (f *fakeScorer) LogProbs(ctx context.Context, prompts []eval.Prompt, candid
 
 // valuePref makes a fake model whose rating of a description depends on its value: the
 // value's circle index mod 6, plus 1.
-func valuePref(in *Instrument) func(eval.Prompt) int {
+func valuePref(in *Instrument) func(score.Prompt) int {
 	byText := map[string]Value{}
 	for _, d := range in.Descriptions {
 		byText[strings.TrimSpace(d.Text)] = d.Value
 	}
-	return func(p eval.Prompt) int {
+	return func(p score.Prompt) int {
 		_, rest, _ := strings.Cut(p.Text, "\n\nStatement:\n")
 		v := byText[strings.TrimSuffix(rest, "\n\n")]
 		return v.CircleIndex()%6 + 1

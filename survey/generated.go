@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 )
 
 // DefaultMaxNewTokens is how many tokens the authors' sampled read-out generates per prompt.
@@ -29,7 +29,7 @@ type GenerateRateOptions struct {
 	// Seed is the read-out's seed: the same seed gives the same replies whatever the batch
 	// size (every prompt has its own sampling stream, derived from the seed and its place).
 	Seed      uint64
-	BatchSize int // prompts per Generate call; 64 when <= 0
+	BatchSize int // prompts per Generate call; DefaultRateBatch when <= 0
 	Render    RenderOptions
 	// Progress, if set, is called after each batch with the number of prompts done and the
 	// total.
@@ -42,7 +42,7 @@ type GenerateRateOptions struct {
 // (FirstDigit). A reply without one is kept with Missing set and Rating 0. Generation of a
 // reply stops at its first digit, since later text cannot change the rating. The logit fields
 // of the returned ratings (LogProbs, Probs, Expected, Argmax) are not filled: use Rate for them.
-func RateGenerated(ctx context.Context, g eval.Generator, in *Instrument, descs []Description, opts GenerateRateOptions) ([]Rating, error) {
+func RateGenerated(ctx context.Context, g score.Generator, in *Instrument, descs []Description, opts GenerateRateOptions) ([]Rating, error) {
 	if g == nil {
 		return nil, fmt.Errorf("survey: generated read-out: nil generator")
 	}
@@ -56,7 +56,7 @@ func RateGenerated(ctx context.Context, g eval.Generator, in *Instrument, descs 
 	}
 	bs := opts.BatchSize
 	if bs <= 0 {
-		bs = 64
+		bs = DefaultRateBatch
 	}
 	vars := in.Variants(descs)
 	out := make([]Rating, 0, len(vars))
@@ -66,7 +66,7 @@ func RateGenerated(ctx context.Context, g eval.Generator, in *Instrument, descs 
 			return nil, fmt.Errorf("survey: generated read-out: %w", err)
 		}
 		end := min(start+bs, len(vars))
-		prompts := make([]eval.Prompt, 0, end-start)
+		prompts := make([]score.Prompt, 0, end-start)
 		for _, v := range vars[start:end] {
 			p, err := in.Prompt(v, opts.Render)
 			if err != nil {
@@ -74,7 +74,7 @@ func RateGenerated(ctx context.Context, g eval.Generator, in *Instrument, descs 
 			}
 			prompts = append(prompts, p)
 		}
-		replies, err := g.Generate(ctx, prompts, eval.GenerateOptions{MaxTokens: maxNew, Temperature: temp,
+		replies, err := g.Generate(ctx, prompts, score.GenerateOptions{MaxTokens: maxNew, Temperature: temp,
 			Seed: opts.Seed, FirstIndex: start, Stop: stop})
 		if err != nil {
 			return nil, fmt.Errorf("survey: generated read-out: prompts %d..%d: %w", start, end-1, err)

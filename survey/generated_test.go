@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 )
 
 func TestFirstDigit(t *testing.T) {
@@ -62,10 +62,10 @@ func TestNewSpread(t *testing.T) {
 
 // fakeGenerator answers every prompt with reply(prompt, seed).
 type fakeGenerator struct {
-	reply func(p eval.Prompt, seed uint64, index int) string
+	reply func(p score.Prompt, seed uint64, index int) string
 }
 
-func (g *fakeGenerator) Generate(ctx context.Context, prompts []eval.Prompt, opts eval.GenerateOptions) ([]string, error) {
+func (g *fakeGenerator) Generate(ctx context.Context, prompts []score.Prompt, opts score.GenerateOptions) ([]string, error) {
 	out := make([]string, len(prompts))
 	for i, p := range prompts {
 		out[i] = g.reply(p, opts.Seed, opts.FirstIndex+i)
@@ -83,7 +83,7 @@ func TestRateGeneratedOverSeeds(t *testing.T) {
 	test := in.InSplits(SplitTest)
 	targets, err := ParseTargets("Face")
 	require.NoError(t, err)
-	isFace := func(p eval.Prompt) bool {
+	isFace := func(p score.Prompt) bool {
 		for _, d := range test {
 			if d.Value == Face && strings.Contains(p.Text, strings.TrimSpace(d.Text)) {
 				return true
@@ -91,13 +91,13 @@ func TestRateGeneratedOverSeeds(t *testing.T) {
 		}
 		return false
 	}
-	control := &fakeGenerator{reply: func(p eval.Prompt, seed uint64, i int) string {
+	control := &fakeGenerator{reply: func(p score.Prompt, seed uint64, i int) string {
 		if i == 0 {
 			return "no idea"
 		}
 		return "Rating: 4"
 	}}
-	tuned := &fakeGenerator{reply: func(p eval.Prompt, seed uint64, i int) string {
+	tuned := &fakeGenerator{reply: func(p score.Prompt, seed uint64, i int) string {
 		if isFace(p) {
 			return fmt.Sprintf(" %d.", 1+seed%2) // drop 3 with seed 0, 2 with seed 1
 		}
@@ -158,7 +158,7 @@ func TestPaperPreset(t *testing.T) {
 	require.Len(t, lc.Targets, 7)
 	tc := p.Train(3)
 	require.Equal(t, 16, tc.BatchSize*tc.Accum)
-	require.Equal(t, "linear", tc.Schedule)
+	require.Equal(t, "linear", string(tc.Schedule))
 
 	d := DemoPreset()
 	require.NoError(t, d.Validate())

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 )
 
 // Direction is the target rating of an intervention: Down (1) or Up (6).
@@ -138,14 +138,14 @@ func ParseTargets(spec string) ([]Target, error) {
 
 // Row is one training example of an intervention.
 type Row struct {
-	Prompt      eval.Prompt `json:"prompt"`
-	Answer      string      `json:"answer"` // the rating digit the model is trained to give, e.g. "1"
-	Value       Value       `json:"value"`
-	Level1      Level1      `json:"level1"`
-	Split       Split       `json:"split"`
-	Description int         `json:"description"` // Instrument.Descriptions index
-	Variant     int         `json:"variant"`     // Variant.Number
-	Target      bool        `json:"target"`      // the value is a target of the intervention
+	Prompt      score.Prompt `json:"prompt"`
+	Answer      string       `json:"answer"` // the rating digit the model is trained to give, e.g. "1"
+	Value       Value        `json:"value"`
+	Level1      Level1       `json:"level1"`
+	Split       Split        `json:"split"`
+	Description int          `json:"description"` // Instrument.Descriptions index
+	Variant     int          `json:"variant"`     // Variant.Number
+	Target      bool         `json:"target"`      // the value is a target of the intervention
 }
 
 // TrainingData are the rows of an intervention: Train from the train split (the training

@@ -6,7 +6,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 )
 
 // MetricOptions control InDomain.
@@ -157,7 +157,7 @@ func InDomain(control, tuned []Rating, targets []Target, opts MetricOptions) (*I
 
 // InDomainScorers rates every variant of the test descriptions with a control and a tuned
 // scorer (same RateOptions, so the same seed in sampled mode) and computes InDomain.
-func InDomainScorers(ctx context.Context, control, tuned eval.Scorer, in *Instrument, targets []Target, rate RateOptions, opts MetricOptions) (*InDomainResult, error) {
+func InDomainScorers(ctx context.Context, control, tuned score.Scorer, in *Instrument, targets []Target, rate RateOptions, opts MetricOptions) (*InDomainResult, error) {
 	test := in.InSplits(SplitTest)
 	c, err := Rate(ctx, control, in, test, rate)
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 )
 
 func rt(desc, variant int, v Value, s Split, rating int, expected float64) Rating {
@@ -72,7 +72,7 @@ func TestInDomainScorers(t *testing.T) {
 	for _, d := range in.Descriptions {
 		byText[d.Text] = d.Value
 	}
-	tuned := &fakeScorer{spread: 5, pref: func(p eval.Prompt) int {
+	tuned := &fakeScorer{spread: 5, pref: func(p score.Prompt) int {
 		for text, v := range byText {
 			if p.Text[len(p.Text)-len(text)-2:len(p.Text)-2] == text {
 				switch v {

@@ -64,7 +64,7 @@ type Preset struct {
 	Patience int     `json:"patience"`
 	MinDelta float64 `json:"min_delta"`
 	// Schedule is the learning rate after warm-up: "constant" or "linear" (decay to 0).
-	Schedule string `json:"schedule"`
+	Schedule train.Schedule `json:"schedule"`
 	// MaxGradNorm clips the global gradient norm (0: off).
 	MaxGradNorm float64 `json:"max_grad_norm"`
 	// EOS appends the end-of-sequence token after the answer digit (the loss covers it too).
@@ -184,7 +184,7 @@ func (p Preset) Validate() error {
 		return err
 	}
 	// train.New validates the rest of the training settings.
-	if p.Schedule != "constant" && p.Schedule != "linear" || !(p.LR > 0) || p.Epochs <= 0 ||
+	if p.Schedule != train.ScheduleConstant && p.Schedule != train.ScheduleLinear || !(p.LR > 0) || p.Epochs <= 0 ||
 		!(p.WarmupRatio >= 0 && p.WarmupRatio <= 1) || p.Patience < 0 || !(p.MinDelta >= 0) || !(p.MaxGradNorm >= 0) {
 		return fmt.Errorf("survey: preset %s: schedule %q, lr %v, epochs %d, warm-up %v, patience %d, min delta %v, max grad norm %v: want constant or linear, lr > 0, epochs > 0, warm-up in [0,1], the rest >= 0",
 			p.Name, p.Schedule, p.LR, p.Epochs, p.WarmupRatio, p.Patience, p.MinDelta, p.MaxGradNorm)

@@ -7,8 +7,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/valora-go/valora/eval"
-	"github.com/valora-go/valora/internal/stfile"
+	"github.com/valora-go/valora/eval/score"
+	"github.com/valora-go/valora/internal/atomicfile"
 )
 
 // ProfileOptions control Profile.
@@ -61,7 +61,7 @@ type ProfileResult struct {
 
 // Profile rates every variant of the chosen descriptions with the scorer (see Rate) and
 // aggregates the ratings (see NewProfile).
-func Profile(ctx context.Context, s eval.Scorer, in *Instrument, opts ProfileOptions) (*ProfileResult, error) {
+func Profile(ctx context.Context, s score.Scorer, in *Instrument, opts ProfileOptions) (*ProfileResult, error) {
 	ratings, err := Rate(ctx, s, in, in.InSplits(opts.Splits...), opts.Rate)
 	if err != nil {
 		return nil, err
@@ -241,9 +241,12 @@ func (r *ProfileResult) WriteMarkdown(w io.Writer) error {
 }
 
 // WriteFileAtomic writes a file through write: into a temporary file in the same directory,
-// renamed to path only when write and close succeed, so that no half-written file is left.
+// renamed to path only when write and close succeed, so that no half-written file is left. It
+// is valora's public atomic writer, for the survey's writers (WriteJSON, WriteMarkdown,
+// chart.ProfilesPNG, ...) and any other func(io.Writer) error; eval's reports have
+// eval.WriteJSON and eval.WriteMarkdown.
 func WriteFileAtomic(path string, write func(io.Writer) error) error {
-	if err := stfile.WriteAtomic(path, write); err != nil {
+	if err := atomicfile.Write(path, write); err != nil {
 		return fmt.Errorf("survey: %w", err)
 	}
 	return nil

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 )
 
-// RenderOptions choose how a variant becomes an eval.Prompt.
+// RenderOptions choose how a variant becomes an score.Prompt.
 type RenderOptions struct {
 	// SpaceInCandidate moves a space that ends the template prefix into the candidates:
 	// Prefix "Rating:" and candidates " 1".." 6" instead of Prefix "Rating: " and "1".."6".
@@ -45,15 +45,15 @@ type Variant struct {
 // so that a plain model reads Text+Prefix, which ends with the space of the template, and the
 // rating digit follows without a space of its own. Text after the placeholder in the template
 // (none in the built-in and the authors' templates) is not part of the prompt.
-func Render(task, description, template string, opts RenderOptions) (eval.Prompt, error) {
+func Render(task, description, template string, opts RenderOptions) (score.Prompt, error) {
 	if err := checkTemplate(template); err != nil {
-		return eval.Prompt{}, fmt.Errorf("survey: render: %w", err)
+		return score.Prompt{}, fmt.Errorf("survey: render: %w", err)
 	}
 	prefix := template[:strings.Index(template, RatingPlaceholder)]
 	if opts.SpaceInCandidate {
 		prefix = strings.TrimSuffix(prefix, " ")
 	}
-	return eval.Prompt{
+	return score.Prompt{
 		Text:   strings.TrimSpace(task) + "\n\nStatement:\n" + strings.TrimSpace(description) + "\n\n",
 		Prefix: prefix,
 	}, nil
@@ -77,17 +77,17 @@ func (in *Instrument) Variants(descs []Description) []Variant {
 }
 
 // Prompt renders one variant (see Render).
-func (in *Instrument) Prompt(v Variant, opts RenderOptions) (eval.Prompt, error) {
+func (in *Instrument) Prompt(v Variant, opts RenderOptions) (score.Prompt, error) {
 	if v.Description < 0 || v.Description >= len(in.Descriptions) {
-		return eval.Prompt{}, fmt.Errorf("survey: variant: description %d out of range [0,%d)", v.Description, len(in.Descriptions))
+		return score.Prompt{}, fmt.Errorf("survey: variant: description %d out of range [0,%d)", v.Description, len(in.Descriptions))
 	}
 	if v.Task < 0 || v.Task >= len(in.Tasks) || v.Template < 0 || v.Template >= len(in.Templates) {
-		return eval.Prompt{}, fmt.Errorf("survey: variant of description %d: task %d / template %d out of range (%d tasks, %d templates)",
+		return score.Prompt{}, fmt.Errorf("survey: variant of description %d: task %d / template %d out of range (%d tasks, %d templates)",
 			v.Description, v.Task, v.Template, len(in.Tasks), len(in.Templates))
 	}
 	p, err := Render(in.Tasks[v.Task], in.Descriptions[v.Description].Text, in.Templates[v.Template], opts)
 	if err != nil {
-		return eval.Prompt{}, fmt.Errorf("survey: description %d template %d: %w", v.Description, v.Template, err)
+		return score.Prompt{}, fmt.Errorf("survey: description %d template %d: %w", v.Description, v.Template, err)
 	}
 	return p, nil
 }

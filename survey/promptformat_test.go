@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/tokenize"
 	"github.com/valora-go/valora/train"
@@ -45,10 +45,10 @@ func TestTrainingPromptEqualsScorerPrompt(t *testing.T) {
 			} {
 				enc, err := train.Encode(tok, xs, chat, false)
 				require.NoError(t, err)
-				s, err := eval.NewModelScorer(m, tok, eval.ScorerOptions{Chat: chat})
+				s, err := score.New(m, tok, score.Options{Chat: chat})
 				require.NoError(t, err)
 				for i, x := range xs {
-					p, cands, err := s.Tokens(eval.Prompt{Text: x.Prompt, Prefix: x.Prefix}, []string{x.Answer})
+					p, cands, err := s.Tokens(score.Prompt{Text: x.Prompt, Prefix: x.Prefix}, []string{x.Answer})
 					require.NoError(t, err)
 					require.Equal(t, p, enc[i].Prompt, "chat %+v, example %d: prompt tokens\nscorer:  %q\ntraining: %q", chat, i, decode(tok, p), decode(tok, enc[i].Prompt))
 					require.Equal(t, cands[0], enc[i].Answer, "chat %+v, example %d: answer tokens", chat, i)

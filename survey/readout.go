@@ -6,7 +6,7 @@ import (
 	"math"
 	"math/rand"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 )
 
 // Mode is how a rating is read from the model.
@@ -26,12 +26,20 @@ const (
 // DefaultTemperature is the sampling temperature of the authors' protocol.
 const DefaultTemperature = 0.5
 
+// DefaultRateBatch is the number of prompts a read-out (Rate, RateGenerated) hands to the
+// Scorer or Generator in one call when its options leave BatchSize at 0; the context is checked
+// and Progress called between calls. It is larger than eval's benchmarks' eval.DefaultCallBatch
+// because survey prompts share long task texts, and a score.ModelScorer reuses a shared
+// prefix's key/value cache only within one call. Forward passes within a call hold
+// score.Options.BatchSize prompts (score.DefaultBatchSize).
+const DefaultRateBatch = 64
+
 // RateOptions control Rate.
 type RateOptions struct {
 	Mode        Mode    // ModeLogit when empty
 	Temperature float64 // ModeSampled; DefaultTemperature when <= 0
 	Seed        int64   // ModeSampled: seed of the *rand.Rand; draws follow variant order
-	BatchSize   int     // prompts per Scorer call; 64 when <= 0
+	BatchSize   int     // prompts per Scorer call; DefaultRateBatch when <= 0
 	Render      RenderOptions
 	// Progress, if set, is called after each batch with the number of prompts done and the
 	// total.
@@ -64,7 +72,7 @@ type Rating struct {
 // ReadDigits computes the logit read-out of six digit log-probabilities: the softmax
 // distribution, its expectation over 1..6 and its argmax (the lower digit on a tie).
 func ReadDigits(logp [6]float64) (probs [6]float64, expected float64, argmax int) {
-	p := eval.Normalize(logp[:], 1)
+	p := score.Normalize(logp[:], 1)
 	copy(probs[:], p)
 	argmax = 1
 	for k := range 6 {
@@ -79,7 +87,7 @@ func ReadDigits(logp [6]float64) (probs [6]float64, expected float64, argmax int
 // SampleDigit draws a rating 1..6 from softmax(logp / temperature) with rng (one Float64
 // draw).
 func SampleDigit(logp [6]float64, temperature float64, rng *rand.Rand) int {
-	p := eval.Normalize(logp[:], temperature)
+	p := score.Normalize(logp[:], temperature)
 	u := rng.Float64()
 	var c float64
 	for k := range 6 {
@@ -99,7 +107,7 @@ func SampleDigit(logp [6]float64, temperature float64, rng *rand.Rand) int {
 
 // Rate reads a rating from every variant of the given descriptions (see
 // Instrument.Variants for the order), calling the scorer in batches.
-func Rate(ctx context.Context, s eval.Scorer, in *Instrument, descs []Description, opts RateOptions) ([]Rating, error) {
+func Rate(ctx context.Context, s score.Scorer, in *Instrument, descs []Description, opts RateOptions) ([]Rating, error) {
 	mode := opts.Mode
 	if mode == "" {
 		mode = ModeLogit
@@ -113,7 +121,7 @@ func Rate(ctx context.Context, s eval.Scorer, in *Instrument, descs []Descriptio
 	}
 	bs := opts.BatchSize
 	if bs <= 0 {
-		bs = 64
+		bs = DefaultRateBatch
 	}
 	var rng *rand.Rand
 	if mode == ModeSampled {
@@ -127,7 +135,7 @@ func Rate(ctx context.Context, s eval.Scorer, in *Instrument, descs []Descriptio
 			return nil, fmt.Errorf("survey: rate: %w", err)
 		}
 		end := min(start+bs, len(vars))
-		prompts := make([]eval.Prompt, 0, end-start)
+		prompts := make([]score.Prompt, 0, end-start)
 		cs := make([][]string, 0, end-start)
 		for _, v := range vars[start:end] {
 			p, err := in.Prompt(v, opts.Render)

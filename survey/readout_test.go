@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 )
 
 func TestReadDigits(t *testing.T) {
@@ -87,7 +87,7 @@ func TestVote(t *testing.T) {
 func TestRender(t *testing.T) {
 	p, err := Render("Rate it:\n1 = low\n6 = high\n", "  I like tea. ", "My answer is {rating}", RenderOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, eval.Prompt{Text: "Rate it:\n1 = low\n6 = high\n\nStatement:\nI like tea.\n\n", Prefix: "My answer is "}, p)
+	assert.Equal(t, score.Prompt{Text: "Rate it:\n1 = low\n6 = high\n\nStatement:\nI like tea.\n\n", Prefix: "My answer is "}, p)
 	assert.Equal(t, "Rate it:\n1 = low\n6 = high\n\nStatement:\nI like tea.\n\nMy answer is ", p.Text+p.Prefix)
 	assert.Equal(t, []string{"1", "2", "3", "4", "5", "6"}, RenderOptions{}.Candidates())
 

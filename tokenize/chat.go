@@ -49,7 +49,7 @@ func chatTemplateSource(v any) (string, error) {
 
 // chatEnv is the Jinja environment transformers gives chat templates: gonja's builtins plus
 // raise_exception and strftime_now, with the sandbox's bounded range, filters and string methods
-// (sandbox.go).
+// (sandbox_filters.go).
 func chatEnv() *exec.Environment {
 	ctx := exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables)
 	ctx.Set("raise_exception", func(msg string) (string, error) {

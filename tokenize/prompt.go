@@ -10,7 +10,7 @@ import (
 )
 
 // Chat is the prompt format: whether and how a prompt is wrapped in the tokenizer's chat
-// template. It is the one format type of the module: the scorer (eval.ScorerOptions.Chat) and
+// template. It is the one format type of the module: the scorer (score.Options.Chat, package eval/score) and
 // the trainer's encoder (train.Encode) both render through RenderPrompt with it, so a model is
 // trained on exactly the tokens it is scored on.
 type Chat struct {

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -162,7 +164,7 @@ func checkEval(t *testing.T, where string, want goldenEval, got *Eval) {
 		"scores": {want.Scores, got.Scores}, "zscores": {want.ZScores, got.ZScores}} {
 		w, g := pair[0], pair[1]
 		if len(w) != len(g) {
-			t.Errorf("%s: %s keys %v, want %v", where, name, sortedKeys(g), sortedKeys(w))
+			t.Errorf("%s: %s keys %v, want %v", where, name, slices.Sorted(maps.Keys(g)), slices.Sorted(maps.Keys(w)))
 			continue
 		}
 		for k, v := range w {
@@ -245,7 +247,7 @@ func TestGoldens(t *testing.T) {
 					}
 				}
 				if len(want) != len(row) {
-					t.Errorf("%s row keys %v, want %v", kind, sortedKeys(row), sortedKeys(want))
+					t.Errorf("%s row keys %v, want %v", kind, slices.Sorted(maps.Keys(row)), slices.Sorted(maps.Keys(want)))
 				}
 				for k, v := range want {
 					if !closeRel(v, row[k], 1e-9) {

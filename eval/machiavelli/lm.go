@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 )
 
 // Sampling defaults of the protocol's agent.
@@ -51,7 +51,7 @@ func Prompt(env *Env, obs string, info *Info) string {
 type LMAgent struct {
 	// Label names the agent in reports ("tuned", "control", "base").
 	Label  string
-	Scorer eval.Scorer
+	Scorer score.Scorer
 	// Prefix is the answer prefix the action number continues (default none).
 	Prefix string
 	// Sample switches from greedy to sampling with Temperature, TopP, TopK (defaults 0.6,
@@ -86,7 +86,7 @@ func (a *LMAgent) Act(ctx context.Context, env *Env, obs string, info *Info) (in
 	for i := range cands {
 		cands[i] = strconv.Itoa(i)
 	}
-	lp, err := a.Scorer.LogProbs(ctx, []eval.Prompt{{Text: Prompt(env, obs, info), Prefix: a.Prefix}}, [][]string{cands})
+	lp, err := a.Scorer.LogProbs(ctx, []score.Prompt{{Text: Prompt(env, obs, info), Prefix: a.Prefix}}, [][]string{cands})
 	if err != nil {
 		return 0, fmt.Errorf("%s agent: %w", a.Label, err)
 	}
@@ -140,7 +140,7 @@ func Greedy(logp []float64) int {
 // most probable (topK <= 0: all), then the smallest most-probable set reaching topP (topP <= 0
 // or >= 1: all), renormalise and draw with rng. Ties are ordered by index.
 func SampleAction(logp []float64, temperature, topP float64, topK int, rng *rand.Rand) int {
-	p := eval.Normalize(logp, temperature)
+	p := score.Normalize(logp, temperature)
 	idx := make([]int, len(p))
 	for i := range idx {
 		idx[i] = i

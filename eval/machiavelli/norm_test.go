@@ -2,8 +2,10 @@ package machiavelli
 
 import (
 	"context"
+	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -58,7 +60,7 @@ func TestNormalisationCoeffsReproduced(t *testing.T) {
 			}
 		}
 		if len(got) != len(g.Coeffs) {
-			t.Errorf("%s: metrics %v, want %v", g.ID, sortedKeys(got), sortedKeys(g.Coeffs))
+			t.Errorf("%s: metrics %v, want %v", g.ID, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(g.Coeffs)))
 		}
 		for k, w := range g.Coeffs {
 			c, ok := got[k]
@@ -133,7 +135,7 @@ func TestRandomAgentScores100(t *testing.T) {
 		if sum == nil {
 			t.Fatalf("%s: not in the report", g.ID)
 		}
-		for _, k := range sortedKeys(scores) {
+		for _, k := range slices.Sorted(maps.Keys(scores)) {
 			xs := scores[k]
 			m, sd := meanStd(xs)
 			if rm := sum.Agents["random"].Scores[k]; !closeRel(rm, m, 1e-12) {
@@ -156,7 +158,7 @@ func TestRandomAgentScores100(t *testing.T) {
 			overall[k] = append(overall[k], stat{m, want, se})
 		}
 	}
-	for _, k := range sortedKeys(overall) {
+	for _, k := range slices.Sorted(maps.Keys(overall)) {
 		var want, v float64
 		for _, s := range overall[k] {
 			want += s.want

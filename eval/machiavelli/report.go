@@ -3,7 +3,9 @@ package machiavelli
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/valora-go/valora/eval"
@@ -233,7 +235,7 @@ func (r *Report) Markdown() string {
 		for _, a := range r.Agents {
 			s := g.Agents[a]
 			var ends []string
-			for _, k := range sortedKeys(s.Endings) {
+			for _, k := range slices.Sorted(maps.Keys(s.Endings)) {
 				ends = append(ends, fmt.Sprintf("%s ×%d", k, s.Endings[k]))
 			}
 			fmt.Fprintf(&b, "| %s | %.1f | %.1f | %s |\n", a, s.MeanSteps, s.Points, strings.Join(ends, ", "))

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -126,7 +128,7 @@ func BuildGameData(src fs.FS) (map[string][]byte, error) {
 			return nil, fmt.Errorf("game %s: game.json: %w", id, err)
 		}
 		// Node of each line, as the player reports it.
-		names := sortedKeys(tree)
+		names := slices.Sorted(maps.Keys(tree))
 		lineNode := map[string]map[int][]string{}
 		for _, n := range names {
 			node := tree[n]
@@ -144,7 +146,7 @@ func BuildGameData(src fs.FS) (map[string][]byte, error) {
 			}
 		}
 		anns := map[string]*Value{}
-		for _, scene := range sortedKeys(s.Scenes) {
+		for _, scene := range slices.Sorted(maps.Keys(s.Scenes)) {
 			for i, l := range s.Scenes[scene] {
 				t := l[0].(string)
 				if !strings.HasPrefix(t, annMarker) {

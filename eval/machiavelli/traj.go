@@ -5,9 +5,8 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/internal/atomicfile"
 )
 
 // Counting thresholds of the reference (machiavelli/config.py).
@@ -336,16 +335,6 @@ func Row(evals []*Eval, games []string) map[string]float64 {
 	return out
 }
 
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // stepLine is one line of trajectories.jsonl.
 type stepLine struct {
 	Game         string   `json:"game"`
@@ -385,5 +374,8 @@ func WriteTrajectories(path string, ts []*Trajectory) error {
 			b.WriteByte('\n')
 		}
 	}
-	return eval.WriteFileAtomic(path, b.Bytes())
+	if err := atomicfile.WriteFile(path, b.Bytes()); err != nil {
+		return fmt.Errorf("machiavelli: %w", err)
+	}
+	return nil
 }

@@ -12,7 +12,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/valora-go/valora/eval"
-	"github.com/valora-go/valora/internal/stfile"
+	"github.com/valora-go/valora/internal/atomicfile"
 )
 
 // GamesMetrics are the metrics drawn by WriteGames, in their order on the x axis: the power,
@@ -134,7 +134,7 @@ func savePNG(p *plot.Plot, path string, w, h vg.Length) error {
 	if _, err := wt.WriteTo(&buf); err != nil {
 		return fmt.Errorf("chart: %s: render: %w", path, err)
 	}
-	if err := stfile.WriteFile(path, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("chart: %w", err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package eval
+package score
 
 import (
 	"context"
@@ -40,33 +40,33 @@ var _ Generator = (*ModelScorer)(nil)
 // Generate implements Generator on the scorer's model, tokenizer, chat setting and adapter.
 // Prompts are encoded as the Hugging Face tokenizer would encode the rendered text (Text+Prefix,
 // or the chat followed by Prefix; BOS where the tokenizer adds one) and run in batches of
-// ScorerOptions.BatchSize, left-padded, with shared prompt prefixes computed once; each batch
+// Options.BatchSize, left-padded, with shared prompt prefixes computed once; each batch
 // then decodes one token per pass over its key/value cache until every reply has stopped or
 // MaxTokens are reached.
 func (s *ModelScorer) Generate(ctx context.Context, prompts []Prompt, opts GenerateOptions) ([]string, error) {
 	if opts.MaxTokens <= 0 {
-		return nil, fmt.Errorf("eval: generate: MaxTokens %d, want > 0", opts.MaxTokens)
+		return nil, fmt.Errorf("score: generate: MaxTokens %d, want > 0", opts.MaxTokens)
 	}
 	if opts.Temperature < 0 || math.IsNaN(opts.Temperature) || math.IsInf(opts.Temperature, 0) {
-		return nil, fmt.Errorf("eval: generate: temperature %v, want finite and >= 0", opts.Temperature)
+		return nil, fmt.Errorf("score: generate: temperature %v, want finite and >= 0", opts.Temperature)
 	}
 	vocab := s.m.Config.VocabSize
 	items := make([]scoreItem, len(prompts))
 	for i, p := range prompts {
 		text, err := s.Render(p)
 		if err != nil {
-			return nil, fmt.Errorf("eval: generate: prompt %d (%s): %w", i, short(p.Text+p.Prefix), err)
+			return nil, fmt.Errorf("score: generate: prompt %d (%s): %w", i, short(p.Text+p.Prefix), err)
 		}
 		ids, err := s.tok.Encode(text, !s.opts.Chat.Enabled)
 		if err != nil {
-			return nil, fmt.Errorf("eval: generate: prompt %d (%s): %w", i, short(p.Text+p.Prefix), err)
+			return nil, fmt.Errorf("score: generate: prompt %d (%s): %w", i, short(p.Text+p.Prefix), err)
 		}
 		if len(ids) == 0 {
-			return nil, fmt.Errorf("eval: generate: prompt %d (%s): encodes to no tokens", i, short(p.Text+p.Prefix))
+			return nil, fmt.Errorf("score: generate: prompt %d (%s): encodes to no tokens", i, short(p.Text+p.Prefix))
 		}
 		for _, id := range ids {
 			if id < 0 || id >= vocab {
-				return nil, fmt.Errorf("eval: generate: prompt %d: token id %d is outside the model's vocabulary of %d: tokenizer and model do not match", i, id, vocab)
+				return nil, fmt.Errorf("score: generate: prompt %d: token id %d is outside the model's vocabulary of %d: tokenizer and model do not match", i, id, vocab)
 			}
 		}
 		items[i] = scoreItem{idx: i, prompt: ids}
@@ -76,11 +76,11 @@ func (s *ModelScorer) Generate(ctx context.Context, prompts []Prompt, opts Gener
 	var pc prefixCache
 	for lo := 0; lo < len(items); {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("eval: generate: %w", err)
+			return nil, fmt.Errorf("score: generate: %w", err)
 		}
 		hi := batchEnd(items, lo, s.opts.BatchSize)
 		if err := s.generateBatch(ctx, items[lo:hi], opts, out, &pc); err != nil {
-			return nil, fmt.Errorf("eval: generate: a batch of %d prompts (prompt %d first): %w", hi-lo, items[lo].idx, err)
+			return nil, fmt.Errorf("score: generate: a batch of %d prompts (prompt %d first): %w", hi-lo, items[lo].idx, err)
 		}
 		lo = hi
 	}
@@ -151,7 +151,7 @@ func (s *ModelScorer) generateBatch(ctx context.Context, items []scoreItem, opts
 }
 
 // errNoGenerator is returned by callers that need a Generator and got a Scorer without one.
-var errNoGenerator = errors.New("the scorer cannot generate text (it does not implement eval.Generator)")
+var errNoGenerator = errors.New("the scorer cannot generate text (it does not implement score.Generator)")
 
 // AsGenerator returns s as a Generator, or an error when it is not one.
 func AsGenerator(s Scorer) (Generator, error) {

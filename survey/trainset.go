@@ -1,3 +1,6 @@
+// Training rows for the trainer: an intervention's rows as text pairs and as tokenised
+// train.Example sets.
+
 package survey
 
 import (

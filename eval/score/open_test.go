@@ -1,4 +1,4 @@
-package eval
+package score
 
 import (
 	"context"
@@ -25,12 +25,12 @@ func scoreWith(t *testing.T, s *ModelScorer) [][]float64 {
 
 // Open gives the scorer a program would build by hand from the same parts.
 func TestOpenMatchesHandBuiltScorer(t *testing.T) {
-	m, tok := loadModel(t, "../testdata/stories260k"), loadTok(t, "../testdata/stories260k")
-	byHand, err := NewModelScorer(m, tok, ScorerOptions{})
+	m, tok := loadModel(t, "../../testdata/stories260k"), loadTok(t, "../../testdata/stories260k")
+	byHand, err := New(m, tok, Options{})
 	require.NoError(t, err)
 	want := scoreWith(t, byHand)
 
-	s, err := Open("../testdata/stories260k", OpenOptions{})
+	s, err := Open("../../testdata/stories260k", OpenOptions{})
 	require.NoError(t, err)
 	defer s.Close()
 	require.Nil(t, s.Adapter)
@@ -40,7 +40,7 @@ func TestOpenMatchesHandBuiltScorer(t *testing.T) {
 
 	fsys := fstest.MapFS{}
 	for _, name := range []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} {
-		raw, err := os.ReadFile("../testdata/stories260k/" + name)
+		raw, err := os.ReadFile("../../testdata/stories260k/" + name)
 		require.NoError(t, err)
 		fsys["models/stories/"+name] = &fstest.MapFile{Data: raw}
 	}
@@ -58,18 +58,18 @@ func TestOpenMatchesHandBuiltScorer(t *testing.T) {
 // With an adapter directory, Open applies the adapter as a hand-built scorer would, and reads
 // the checkpoint's generation_config.json.
 func TestOpenWithAdapter(t *testing.T) {
-	m, tok := loadModel(t, "../testdata/llama-tiny/model"), loadTok(t, "../testdata/stories260k")
-	a, err := lora.Load("../testdata/llama-tiny/adapter", m)
+	m, tok := loadModel(t, "../../testdata/llama-tiny/model"), loadTok(t, "../../testdata/stories260k")
+	a, err := lora.Load("../../testdata/llama-tiny/adapter", m)
 	require.NoError(t, err)
-	byHand, err := NewModelScorer(m, tok, ScorerOptions{Adapter: a})
+	byHand, err := New(m, tok, Options{Adapter: a})
 	require.NoError(t, err)
 	want := scoreWith(t, byHand)
-	base, err := NewModelScorer(m, tok, ScorerOptions{})
+	base, err := New(m, tok, Options{})
 	require.NoError(t, err)
 	require.NotEqual(t, scoreWith(t, base), want, "the adapter changes the scores")
 
-	opts := OpenOptions{Tokenizer: "../testdata/stories260k", Adapter: "../testdata/llama-tiny/adapter"}
-	s, err := Open("../testdata/llama-tiny/model", opts)
+	opts := OpenOptions{Tokenizer: "../../testdata/stories260k", Adapter: "../../testdata/llama-tiny/adapter"}
+	s, err := Open("../../testdata/llama-tiny/model", opts)
 	require.NoError(t, err)
 	defer s.Close()
 	require.NotNil(t, s.Adapter)
@@ -78,7 +78,7 @@ func TestOpenWithAdapter(t *testing.T) {
 	require.Equal(t, []int{2}, s.Generation.EOSTokenIDs)
 	require.Equal(t, []int{2}, s.Model.Config.EOSTokenIDs)
 
-	viaFS, err := OpenFS(os.DirFS("../testdata"), "llama-tiny/model",
+	viaFS, err := OpenFS(os.DirFS("../../testdata"), "llama-tiny/model",
 		OpenOptions{Tokenizer: "stories260k", Adapter: "llama-tiny/adapter"})
 	require.NoError(t, err)
 	defer viaFS.Close()
@@ -92,8 +92,8 @@ func TestOpenChatModes(t *testing.T) {
 		mode ChatMode
 		chat bool
 	}{{ChatAuto, true}, {ChatOn, true}, {ChatOff, false}} {
-		s, err := Open("../testdata/qwen3-tiny/model", OpenOptions{Tokenizer: "../testdata/qwen3-tokenizer", Chat: tc.mode,
-			Scorer: ScorerOptions{Chat: tokenize.Chat{System: "Answer briefly."}}})
+		s, err := Open("../../testdata/qwen3-tiny/model", OpenOptions{Tokenizer: "../../testdata/qwen3-tokenizer", Chat: tc.mode,
+			Scorer: Options{Chat: tokenize.Chat{System: "Answer briefly."}}})
 		require.NoError(t, err)
 		text, err := s.Scorer.Render(Prompt{Text: "Is it fine?", Prefix: " Yes"})
 		require.NoError(t, err)
@@ -114,37 +114,37 @@ func TestOpenErrors(t *testing.T) {
 		opts OpenOptions
 		want string
 	}{
-		{"no such model", "../testdata/nothing", OpenOptions{Tokenizer: "../testdata/stories260k"}, "nothing/config.json"},
-		{"no tokenizer", "../testdata/llama-tiny/model", OpenOptions{}, "tokenizer.json"},
-		{"chat without template", "../testdata/stories260k", OpenOptions{Chat: ChatOn}, "no chat_template"},
-		{"unknown chat mode", "../testdata/stories260k", OpenOptions{Chat: 7}, "chat mode 7"},
-		{"adapter of another model", "../testdata/llama-tiny/model",
-			OpenOptions{Tokenizer: "../testdata/stories260k", Adapter: "../testdata/qwen3-tiny/adapter"}, "has shape [16 128], want [16 176]"},
-		{"two adapters", "../testdata/stories260k",
-			OpenOptions{Adapter: "x", Scorer: ScorerOptions{Adapter: (*lora.Adapter)(nil)}}, "both"},
+		{"no such model", "../../testdata/nothing", OpenOptions{Tokenizer: "../../testdata/stories260k"}, "nothing/config.json"},
+		{"no tokenizer", "../../testdata/llama-tiny/model", OpenOptions{}, "tokenizer.json"},
+		{"chat without template", "../../testdata/stories260k", OpenOptions{Chat: ChatOn}, "no chat_template"},
+		{"unknown chat mode", "../../testdata/stories260k", OpenOptions{Chat: 7}, "chat mode 7"},
+		{"adapter of another model", "../../testdata/llama-tiny/model",
+			OpenOptions{Tokenizer: "../../testdata/stories260k", Adapter: "../../testdata/qwen3-tiny/adapter"}, "has shape [16 128], want [16 176]"},
+		{"two adapters", "../../testdata/stories260k",
+			OpenOptions{Adapter: "x", Scorer: Options{Adapter: (*lora.Adapter)(nil)}}, "both"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Open(tc.dir, tc.opts)
-			require.ErrorContains(t, err, "eval: open "+tc.dir)
+			require.ErrorContains(t, err, "score: open "+tc.dir)
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
 }
 
-// A typed-nil *lora.Adapter in ScorerOptions is the base model; an adapter made for another
-// model is refused by NewModelScorer with the shapes, not a panic in the first pass.
+// A typed-nil *lora.Adapter in Options is the base model; an adapter made for another
+// model is refused by New with the shapes, not a panic in the first pass.
 func TestScorerAdapterChecks(t *testing.T) {
-	m, tok := loadModel(t, "../testdata/llama-tiny/model"), loadTok(t, "../testdata/stories260k")
-	base, err := NewModelScorer(m, tok, ScorerOptions{})
+	m, tok := loadModel(t, "../../testdata/llama-tiny/model"), loadTok(t, "../../testdata/stories260k")
+	base, err := New(m, tok, Options{})
 	require.NoError(t, err)
 	var none *lora.Adapter
-	withNil, err := NewModelScorer(m, tok, ScorerOptions{Adapter: none})
+	withNil, err := New(m, tok, Options{Adapter: none})
 	require.NoError(t, err)
 	require.Equal(t, scoreWith(t, base), scoreWith(t, withNil))
 
-	qwen := loadModel(t, "../testdata/qwen3-tiny/model")
-	other, err := lora.Load("../testdata/qwen3-tiny/adapter", qwen)
+	qwen := loadModel(t, "../../testdata/qwen3-tiny/model")
+	other, err := lora.Load("../../testdata/qwen3-tiny/adapter", qwen)
 	require.NoError(t, err)
-	_, err = NewModelScorer(m, tok, ScorerOptions{Adapter: other})
+	_, err = New(m, tok, Options{Adapter: other})
 	require.ErrorContains(t, err, "layer 0 q_proj: the adapter is for a weight of shape [128,64], the model's has shape [64,64]")
 }

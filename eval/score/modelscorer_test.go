@@ -1,4 +1,4 @@
-package eval
+package score
 
 import (
 	"context"
@@ -86,10 +86,10 @@ var storyCands = [][]string{
 }
 
 func TestModelScorerMatchesFullForward(t *testing.T) {
-	stories := loadModel(t, "../testdata/stories260k")
-	storiesTok := loadTok(t, "../testdata/stories260k")
-	llama := loadModel(t, "../testdata/llama-tiny/model")
-	ad, err := lora.Load("../testdata/llama-tiny/adapter", llama)
+	stories := loadModel(t, "../../testdata/stories260k")
+	storiesTok := loadTok(t, "../../testdata/stories260k")
+	llama := loadModel(t, "../../testdata/llama-tiny/model")
+	ad, err := lora.Load("../../testdata/llama-tiny/adapter", llama)
 	require.NoError(t, err)
 
 	cases := []struct {
@@ -98,7 +98,7 @@ func TestModelScorerMatchesFullForward(t *testing.T) {
 		ad    model.Adapter
 		batch int
 		cands [][]string
-		// threads caps the scorer's passes (ScorerOptions.Threads)
+		// threads caps the scorer's passes (Options.Threads)
 		threads int
 	}{
 		{"stories260k default batch", stories, nil, 0, storyCands, 0},
@@ -113,7 +113,7 @@ func TestModelScorerMatchesFullForward(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := NewModelScorer(tc.m, storiesTok, ScorerOptions{BatchSize: tc.batch, Adapter: tc.ad, Threads: tc.threads})
+			s, err := New(tc.m, storiesTok, Options{BatchSize: tc.batch, Adapter: tc.ad, Threads: tc.threads})
 			require.NoError(t, err)
 			got, err := s.LogProbs(context.Background(), storyPrompts, tc.cands)
 			require.NoError(t, err)
@@ -132,9 +132,9 @@ func TestModelScorerMatchesFullForward(t *testing.T) {
 	}
 
 	// The adapter changes the numbers (so the case above tests something).
-	plain, err := NewModelScorer(llama, storiesTok, ScorerOptions{})
+	plain, err := New(llama, storiesTok, Options{})
 	require.NoError(t, err)
-	withAd, err := NewModelScorer(llama, storiesTok, ScorerOptions{Adapter: ad})
+	withAd, err := New(llama, storiesTok, Options{Adapter: ad})
 	require.NoError(t, err)
 	a, err := plain.LogProbs(context.Background(), storyPrompts[:1], storyCands[:1])
 	require.NoError(t, err)
@@ -146,10 +146,10 @@ func TestModelScorerMatchesFullForward(t *testing.T) {
 // Prompts that share a long token prefix (as survey variants share their task text) run the
 // prefix once; the numbers are those of full passes, with and without an adapter.
 func TestModelScorerSharedPrefix(t *testing.T) {
-	stories := loadModel(t, "../testdata/stories260k")
-	tok := loadTok(t, "../testdata/stories260k")
-	llama := loadModel(t, "../testdata/llama-tiny/model")
-	ad, err := lora.Load("../testdata/llama-tiny/adapter", llama)
+	stories := loadModel(t, "../../testdata/stories260k")
+	tok := loadTok(t, "../../testdata/stories260k")
+	llama := loadModel(t, "../../testdata/llama-tiny/model")
+	ad, err := lora.Load("../../testdata/llama-tiny/adapter", llama)
 	require.NoError(t, err)
 	const task = "Once upon a time, there was a little girl named Lily. She loved to play outside."
 	prompts := []Prompt{
@@ -172,7 +172,7 @@ func TestModelScorerSharedPrefix(t *testing.T) {
 		{"llama-tiny with adapter, batches of 2", llama, ad, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := NewModelScorer(tc.m, tok, ScorerOptions{BatchSize: tc.batch, Adapter: tc.ad})
+			s, err := New(tc.m, tok, Options{BatchSize: tc.batch, Adapter: tc.ad})
 			require.NoError(t, err)
 			got, err := s.LogProbs(context.Background(), prompts, cands)
 			require.NoError(t, err)
@@ -196,7 +196,7 @@ type qwenChatGolden struct {
 
 func loadQwenGoldens(t *testing.T) (chat qwenChatGolden, verdicts map[string][]int) {
 	t.Helper()
-	raw, err := os.ReadFile("../testdata/tokenizer_goldens.json")
+	raw, err := os.ReadFile("../../testdata/tokenizer_goldens.json")
 	require.NoError(t, err)
 	var g struct {
 		Qwen3 struct {
@@ -214,10 +214,10 @@ func loadQwenGoldens(t *testing.T) (chat qwenChatGolden, verdicts map[string][]i
 // follow the generation prompt. qwen3-tiny's vocabulary (512) is smaller than the tokenizer's,
 // so scoring it is an error that says so.
 func TestModelScorerQwen3Chat(t *testing.T) {
-	tok := loadTok(t, "../testdata/qwen3-tokenizer")
-	m := loadModel(t, "../testdata/qwen3-tiny/model")
+	tok := loadTok(t, "../../testdata/qwen3-tokenizer")
+	m := loadModel(t, "../../testdata/qwen3-tiny/model")
 	chat, verdicts := loadQwenGoldens(t)
-	s, err := NewModelScorer(m, tok, ScorerOptions{Chat: tokenize.Chat{Enabled: true, System: chat.Messages[0].Content}})
+	s, err := New(m, tok, Options{Chat: tokenize.Chat{Enabled: true, System: chat.Messages[0].Content}})
 	require.NoError(t, err)
 	p := Prompt{Text: chat.Messages[1].Content}
 
@@ -242,7 +242,7 @@ func TestModelScorerQwen3Chat(t *testing.T) {
 	require.Equal(t, [][]int{verdicts[" NTA"], verdicts[" YTA"]}, candIDs)
 
 	// Chat.Vars override the enable_thinking default.
-	thinking, err := NewModelScorer(m, tok, ScorerOptions{Chat: tokenize.Chat{Enabled: true, System: chat.Messages[0].Content,
+	thinking, err := New(m, tok, Options{Chat: tokenize.Chat{Enabled: true, System: chat.Messages[0].Content,
 		Vars: map[string]any{"enable_thinking": true}}})
 	require.NoError(t, err)
 	text, err = thinking.Render(Prompt{Text: chat.Messages[1].Content})
@@ -254,18 +254,18 @@ func TestModelScorerQwen3Chat(t *testing.T) {
 }
 
 func TestModelScorerErrors(t *testing.T) {
-	m := loadModel(t, "../testdata/stories260k")
-	tok := loadTok(t, "../testdata/stories260k")
+	m := loadModel(t, "../../testdata/stories260k")
+	tok := loadTok(t, "../../testdata/stories260k")
 	ctx := context.Background()
 
-	_, err := NewModelScorer(nil, tok, ScorerOptions{})
+	_, err := New(nil, tok, Options{})
 	require.ErrorContains(t, err, "nil model")
-	_, err = NewModelScorer(m, tok, ScorerOptions{BatchSize: -1})
+	_, err = New(m, tok, Options{BatchSize: -1})
 	require.ErrorContains(t, err, "batch size -1")
-	_, err = NewModelScorer(m, tok, ScorerOptions{Chat: tokenize.Chat{Enabled: true}})
+	_, err = New(m, tok, Options{Chat: tokenize.Chat{Enabled: true}})
 	require.ErrorContains(t, err, "no chat_template")
 
-	s, err := NewModelScorer(m, tok, ScorerOptions{})
+	s, err := New(m, tok, Options{})
 	require.NoError(t, err)
 	_, err = s.LogProbs(ctx, storyPrompts, storyCands[:2])
 	require.ErrorContains(t, err, "5 prompts but 2 candidate lists")
@@ -307,11 +307,11 @@ func (c cancelAdapter) AddDelta(int, model.Proj, []float32, []float32, int) { c.
 
 // Cancelling while the model runs stops the scorer with the context's error.
 func TestModelScorerCancelDuringWork(t *testing.T) {
-	m := loadModel(t, "../testdata/stories260k")
-	tok := loadTok(t, "../testdata/stories260k")
+	m := loadModel(t, "../../testdata/stories260k")
+	tok := loadTok(t, "../../testdata/stories260k")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := NewModelScorer(m, tok, ScorerOptions{Adapter: cancelAdapter{cancel}})
+	s, err := New(m, tok, Options{Adapter: cancelAdapter{cancel}})
 	require.NoError(t, err)
 	_, err = s.LogProbs(ctx, storyPrompts, storyCands)
 	require.ErrorIs(t, err, context.Canceled)
@@ -319,9 +319,9 @@ func TestModelScorerCancelDuringWork(t *testing.T) {
 }
 
 func BenchmarkScorer(b *testing.B) {
-	m := loadModel(b, "../testdata/stories260k")
-	tok := loadTok(b, "../testdata/stories260k")
-	s, err := NewModelScorer(m, tok, ScorerOptions{})
+	m := loadModel(b, "../../testdata/stories260k")
+	tok := loadTok(b, "../../testdata/stories260k")
+	s, err := New(m, tok, Options{})
 	require.NoError(b, err)
 	var prompts []Prompt
 	var cands [][]string
@@ -342,11 +342,11 @@ func BenchmarkScorer(b *testing.B) {
 
 // Chat returns the scorer's prompt format (for train.Encode), as a copy.
 func TestModelScorerChat(t *testing.T) {
-	tok := loadTok(t, "../testdata/qwen3-tokenizer")
-	m := loadModel(t, "../testdata/qwen3-tiny/model")
+	tok := loadTok(t, "../../testdata/qwen3-tokenizer")
+	m := loadModel(t, "../../testdata/qwen3-tiny/model")
 	vars := map[string]any{"enable_thinking": true}
 	want := tokenize.Chat{Enabled: true, System: "Be brief.", Vars: map[string]any{"enable_thinking": true}}
-	s, err := NewModelScorer(m, tok, ScorerOptions{Chat: tokenize.Chat{Enabled: true, System: "Be brief.", Vars: vars}})
+	s, err := New(m, tok, Options{Chat: tokenize.Chat{Enabled: true, System: "Be brief.", Vars: vars}})
 	require.NoError(t, err)
 	vars["enable_thinking"] = false // the caller's map changing later does not change the scorer
 	got := s.Chat()

@@ -1,38 +1,38 @@
-package eval_test
+package score_test
 
 import (
 	"context"
 	"fmt"
 	"log"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/tokenize"
 )
 
 // Scoring candidate continuations with a small story model. " ballerina" takes five tokens;
 // the prompt is computed once for all three candidates.
-func ExampleNewModelScorer() {
-	m, err := model.Load("../testdata/stories260k")
+func ExampleNew() {
+	m, err := model.Load("../../testdata/stories260k")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer m.Close()
-	tok, err := tokenize.Load("../testdata/stories260k")
+	tok, err := tokenize.Load("../../testdata/stories260k")
 	if err != nil {
 		log.Fatal(err)
 	}
-	s, err := eval.NewModelScorer(m, tok, eval.ScorerOptions{})
+	s, err := score.New(m, tok, score.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	prompts := []eval.Prompt{{Text: "Lily went to the park.", Prefix: " She was"}}
+	prompts := []score.Prompt{{Text: "Lily went to the park.", Prefix: " She was"}}
 	cands := [][]string{{" happy", " sad", " ballerina"}}
 	logp, err := s.LogProbs(context.Background(), prompts, cands)
 	if err != nil {
 		log.Fatal(err)
 	}
-	for i, p := range eval.Normalize(logp[0], 1) {
+	for i, p := range score.Normalize(logp[0], 1) {
 		fmt.Printf("%q %.3f\n", cands[0][i], p)
 	}
 	// Output:

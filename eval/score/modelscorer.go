@@ -1,41 +1,44 @@
-package eval
+package score
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 
+	"github.com/valora-go/valora/internal/kern"
 	"github.com/valora-go/valora/internal/prefix"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/tokenize"
 )
 
-// ScorerOptions configure a ModelScorer.
-type ScorerOptions struct {
+// Options configure a ModelScorer.
+type Options struct {
 	// Chat is the prompt format, the one train.Encode takes (tokenize.RenderPrompt). With
 	// Chat.Enabled, Prompt.Text is the user message of the tokenizer's chat template (after
 	// Chat.System, if any) with the generation prompt, and Prompt.Prefix starts the assistant
 	// turn. Without it the model sees Text+Prefix, encoded with the tokenizer's special tokens
 	// (BOS where its config adds one).
 	Chat tokenize.Chat
-	// BatchSize is the number of prompts per forward pass (default 8). The pass that extends
-	// the prompts with the later tokens of multi-token candidates holds one row per such
-	// candidate of those prompts.
+	// BatchSize is the number of prompts per forward pass (default DefaultBatchSize). The pass
+	// that extends the prompts with the later tokens of multi-token candidates holds one row
+	// per such candidate of those prompts.
 	BatchSize int
 	// Adapter, if set, is applied in every forward pass (for example a *lora.Adapter; a nil
 	// *lora.Adapter is no adapter). One that does not fit the model (model.CheckAdapter: made
-	// for another model) is refused by NewModelScorer.
+	// for another model) is refused by New.
 	Adapter model.Adapter
 	// Threads caps the goroutines of the scorer's forward passes (0: the model's cap, see
 	// model.Model.SetThreads).
 	Threads int
 }
 
-// DefaultForwardBatch is the BatchSize used when ScorerOptions.BatchSize is 0.
-const DefaultForwardBatch = 8
+// DefaultBatchSize is the number of prompts per forward pass of a ModelScorer when
+// Options.BatchSize is 0. It bounds the memory of a pass (activations and key/value cache grow
+// with it); how many prompts a caller hands to one LogProbs or Generate call is the caller's
+// own batching (eval.DefaultCallBatch, survey's RateOptions.BatchSize).
+const DefaultBatchSize = 8
 
 // ModelScorer is a Scorer that reads candidate log-probabilities from a model's logits. Each
 // batch of prompts runs through the model once (left-padded); the first token of every
@@ -46,27 +49,27 @@ const DefaultForwardBatch = 8
 type ModelScorer struct {
 	m    *model.Model
 	tok  *tokenize.Tokenizer
-	opts ScorerOptions
+	opts Options
 }
 
 var _ Scorer = (*ModelScorer)(nil)
 
-// NewModelScorer returns a scorer over m with tokenizer tok (which must be the model's).
-func NewModelScorer(m *model.Model, tok *tokenize.Tokenizer, opts ScorerOptions) (*ModelScorer, error) {
+// New returns a scorer over m with tokenizer tok (which must be the model's).
+func New(m *model.Model, tok *tokenize.Tokenizer, opts Options) (*ModelScorer, error) {
 	if m == nil || tok == nil {
-		return nil, errors.New("eval: model scorer: nil model or tokenizer")
+		return nil, errors.New("score: model scorer: nil model or tokenizer")
 	}
 	if opts.BatchSize < 0 {
-		return nil, fmt.Errorf("eval: model scorer: batch size %d, want >= 0", opts.BatchSize)
+		return nil, fmt.Errorf("score: model scorer: batch size %d, want >= 0", opts.BatchSize)
 	}
 	if opts.BatchSize == 0 {
-		opts.BatchSize = DefaultForwardBatch
+		opts.BatchSize = DefaultBatchSize
 	}
 	if opts.Chat.Enabled && !tok.HasChatTemplate() {
-		return nil, errors.New("eval: model scorer: Chat is enabled but the tokenizer has no chat_template")
+		return nil, errors.New("score: model scorer: Chat is enabled but the tokenizer has no chat_template")
 	}
 	if err := m.CheckAdapter(opts.Adapter); err != nil {
-		return nil, fmt.Errorf("eval: model scorer: %w", err)
+		return nil, fmt.Errorf("score: model scorer: %w", err)
 	}
 	opts.Chat.Vars = maps.Clone(opts.Chat.Vars) // the caller's map may change after this
 	return &ModelScorer{m: m, tok: tok, opts: opts}, nil
@@ -115,7 +118,7 @@ type scoreItem struct {
 // LogProbs implements Scorer.
 func (s *ModelScorer) LogProbs(ctx context.Context, prompts []Prompt, candidates [][]string) ([][]float64, error) {
 	if len(prompts) != len(candidates) {
-		return nil, fmt.Errorf("eval: model scorer: %d prompts but %d candidate lists", len(prompts), len(candidates))
+		return nil, fmt.Errorf("score: model scorer: %d prompts but %d candidate lists", len(prompts), len(candidates))
 	}
 	vocab := s.m.Config.VocabSize
 	out := make([][]float64, len(prompts))
@@ -129,15 +132,15 @@ func (s *ModelScorer) LogProbs(ctx context.Context, prompts []Prompt, candidates
 		if err != nil {
 			var be *tokenize.BoundaryError
 			if errors.As(err, &be) {
-				return nil, fmt.Errorf("eval: prompt %d (%s): candidate %q does not start at a token boundary after the prompt (the prompt's last token merges with it); end the prompt before a trailing space and give the candidates with their leading space: %w",
+				return nil, fmt.Errorf("score: prompt %d (%s): candidate %q does not start at a token boundary after the prompt (the prompt's last token merges with it); end the prompt before a trailing space and give the candidates with their leading space: %w",
 					i, short(p.Text+p.Prefix), be.Answer, err)
 			}
-			return nil, fmt.Errorf("eval: prompt %d (%s): %w", i, short(p.Text+p.Prefix), err)
+			return nil, fmt.Errorf("score: prompt %d (%s): %w", i, short(p.Text+p.Prefix), err)
 		}
 		for _, seq := range append([][]int{ids}, cands...) {
 			for _, id := range seq {
 				if id < 0 || id >= vocab {
-					return nil, fmt.Errorf("eval: prompt %d (%s): token id %d is outside the model's vocabulary of %d: tokenizer and model do not match",
+					return nil, fmt.Errorf("score: prompt %d (%s): token id %d is outside the model's vocabulary of %d: tokenizer and model do not match",
 						i, short(p.Text+p.Prefix), id, vocab)
 				}
 			}
@@ -189,11 +192,11 @@ func (s *ModelScorer) scoreBatch(ctx context.Context, items []scoreItem, out [][
 	}
 	cache, res, err := s.runPrompts(ctx, rows, longest-1, pc)
 	if err != nil {
-		return fmt.Errorf("eval: scoring a batch of %d prompts (prompt %d first): %w", len(items), items[0].idx, err)
+		return fmt.Errorf("score: scoring a batch of %d prompts (prompt %d first): %w", len(items), items[0].idx, err)
 	}
 	for i, it := range items {
 		row := res.Row(i)
-		lse := logSumExp(row)
+		lse := kern.LogSumExp(row)
 		for c, ids := range it.cands {
 			out[it.idx][c] = float64(row[ids[0]]) - lse
 		}
@@ -232,7 +235,7 @@ func (s *ModelScorer) scoreBatch(ctx context.Context, items []scoreItem, out [][
 	}
 	res, err = s.m.Forward(ctx, eb, model.Options{Rows: logitRows, Cache: ext, Adapter: s.opts.Adapter, Threads: s.opts.Threads})
 	if err != nil {
-		return fmt.Errorf("eval: scoring the candidates of a batch of %d prompts (prompt %d first): %w", len(items), items[0].idx, err)
+		return fmt.Errorf("score: scoring the candidates of a batch of %d prompts (prompt %d first): %w", len(items), items[0].idx, err)
 	}
 	n := 0
 	for _, d := range dests {
@@ -240,7 +243,7 @@ func (s *ModelScorer) scoreBatch(ctx context.Context, items []scoreItem, out [][
 		ids := it.cands[d.cand]
 		for _, id := range ids[1:] {
 			row := res.Row(n)
-			out[it.idx][d.cand] += float64(row[id]) - logSumExp(row)
+			out[it.idx][d.cand] += float64(row[id]) - kern.LogSumExp(row)
 			n++
 		}
 	}
@@ -311,19 +314,6 @@ func (s *ModelScorer) runPrompts(ctx context.Context, rows [][]int, extra int, p
 	b.Pos = nil // positions continue from the cache's (after the shared prefix, if any)
 	res, err := s.m.Forward(ctx, b, model.Options{Rows: b.Last(), Cache: cache, Adapter: s.opts.Adapter, Threads: s.opts.Threads})
 	return cache, res, err
-}
-
-// logSumExp returns log Σ exp(row) in float64.
-func logSumExp(row []float32) float64 {
-	mx := math.Inf(-1)
-	for _, v := range row {
-		mx = math.Max(mx, float64(v))
-	}
-	var sum float64
-	for _, v := range row {
-		sum += math.Exp(float64(v) - mx)
-	}
-	return mx + math.Log(sum)
 }
 
 // short quotes s, cut to 60 characters, for error messages.

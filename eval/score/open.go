@@ -1,4 +1,4 @@
-package eval
+package score
 
 import (
 	"errors"
@@ -41,7 +41,7 @@ type OpenOptions struct {
 	Chat ChatMode
 	// Scorer configures the scorer: BatchSize, Adapter, and Chat.System and Chat.Vars for the
 	// chat template. Open sets Chat.Enabled from the Chat mode.
-	Scorer ScorerOptions
+	Scorer Options
 }
 
 // Session is a model opened by Open, ready to score: its checkpoint, tokenizer, adapter and a
@@ -98,7 +98,7 @@ type loaders struct {
 }
 
 func open(dir string, opts OpenOptions, ld loaders) (_ *Session, err error) {
-	fail := func(err error) (*Session, error) { return nil, fmt.Errorf("eval: open %s: %w", dir, err) }
+	fail := func(err error) (*Session, error) { return nil, fmt.Errorf("score: open %s: %w", dir, err) }
 	if opts.Adapter != "" && opts.Scorer.Adapter != nil {
 		return fail(errors.New("both OpenOptions.Adapter and OpenOptions.Scorer.Adapter are set"))
 	}
@@ -161,7 +161,7 @@ func open(dir string, opts OpenOptions, ld loaders) (_ *Session, err error) {
 		}
 		opts.Scorer.Adapter = s.Adapter
 	}
-	if s.Scorer, err = NewModelScorer(m, tok, opts.Scorer); err != nil {
+	if s.Scorer, err = New(m, tok, opts.Scorer); err != nil {
 		return fail(err)
 	}
 	return s, nil

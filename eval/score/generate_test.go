@@ -1,4 +1,4 @@
-package eval
+package score
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // Greedy batched generation equals model.Generate prompt by prompt, and sampled replies do not
 // depend on the batch size (each prompt has its own seeded stream).
 func TestModelScorerGenerate(t *testing.T) {
-	const dir = "../testdata/stories260k"
+	const dir = "../../testdata/stories260k"
 	m, tok := loadModel(t, dir), loadTok(t, dir)
 	prompts := []Prompt{
 		{Text: "Once upon a time, there was a little", Prefix: " girl"},
@@ -24,7 +24,7 @@ func TestModelScorerGenerate(t *testing.T) {
 	ctx := context.Background()
 	const n = 6
 	for _, bs := range []int{1, 3} {
-		s, err := NewModelScorer(m, tok, ScorerOptions{BatchSize: bs})
+		s, err := New(m, tok, Options{BatchSize: bs})
 		require.NoError(t, err)
 		got, err := s.Generate(ctx, prompts, GenerateOptions{MaxTokens: n})
 		require.NoError(t, err)
@@ -44,7 +44,7 @@ func TestModelScorerGenerate(t *testing.T) {
 	}
 	var replies [][]string
 	for _, bs := range []int{1, 4} {
-		s, err := NewModelScorer(m, tok, ScorerOptions{BatchSize: bs})
+		s, err := New(m, tok, Options{BatchSize: bs})
 		require.NoError(t, err)
 		r, err := s.Generate(ctx, prompts, GenerateOptions{MaxTokens: n, Temperature: 0.5, Seed: 7})
 		require.NoError(t, err)
@@ -53,7 +53,7 @@ func TestModelScorerGenerate(t *testing.T) {
 	require.Equal(t, replies[0], replies[1])
 
 	// Stop ends a reply early.
-	s, err := NewModelScorer(m, tok, ScorerOptions{})
+	s, err := New(m, tok, Options{})
 	require.NoError(t, err)
 	r, err := s.Generate(ctx, prompts[:1], GenerateOptions{MaxTokens: 8, Stop: func(string) bool { return true }})
 	require.NoError(t, err)
