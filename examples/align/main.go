@@ -29,131 +29,79 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/valora-go/valora/eval"
 	"github.com/valora-go/valora/eval/machiavelli"
+	"github.com/valora-go/valora/eval/score"
+	"github.com/valora-go/valora/examples/internal/cli"
 	"github.com/valora-go/valora/lora"
-	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/survey"
 	"github.com/valora-go/valora/survey/chart"
 	"github.com/valora-go/valora/tokenize"
 	"github.com/valora-go/valora/train"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { cli.Main(run) }
 
 type options struct {
-	preset                      survey.Preset
-	games                       string // game_data directory of the games step ("" = built-in suite)
-	model, tokenizer, out, aita string
-	chat, printConfig           bool
-	batch, aitaLimit            int
-	subset                      [3]int // descriptions per value and split, tasks, templates (0: whole instrument)
-	seed                        uint64
-	instrumentSet               bool
-	lcfg                        lora.Config
-	tcfg                        train.Config
+	preset           survey.Preset
+	games            string // game_data directory of the games step ("" = built-in suite)
+	ck               cli.Checkpoint
+	out, aita        string
+	printConfig      bool
+	batch, aitaLimit int
+	subset           [3]int // descriptions per value and split, tasks, templates (0: whole instrument)
+	seed             uint64
+	instrumentSet    bool
+	lcfg             lora.Config
+	tcfg             train.Config
 }
 
+// parse reads the command line. The flags that override a preset setting are bound to the
+// preset's fields, its values their defaults, so the arguments are parsed twice: first to
+// learn -preset (the bindings go to a blank preset), then over that preset.
 func parse(args []string, stderr io.Writer) (*options, error) {
-	fs := flag.NewFlagSet("align", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o := &options{}
-	var presetName, subset string
-	var ov survey.Preset // flag values; applied over the preset only when set
-	var accum int
-	fs.StringVar(&presetName, "preset", "demo", "settings: demo (a budget for the embedded toy model) or paper (the published protocol)")
-	fs.BoolVar(&o.printConfig, "print-config", false, "print the resolved settings as JSON and exit")
-	fs.StringVar(&o.model, "model", "testdata/stories260k", "checkpoint directory")
-	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer directory (default: the model directory)")
-	fs.StringVar(&ov.Instrument, "instrument", "", `"builtin" or an instrument file, e.g. the authors' kvs_data_new.json (default: the preset's)`)
-	fs.StringVar(&subset, "subset", "", "PER,TASKS,TEMPLATES: keep PER descriptions per value and split, the first TASKS task prompts and TEMPLATES templates (0: all), for quick runs")
-	fs.StringVar(&ov.Intervention, "targets", "", "values to move: names, basic values or named profiles, NAME=down|up, comma-separated (default: the preset's, power-minimisation)")
-	fs.StringVar(&o.out, "out", "out/align", "output directory")
-	fs.StringVar(&o.games, "games", "", "MACHIAVELLI game_data directory for the games step (default: the built-in ChoiceScript suite)")
-	fs.StringVar(&o.aita, "aita", "", "the authors' AITA value/stance posts (JSONL) for the probability-gain evaluation (optional)")
-	fs.IntVar(&o.aitaLimit, "aita-limit", 0, "read only the first N AITA posts (0: all)")
-	fs.IntVar(&ov.AITACap, "aita-cap", 0, "most AITA posts per value, a seeded sample (default: the preset's, 500; -1: no cap)")
-	fs.BoolVar(&o.chat, "chat", false, "wrap prompts in the model's chat template (instruct models)")
-	fs.IntVar(&ov.Variants, "variants", 0, "training variants per description, of the instrument's tasks x templates (27: all; default: the preset's)")
-	fs.IntVar(&o.batch, "batch", 16, "prompts per forward pass when rating and evaluating")
-	fs.IntVar(&ov.Rank, "rank", 0, "LoRA rank (default: the preset's)")
-	fs.Float64Var(&ov.Alpha, "alpha", 0, "LoRA alpha (default: the preset's)")
-	fs.Float64Var(&ov.LR, "lr", 0, "peak learning rate (default: the preset's)")
-	fs.IntVar(&ov.Epochs, "epochs", 0, "most epochs (default: the preset's)")
-	fs.IntVar(&ov.MicroBatch, "train-batch", 0, "examples per micro-batch (default: the preset's)")
-	fs.IntVar(&accum, "accum", 0, "micro-batches per optimizer step (default: the preset's batch / micro-batch)")
-	prefixSharing := fs.Bool("prefix-sharing", true, "run the prompt prefixes that the rows of a training micro-batch share once (same loss and gradients)")
-	fs.StringVar(&ov.Schedule, "schedule", "", "learning rate after warm-up: constant or linear (default: the preset's)")
-	fs.Float64Var(&ov.MaxGradNorm, "max-grad-norm", 0, "clip the gradient norm (0: off; default: the preset's)")
-	fs.BoolVar(&ov.EOS, "eos", false, "append the end-of-sequence token after the answer digit (default: the preset's)")
-	fs.StringVar(&ov.Readout, "readout", "", "in-domain read-out: generate (sampled text, first digit; the authors') or logit (default: the preset's)")
-	fs.IntVar(&ov.Seeds, "seeds", 0, "read-out seeds of the sampled read-out (default: the preset's)")
-	fs.StringVar(&ov.GamesSampling, "games-sampling", "", "games actions: argmax or "+survey.GamesSample+" (default: the preset's)")
-	fs.Uint64Var(&o.seed, "seed", 0, "seed of initialisation, data order and dropout; read-out seeds are seed, seed+1, ...")
+	var first options
+	var blank survey.Preset
+	fs, presetName, _, _, _ := bindFlags(&first, &blank, stderr)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	p, err := survey.PresetByName(presetName)
+	p, err := survey.PresetByName(*presetName)
 	if err != nil {
 		fmt.Fprintf(stderr, "align: %v\n", err)
 		return nil, flag.ErrHelp
+	}
+	preset := p
+	o := &options{}
+	fs, _, subset, accum, prefixSharing := bindFlags(o, &p, stderr)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
 	}
 	var bad error
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "instrument":
-			p.Instrument, o.instrumentSet = ov.Instrument, true
-		case "targets":
-			p.Intervention = ov.Intervention
-		case "aita-cap":
-			p.AITACap = ov.AITACap
-		case "variants":
-			p.Variants = ov.Variants
-		case "rank":
-			p.Rank = ov.Rank
-		case "alpha":
-			p.Alpha = ov.Alpha
-		case "lr":
-			p.LR = ov.LR
-		case "epochs":
-			p.Epochs = ov.Epochs
-		case "train-batch":
-			p.Batch = p.Batch / max(1, p.MicroBatch) * ov.MicroBatch
-			p.MicroBatch = ov.MicroBatch
-		case "schedule":
-			p.Schedule = ov.Schedule
-		case "max-grad-norm":
-			p.MaxGradNorm = ov.MaxGradNorm
-		case "eos":
-			p.EOS = ov.EOS
-		case "readout":
-			p.Readout = ov.Readout
-		case "seeds":
-			p.Seeds = ov.Seeds
+			o.instrumentSet = true
+		case "train-batch": // the same examples per optimizer step
+			p.Batch = preset.Batch / max(1, preset.MicroBatch) * p.MicroBatch
 		case "games-sampling":
-			if ov.GamesSampling == "sample" {
-				ov.GamesSampling = survey.GamesSample
+			if p.GamesSampling == "sample" {
+				p.GamesSampling = survey.GamesSample
 			}
-			p.GamesSampling = ov.GamesSampling
 		case "subset":
 			var s [3]int
-			if _, err := fmt.Sscanf(subset, "%d,%d,%d", &s[0], &s[1], &s[2]); err != nil || s[0] <= 0 || s[1] < 0 || s[2] < 0 {
-				bad = fmt.Errorf("-subset %q: want PER,TASKS,TEMPLATES, e.g. 1,1,3", subset)
+			if _, err := fmt.Sscanf(*subset, "%d,%d,%d", &s[0], &s[1], &s[2]); err != nil || s[0] <= 0 || s[1] < 0 || s[2] < 0 {
+				bad = fmt.Errorf("-subset %q: want PER,TASKS,TEMPLATES, e.g. 1,1,3", *subset)
 			}
 			o.subset = s
 		}
 	})
-	if accum > 0 {
-		p.Batch = p.MicroBatch * accum
+	if *accum > 0 {
+		p.Batch = p.MicroBatch * *accum
 	}
 	if p.Variants <= 0 {
 		bad = fmt.Errorf("-variants must be positive")
@@ -165,9 +113,6 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintf(stderr, "align: %v\n", bad)
 		return nil, flag.ErrHelp
 	}
-	if o.tokenizer == "" {
-		o.tokenizer = o.model
-	}
 	o.preset = p
 	if o.lcfg, err = p.LoRA(o.seed); err != nil {
 		return nil, err
@@ -175,6 +120,40 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	o.tcfg = p.Train(o.seed)
 	o.tcfg.PrefixSharing = *prefixSharing
 	return o, nil
+}
+
+// bindFlags is align's flag set: the program's settings go to o, the preset settings it
+// overrides to p (their defaults are p's values).
+func bindFlags(o *options, p *survey.Preset, stderr io.Writer) (fs *flag.FlagSet, presetName, subset *string, accum *int, prefixSharing *bool) {
+	fs = cli.NewFlagSet("align", stderr)
+	presetName = fs.String("preset", "demo", "settings: demo (a budget for the embedded toy model) or paper (the published protocol)")
+	fs.BoolVar(&o.printConfig, "print-config", false, "print the resolved settings as JSON and exit")
+	o.ck.Register(fs, cli.Flags{Model: "testdata/stories260k", Chat: true})
+	fs.StringVar(&p.Instrument, "instrument", p.Instrument, `"builtin" or an instrument file, e.g. the authors' kvs_data_new.json (default: the preset's)`)
+	subset = fs.String("subset", "", "PER,TASKS,TEMPLATES: keep PER descriptions per value and split, the first TASKS task prompts and TEMPLATES templates (0: all), for quick runs")
+	fs.StringVar(&p.Intervention, "targets", p.Intervention, "values to move: names, basic values or named profiles, NAME=down|up, comma-separated (default: the preset's, power-minimisation)")
+	fs.StringVar(&o.out, "out", "out/align", "output directory")
+	fs.StringVar(&o.games, "games", "", "MACHIAVELLI game_data directory for the games step (default: the built-in ChoiceScript suite)")
+	fs.StringVar(&o.aita, "aita", "", "the authors' AITA value/stance posts (JSONL) for the probability-gain evaluation (optional)")
+	fs.IntVar(&o.aitaLimit, "aita-limit", 0, "read only the first N AITA posts (0: all)")
+	fs.IntVar(&p.AITACap, "aita-cap", p.AITACap, "most AITA posts per value, a seeded sample (default: the preset's, 500; -1: no cap)")
+	fs.IntVar(&p.Variants, "variants", p.Variants, "training variants per description, of the instrument's tasks x templates (27: all; default: the preset's)")
+	fs.IntVar(&o.batch, "batch", 16, "prompts per forward pass when rating and evaluating")
+	fs.IntVar(&p.Rank, "rank", p.Rank, "LoRA rank (default: the preset's)")
+	fs.Float64Var(&p.Alpha, "alpha", p.Alpha, "LoRA alpha (default: the preset's)")
+	fs.Float64Var(&p.LR, "lr", p.LR, "peak learning rate (default: the preset's)")
+	fs.IntVar(&p.Epochs, "epochs", p.Epochs, "most epochs (default: the preset's)")
+	fs.IntVar(&p.MicroBatch, "train-batch", p.MicroBatch, "examples per micro-batch (default: the preset's)")
+	accum = fs.Int("accum", 0, "micro-batches per optimizer step (default: the preset's batch / micro-batch)")
+	prefixSharing = fs.Bool("prefix-sharing", true, "run the prompt prefixes that the rows of a training micro-batch share once (same loss and gradients)")
+	fs.Var(&p.Schedule, "schedule", "learning rate after warm-up: constant or linear (default: the preset's)")
+	fs.Float64Var(&p.MaxGradNorm, "max-grad-norm", p.MaxGradNorm, "clip the gradient norm (0: off; default: the preset's)")
+	fs.BoolVar(&p.EOS, "eos", p.EOS, "append the end-of-sequence token after the answer digit (default: the preset's)")
+	fs.StringVar(&p.Readout, "readout", p.Readout, "in-domain read-out: generate (sampled text, first digit; the authors') or logit (default: the preset's)")
+	fs.IntVar(&p.Seeds, "seeds", p.Seeds, "read-out seeds of the sampled read-out (default: the preset's)")
+	fs.StringVar(&p.GamesSampling, "games-sampling", p.GamesSampling, "games actions: argmax or "+survey.GamesSample+" (default: the preset's)")
+	fs.Uint64Var(&o.seed, "seed", 0, "seed of initialisation, data order and dropout; read-out seeds are seed, seed+1, ...")
+	return fs, presetName, subset, accum, prefixSharing
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -229,7 +208,7 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 		return fmt.Errorf("the %s preset reads the authors' survey instrument: pass -instrument PATH to %s (or -instrument builtin for the built-in one)",
 			p.Name, survey.PaperInstrument)
 	}
-	in, err := loadInstrument(p.Instrument)
+	in, err := cli.LoadInstrument(p.Instrument)
 	if err != nil {
 		return err
 	}
@@ -238,26 +217,19 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 			return err
 		}
 	}
-	tok, err := tokenize.Load(o.tokenizer)
+	s, err := o.ck.Load()
 	if err != nil {
 		return err
 	}
-	m, err := model.Load(o.model)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
+	defer s.Close()
+	m, tok := s.Model, s.Tokenizer
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
 	rep := newReport(o, m, in)
-	chat := tokenize.Chat{Enabled: o.chat}
-	scorerFor := func(a *lora.Adapter) (*eval.ModelScorer, error) {
-		opts := eval.ScorerOptions{Chat: chat, BatchSize: o.batch}
-		if a != nil {
-			opts.Adapter = a
-		}
-		return eval.NewModelScorer(m, tok, opts)
+	chat := tokenize.Chat{Enabled: o.ck.Chat}
+	scorerFor := func(a *lora.Adapter) (*score.ModelScorer, error) {
+		return cli.NewScorer(m, tok, a, o.ck.Chat, o.batch)
 	}
 	rate := survey.RateOptions{BatchSize: 16 * o.batch, Progress: throttled(progress, "rated")}
 
@@ -268,7 +240,7 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 	}
 	t0 := time.Now()
 	profile, err := survey.Profile(ctx, base, in, survey.ProfileOptions{Rate: rate, Splits: []survey.Split{survey.SplitTrain, survey.SplitValidation},
-		Label: filepath.Base(filepath.Clean(o.model)) + " baseline"})
+		Label: filepath.Base(filepath.Clean(o.ck.Model)) + " baseline"})
 	if err != nil {
 		return fmt.Errorf("baseline profile: %w", err)
 	}
@@ -338,7 +310,7 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 	}
 	models := []struct {
 		name string
-		s    *eval.ModelScorer
+		s    *score.ModelScorer
 	}{{"base", base}, {"control", ctrlScorer}, {"tuned", tunedScorer}}
 
 	// 4a. In domain: held-out test descriptions, all variants, base / control / tuned. The
@@ -498,13 +470,6 @@ func align(ctx context.Context, o *options, w, progress io.Writer) error {
 	}
 	fmt.Fprintf(w, "done in %s; report in %s\n", time.Since(start).Round(time.Second), filepath.Join(o.out, "report.md"))
 	return nil
-}
-
-func loadInstrument(name string) (*survey.Instrument, error) {
-	if name == "builtin" {
-		return survey.Builtin()
-	}
-	return survey.LoadFile(name)
 }
 
 func writeProfile(dir string, p *survey.ProfileResult) error {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,13 +99,13 @@ const toyCaveat = "The model is the embedded toy (stories260K, a 260K-parameter 
 	"Point -model at a supported instruct checkpoint (with -chat) and -preset paper for the published protocol."
 
 func newReport(o *options, m *model.Model, in *survey.Instrument) *report {
-	r := &report{Model: o.model, Tokenizer: o.tokenizer, Chat: o.chat, Instrument: in.Name, Settings: o.preset, TrainSeed: o.seed,
+	r := &report{Model: o.ck.Model, Tokenizer: o.ck.TokenizerDir(), Chat: o.ck.Chat, Instrument: in.Name, Settings: o.preset, TrainSeed: o.seed,
 		WallSeconds: map[string]float64{}, Training: map[string]trainingSummary{}}
 	if o.subset[0] > 0 {
 		s := o.subset
 		r.Subset = &s
 	}
-	if filepath.Base(filepath.Clean(o.model)) == "stories260k" || m.Config.HiddenSize < 256 {
+	if filepath.Base(filepath.Clean(o.ck.Model)) == "stories260k" || m.Config.HiddenSize < 256 {
 		r.Toy, r.Caveat = true, toyCaveat
 	}
 	return r
@@ -152,7 +154,7 @@ func (r *report) write(dir string) error {
 	if err := eval.WriteJSON(filepath.Join(dir, "report.json"), r); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := eval.WriteFileAtomic(filepath.Join(dir, "report.md"), []byte(r.Markdown())); err != nil {
+	if err := eval.WriteMarkdown(filepath.Join(dir, "report.md"), r); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
@@ -187,7 +189,7 @@ func (r *report) Markdown() string {
 	} {
 		fmt.Fprintf(&b, "| %s | %s |\n", kv[0], kv[1])
 	}
-	for _, k := range sortedKeys(p.Choices) {
+	for _, k := range slices.Sorted(maps.Keys(p.Choices)) {
 		fmt.Fprintf(&b, "\n- *%s*: %s", k, p.Choices[k])
 	}
 	b.WriteString("\n\n## Training\n\n| adapter | steps | epochs | best epoch | loss first -> last | best validation loss | stopped |\n|---|---:|---:|---:|---|---:|---|\n")
@@ -244,7 +246,7 @@ func (r *report) Markdown() string {
 		fmt.Fprintf(&b, "- [%s](%s)\n", f.Title, f.Path)
 	}
 	b.WriteString("\n## Wall times (s)\n\n")
-	for _, k := range sortedKeys(r.WallSeconds) {
+	for _, k := range slices.Sorted(maps.Keys(r.WallSeconds)) {
 		fmt.Fprintf(&b, "- %s: %.1f\n", k, r.WallSeconds[k])
 	}
 	return b.String()
@@ -257,17 +259,4 @@ func spread(s survey.Spread) string {
 		return fmt.Sprintf("%.3f ± %.3f", s.Mean, s.SD)
 	}
 	return fmt.Sprintf("%.3f", s.Mean)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }

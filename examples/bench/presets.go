@@ -37,7 +37,7 @@ func presets() []preset {
 		{name: "tiny", cfg: llama(512, 64, 176, 2, 4, 2, 16), rank: 16, alpha: 64},
 		{name: "small", cfg: llama(32000, 512, 1536, 8, 8, 4, 64), rank: 128, alpha: 512},
 		// Qwen/Qwen3-0.6B's shape: q/k norms, tied embeddings
-		{name: "qwen3-0.6b", cfg: model.Qwen3_0_6B, rank: 128, alpha: 512},
+		{name: "qwen3-0.6b", cfg: model.Qwen3_0_6BConfig(), rank: 128, alpha: 512},
 		// the full-size models of the original work (their config.json)
 		{name: "llama3.1-8b", cfg: llama31_8b, rank: 128, alpha: 512, full: true},
 		{name: "qwen3-8b", cfg: qwen3_8b, rank: 128, alpha: 512, full: true},

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/tokenize"
@@ -48,17 +49,17 @@ func makeAdapter(t *testing.T, seed uint64) string {
 }
 
 // scorers builds the scorers the command should use: base + adapter dir ("" = base).
-func scorer(t *testing.T, m *model.Model, dir string) eval.Scorer {
+func scorer(t *testing.T, m *model.Model, dir string) score.Scorer {
 	t.Helper()
 	tok, err := tokenize.Load(stories)
 	require.NoError(t, err)
-	var opts eval.ScorerOptions
+	var opts score.Options
 	if dir != "" {
 		ad, err := lora.Load(dir, m)
 		require.NoError(t, err)
 		opts.Adapter = ad
 	}
-	s, err := eval.NewModelScorer(m, tok, opts)
+	s, err := score.New(m, tok, opts)
 	require.NoError(t, err)
 	return s
 }

@@ -15,49 +15,42 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 
+	"github.com/valora-go/valora/examples/internal/cli"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/tokenize"
 	"github.com/valora-go/valora/train"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { cli.Main(run) }
 
 type options struct {
-	model, tokenizer, data, val, out string
-	chat, eos, resume                bool
-	targets                          string
-	lcfg                             lora.Config
-	tcfg                             train.Config
+	ck             cli.Checkpoint
+	data, val, out string
+	eos, resume    bool
+	targets        string
+	lcfg           lora.Config
+	tcfg           train.Config
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
-	fs := flag.NewFlagSet("finetune", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("finetune", stderr)
 	o := &options{lcfg: lora.DefaultConfig(), tcfg: train.DefaultConfig()}
-	fs.StringVar(&o.model, "model", "testdata/stories260k", "checkpoint directory")
-	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer directory (default: the model directory)")
+	o.ck.Register(fs, cli.Flags{Model: "testdata/stories260k", Chat: true})
 	fs.StringVar(&o.data, "data", "testdata/finetune/train.jsonl", "training rows (JSONL)")
 	fs.StringVar(&o.val, "val", "", "validation rows (JSONL) for early stopping")
 	fs.StringVar(&o.out, "out", "out/finetune", "output directory")
-	fs.BoolVar(&o.chat, "chat", false, "wrap prompts in the model's chat template")
 	fs.BoolVar(&o.eos, "eos", false, "append the end-of-sequence token to every answer")
 	fs.BoolVar(&o.resume, "resume", false, "continue from the last checkpoint in -out")
 	fs.IntVar(&o.tcfg.Epochs, "epochs", o.tcfg.Epochs, "epochs")
 	fs.Float64Var(&o.tcfg.LR, "lr", o.tcfg.LR, "peak learning rate")
 	fs.Float64Var(&o.tcfg.WarmupRatio, "warmup", o.tcfg.WarmupRatio, "warm-up fraction of the steps")
-	fs.StringVar(&o.tcfg.Schedule, "schedule", o.tcfg.Schedule, "constant or linear (after warm-up)")
+	fs.Var(&o.tcfg.Schedule, "schedule", "constant or linear (after warm-up)")
 	fs.IntVar(&o.tcfg.BatchSize, "batch", o.tcfg.BatchSize, "examples per micro-batch")
 	fs.IntVar(&o.tcfg.Accum, "accum", o.tcfg.Accum, "micro-batches per optimizer step")
 	fs.IntVar(&o.tcfg.Patience, "patience", o.tcfg.Patience, "early-stopping patience in evaluations (0: off)")
@@ -81,9 +74,6 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 			return nil, err
 		}
 		o.lcfg.Targets = append(o.lcfg.Targets, p)
-	}
-	if o.tokenizer == "" {
-		o.tokenizer = o.model
 	}
 	o.tcfg.Dir = o.out
 	return o, nil
@@ -145,22 +135,19 @@ func readRows(path string, tok *tokenize.Tokenizer, chat, eos bool) ([]train.Exa
 }
 
 func finetune(ctx context.Context, o *options, w io.Writer) error {
-	tok, err := tokenize.Load(o.tokenizer)
+	s, err := o.ck.Load()
 	if err != nil {
 		return err
 	}
-	m, err := model.Load(o.model)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	trainSet, err := readRows(o.data, tok, o.chat, o.eos)
+	defer s.Close()
+	m, tok := s.Model, s.Tokenizer
+	trainSet, err := readRows(o.data, tok, o.ck.Chat, o.eos)
 	if err != nil {
 		return err
 	}
 	var valSet []train.Example
 	if o.val != "" {
-		if valSet, err = readRows(o.val, tok, o.chat, o.eos); err != nil {
+		if valSet, err = readRows(o.val, tok, o.ck.Chat, o.eos); err != nil {
 			return err
 		}
 	}

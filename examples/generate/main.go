@@ -6,27 +6,19 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 
+	"github.com/valora-go/valora/examples/internal/cli"
 	"github.com/valora-go/valora/model"
-	"github.com/valora-go/valora/tokenize"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { cli.Main(run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	modelDir := fs.String("model", "testdata/stories260k", "checkpoint directory (config.json + safetensors)")
-	tokDir := fs.String("tokenizer", "", "tokenizer directory (default: the model directory)")
+	fs := cli.NewFlagSet("generate", stderr)
+	var ck cli.Checkpoint
+	ck.Register(fs, cli.Flags{Model: "testdata/stories260k"})
 	prompt := fs.String("prompt", "Once upon a time", "prompt text")
 	n := fs.Int("n", 48, "tokens to generate")
 	temperature := fs.Float64("temperature", 0, "sampling temperature (0: greedy)")
@@ -35,10 +27,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *tokDir == "" {
-		*tokDir = *modelDir
-	}
-	if err := generate(ctx, stdout, *modelDir, *tokDir, *prompt, *n, model.GenerateOptions{
+	if err := generate(ctx, stdout, ck, *prompt, *n, model.GenerateOptions{
 		Temperature: *temperature, Seed: *seed, StopAtEOS: *eos,
 	}); err != nil {
 		fmt.Fprintf(stderr, "generate: %v\n", err)
@@ -47,25 +36,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func generate(ctx context.Context, w io.Writer, modelDir, tokDir, prompt string, n int, opt model.GenerateOptions) error {
-	tok, err := tokenize.Load(tokDir)
+func generate(ctx context.Context, w io.Writer, ck cli.Checkpoint, prompt string, n int, opt model.GenerateOptions) error {
+	s, err := ck.Load()
 	if err != nil {
 		return err
 	}
-	m, err := model.Load(modelDir)
+	defer s.Close()
+	ids, err := s.Tokenizer.Encode(prompt, true)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	ids, err := tok.Encode(prompt, true)
+	out, err := s.Model.Generate(ctx, ids, n, opt)
 	if err != nil {
 		return err
 	}
-	out, err := m.Generate(ctx, ids, n, opt)
-	if err != nil {
-		return err
-	}
-	text, err := tok.Decode(out[len(ids):], true)
+	text, err := s.Tokenizer.Decode(out[len(ids):], true)
 	if err != nil {
 		return err
 	}

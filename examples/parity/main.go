@@ -18,7 +18,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -27,6 +26,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/valora-go/valora/examples/internal/cli"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/train"
@@ -37,8 +37,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("parity", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("parity", stderr)
 	fixture := fs.String("fixture", "", "fixture directory (model/ + goldens.safetensors)")
 	goldensPath := fs.String("goldens", "", "goldens file (default FIXTURE/goldens.safetensors)")
 	tol := fs.Float64("tol", 1e-4, "max abs error allowed on logits and hidden states")

@@ -15,41 +15,32 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
+	"github.com/valora-go/valora/examples/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { cli.Main(run) }
 
 type config struct {
-	modelDir, tokDir, adapterDir string
-	prompt                       eval.Prompt
-	chat                         bool
-	candidates                   []string
+	ck         cli.Checkpoint
+	prompt     score.Prompt
+	candidates []string
 }
 
 // run parses args, scores and writes the JSON object to stdout. It returns 0 on success, 2 for
 // bad flags and 1 for any other failure.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("score", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	modelDir := fs.String("model", "", "checkpoint directory (config.json + safetensors), required")
-	tokDir := fs.String("tokenizer", "", "tokenizer directory (default: the model directory)")
+	fs := cli.NewFlagSet("score", stderr)
+	var ck cli.Checkpoint
+	ck.Register(fs, cli.Flags{Adapter: "PEFT LoRA adapter directory", Chat: true})
 	prompt := fs.String("prompt", "", "prompt text (or -prompt-file)")
 	promptFile := fs.String("prompt-file", "", "file holding the prompt text (one trailing newline is dropped)")
 	prefix := fs.String("prefix", "", "text the answer continues (with -chat: the start of the assistant turn)")
-	chat := fs.Bool("chat", false, "wrap the prompt in the model's chat template with the generation prompt")
-	adapter := fs.String("adapter", "", "PEFT LoRA adapter directory")
 	candidates := fs.String("candidates", "", "comma-separated candidates, kept exactly (spaces included), required")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -62,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case fs.NArg() > 0:
 		return usage(fmt.Sprintf("unexpected arguments %q", fs.Args()))
-	case *modelDir == "":
+	case ck.Model == "":
 		return usage("-model is required")
 	case *prompt != "" && *promptFile != "":
 		return usage("give -prompt or -prompt-file, not both")
@@ -71,8 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case *candidates == "":
 		return usage("-candidates is required")
 	}
-	cfg := config{modelDir: *modelDir, tokDir: *tokDir, adapterDir: *adapter, chat: *chat,
-		prompt: eval.Prompt{Text: *prompt, Prefix: *prefix}, candidates: strings.Split(*candidates, ",")}
+	cfg := config{ck: ck,
+		prompt: score.Prompt{Text: *prompt, Prefix: *prefix}, candidates: strings.Split(*candidates, ",")}
 	seen := map[string]bool{}
 	for i, c := range cfg.candidates {
 		if c == "" {
@@ -82,9 +73,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return usage(fmt.Sprintf("-candidates: %q given twice", c))
 		}
 		seen[c] = true
-	}
-	if cfg.tokDir == "" {
-		cfg.tokDir = cfg.modelDir
 	}
 	if *promptFile != "" {
 		raw, err := os.ReadFile(*promptFile)
@@ -99,29 +87,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.prompt.Text = text
 	}
-	if err := score(ctx, stdout, cfg); err != nil {
+	if err := scoreCandidates(ctx, stdout, cfg); err != nil {
 		fmt.Fprintf(stderr, "score: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func score(ctx context.Context, w io.Writer, cfg config) error {
-	chat := eval.ChatOff
-	if cfg.chat {
-		chat = eval.ChatOn
-	}
-	s, err := eval.Open(cfg.modelDir, eval.OpenOptions{Tokenizer: cfg.tokDir, Adapter: cfg.adapterDir, Chat: chat,
-		Scorer: eval.ScorerOptions{BatchSize: 1}})
+func scoreCandidates(ctx context.Context, w io.Writer, cfg config) error {
+	s, err := cfg.ck.Open(score.Options{BatchSize: 1})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	logp, err := s.Scorer.LogProbs(ctx, []eval.Prompt{cfg.prompt}, [][]string{cfg.candidates})
+	logp, err := s.Scorer.LogProbs(ctx, []score.Prompt{cfg.prompt}, [][]string{cfg.candidates})
 	if err != nil {
 		return err
 	}
-	return writeObject(w, cfg.candidates, eval.Normalize(logp[0], 1))
+	return writeObject(w, cfg.candidates, score.Normalize(logp[0], 1))
 }
 
 // writeObject writes {"cand": p, ...} in the candidates' order, with a newline.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/tokenize"
@@ -36,25 +36,25 @@ func decodeOrdered(t *testing.T, s string) (keys []string, vals []float64) {
 	return keys, vals
 }
 
-// library computes the same probabilities through the eval API.
-func library(t *testing.T, modelDir, adapterDir string, p eval.Prompt, cands []string) []float64 {
+// library computes the same probabilities through the eval/score API.
+func library(t *testing.T, modelDir, adapterDir string, p score.Prompt, cands []string) []float64 {
 	t.Helper()
 	m, err := model.Load(modelDir)
 	require.NoError(t, err)
 	defer m.Close()
 	tok, err := tokenize.Load(stories)
 	require.NoError(t, err)
-	var opts eval.ScorerOptions
+	var opts score.Options
 	if adapterDir != "" {
 		ad, err := lora.Load(adapterDir, m)
 		require.NoError(t, err)
 		opts.Adapter = ad
 	}
-	s, err := eval.NewModelScorer(m, tok, opts)
+	s, err := score.New(m, tok, opts)
 	require.NoError(t, err)
-	lp, err := s.LogProbs(context.Background(), []eval.Prompt{p}, [][]string{cands})
+	lp, err := s.LogProbs(context.Background(), []score.Prompt{p}, [][]string{cands})
 	require.NoError(t, err)
-	return eval.Normalize(lp[0], 1)
+	return score.Normalize(lp[0], 1)
 }
 
 func TestScore(t *testing.T) {
@@ -62,7 +62,7 @@ func TestScore(t *testing.T) {
 	require.NoError(t, os.WriteFile(promptFile, []byte("Lily went to the park.\n"), 0o644))
 	// " happy" is one token, " sad" two, " ballerina" five.
 	cands := []string{" happy", " sad", " ballerina"}
-	prompt := eval.Prompt{Text: "Lily went to the park.", Prefix: " She was"}
+	prompt := score.Prompt{Text: "Lily went to the park.", Prefix: " She was"}
 	llamaTiny := "../../testdata/llama-tiny"
 	cases := []struct {
 		name  string

@@ -4,7 +4,8 @@ import (
 	"context"
 	"math"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
+	"github.com/valora-go/valora/examples/internal/cli"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/tokenize"
@@ -20,9 +21,9 @@ type backend struct {
 }
 
 // load opens the checkpoint in modelDir and the tokenizer in tokDir ("" for modelDir) with
-// eval.Open; chat is decided per request, so the session's own scorer is not used.
+// score.Open; chat is decided per request, so the session's own scorer is not used.
 func load(modelDir, tokDir string) (*backend, error) {
-	s, err := eval.Open(modelDir, eval.OpenOptions{Tokenizer: tokDir, Chat: eval.ChatOff})
+	s, err := cli.Checkpoint{Model: modelDir, Tokenizer: tokDir}.Load()
 	if err != nil {
 		return nil, err
 	}
@@ -35,12 +36,12 @@ func (b *backend) Close() error { return b.m.Close() }
 // scorer returns a scorer over the model with adapter a (nil: the base model), the prompt
 // wrapped in the chat template when chat is set, batch prompts per forward pass. It reads
 // prompts the way examples/score does.
-func (b *backend) scorer(a *lora.Adapter, chat bool, batch int) (eval.Scorer, error) {
-	opts := eval.ScorerOptions{Chat: tokenize.Chat{Enabled: chat}, BatchSize: batch}
-	if a != nil { // a nil *lora.Adapter in the interface would not be a nil model.Adapter
-		opts.Adapter = a
+func (b *backend) scorer(a *lora.Adapter, chat bool, batch int) (score.Scorer, error) {
+	s, err := cli.NewScorer(b.m, b.tok, a, chat, batch)
+	if err != nil {
+		return nil, err
 	}
-	return eval.NewModelScorer(b.m, b.tok, opts)
+	return s, nil
 }
 
 // trainSpec is one fine-tuning run: encoded rows and the adapter and training settings.

@@ -47,31 +47,27 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/valora-go/valora/examples/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+	cli.Main(func(ctx context.Context, args []string, _, stderr io.Writer) int { return run(ctx, args, stderr) }, syscall.SIGTERM)
 }
 
 // run serves until ctx ends, then shuts down gracefully. It returns 0 after a clean shutdown,
 // 2 for bad flags and 1 for any other failure.
 func run(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("serve", stderr)
 	d := DefaultOptions()
-	modelDir := fs.String("model", "testdata/stories260k", "checkpoint directory (config.json + safetensors)")
-	tokDir := fs.String("tokenizer", "", "tokenizer directory (default: the model directory)")
+	var ck cli.Checkpoint
+	ck.Register(fs, cli.Flags{Model: "testdata/stories260k"})
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address HOST:PORT")
 	opts := Options{}
 	fs.IntVar(&opts.MaxConcurrent, "concurrency", d.MaxConcurrent, "scoring and profile requests computed at once")
@@ -89,7 +85,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if err := serve(ctx, stderr, *modelDir, *tokDir, *addr, *grace, opts); err != nil {
+	if err := serve(ctx, stderr, ck.Model, ck.Tokenizer, *addr, *grace, opts); err != nil {
 		fmt.Fprintf(stderr, "serve: %v\n", err)
 		return 1
 	}

@@ -21,7 +21,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/valora-go/valora/eval"
+	"github.com/valora-go/valora/eval/score"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/survey"
@@ -89,7 +89,7 @@ func call(t *testing.T, ts *httptest.Server, method, path string, body any) (int
 }
 
 // score posts a /score request and returns the probabilities; the status must be 200.
-func score(t *testing.T, ts *httptest.Server, req scoreRequest) map[string]float64 {
+func postScore(t *testing.T, ts *httptest.Server, req scoreRequest) map[string]float64 {
 	t.Helper()
 	code, raw := call(t, ts, "POST", "/score", req)
 	require.Equal(t, http.StatusOK, code, string(raw))
@@ -107,16 +107,16 @@ type probsJSON struct {
 func direct(t *testing.T, req scoreRequest, a *lora.Adapter) map[string]float64 {
 	t.Helper()
 	b := testBackend(t)
-	opts := eval.ScorerOptions{Chat: tokenize.Chat{Enabled: req.Chat}, BatchSize: 1}
+	opts := score.Options{Chat: tokenize.Chat{Enabled: req.Chat}, BatchSize: 1}
 	if a != nil {
 		opts.Adapter = a
 	}
-	s, err := eval.NewModelScorer(b.m, b.tok, opts)
+	s, err := score.New(b.m, b.tok, opts)
 	require.NoError(t, err)
-	lp, err := s.LogProbs(context.Background(), []eval.Prompt{{Text: req.Prompt, Prefix: req.Prefix}}, [][]string{req.Candidates})
+	lp, err := s.LogProbs(context.Background(), []score.Prompt{{Text: req.Prompt, Prefix: req.Prefix}}, [][]string{req.Candidates})
 	require.NoError(t, err)
 	out := map[string]float64{}
-	for i, p := range eval.Normalize(lp[0], 1) {
+	for i, p := range score.Normalize(lp[0], 1) {
 		out[req.Candidates[i]] = p
 	}
 	return out
@@ -139,7 +139,7 @@ func TestScoreMatchesScorer(t *testing.T) {
 		{Prompt: "Tim saw a small tree in the garden. Did it make the day good?", Candidates: []string{" Yes", " No"}},
 		{Prompt: "One day", Candidates: []string{","}},
 	} {
-		got := score(t, ts, req)
+		got := postScore(t, ts, req)
 		requireProbsEqual(t, direct(t, req, nil), got)
 		sum := 0.0
 		for _, p := range got {
@@ -226,7 +226,7 @@ func TestScoreBusy(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, code)
 	require.Contains(t, errorBody(t, raw), "server busy")
 	<-s.slots
-	score(t, ts, scoreRequest{Prompt: "a", Candidates: []string{" b"}})
+	postScore(t, ts, scoreRequest{Prompt: "a", Candidates: []string{" b"}})
 }
 
 // randomAdapter saves an adapter with random B matrices (lora.New leaves them zero, which
@@ -267,11 +267,11 @@ func TestAdapters(t *testing.T) {
 	require.JSONEq(t, `{"adapters": [`+want+`]}`, string(raw))
 
 	req := scoreRequest{Prompt: "Lily went to the park.", Prefix: " She was", Candidates: []string{" happy", " sad"}, Adapter: "a1"}
-	withAdapter := score(t, ts, req)
+	withAdapter := postScore(t, ts, req)
 	requireProbsEqual(t, direct(t, req, a), withAdapter)
 	base := req
 	base.Adapter = ""
-	require.NotEqual(t, score(t, ts, base), withAdapter)
+	require.NotEqual(t, postScore(t, ts, base), withAdapter)
 
 	code, raw = call(t, ts, "DELETE", "/adapters/a1", nil)
 	require.Equal(t, http.StatusOK, code, string(raw))
@@ -404,9 +404,9 @@ func TestFinetuneChangesScore(t *testing.T) {
 	require.NotNil(t, v.Loss)
 
 	req := scoreRequest{Prompt: "Sue saw a big cat in the shop. Did it make the day good?", Candidates: []string{" Yes", " No"}}
-	before := score(t, ts, req)
+	before := postScore(t, ts, req)
 	req.Adapter = v.Adapter
-	after := score(t, ts, req)
+	after := postScore(t, ts, req)
 	t.Logf("P(Yes): base %.4f, adapter %.4f; loss %.4f", before[" Yes"], after[" Yes"], *v.Loss)
 	require.Greater(t, after[" Yes"], before[" Yes"]+0.1)
 	s.mu.RLock()

@@ -7,39 +7,28 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"time"
 
-	"github.com/valora-go/valora/eval"
-	"github.com/valora-go/valora/lora"
-	"github.com/valora-go/valora/model"
+	"github.com/valora-go/valora/eval/score"
+	"github.com/valora-go/valora/examples/internal/cli"
 	"github.com/valora-go/valora/survey"
 	"github.com/valora-go/valora/survey/chart"
-	"github.com/valora-go/valora/tokenize"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { cli.Main(run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("survey", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	modelDir := fs.String("model", "testdata/stories260k", "checkpoint directory")
-	tokDir := fs.String("tokenizer", "", "tokenizer directory (default: the model directory)")
-	adapter := fs.String("adapter", "", "PEFT LoRA adapter to profile (default: the base model)")
+	fs := cli.NewFlagSet("survey", stderr)
+	var ck cli.Checkpoint
+	ck.Register(fs, cli.Flags{Model: "testdata/stories260k", Adapter: "PEFT LoRA adapter to profile (default: the base model)", Chat: true})
 	instrument := fs.String("instrument", "builtin", `"builtin" or an instrument file (the authors' JSON, or valora's JSON/JSONL)`)
 	splits := fs.String("split", "all", "descriptions to rate: all, or a comma list of train, validation, test")
-	chat := fs.Bool("chat", false, "wrap prompts in the model's chat template")
 	mode := fs.String("mode", "logit", "read-out: logit (digit distribution) or sample")
 	temperature := fs.Float64("temperature", survey.DefaultTemperature, "sampling temperature (-mode sample)")
 	seed := fs.Int64("seed", 0, "sampling seed (-mode sample)")
@@ -66,9 +55,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "survey: -mode: %q, want logit or sample\n", *mode)
 		return 2
 	}
-	if *tokDir == "" {
-		*tokDir = *modelDir
-	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -83,53 +69,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer pprof.StopCPUProfile()
 	}
 	if *label == "" {
-		*label = filepath.Base(filepath.Clean(*modelDir))
-		if *adapter != "" {
-			*label += " + " + filepath.Base(filepath.Clean(*adapter))
+		*label = filepath.Base(filepath.Clean(ck.Model))
+		if ck.Adapter != "" {
+			*label += " + " + filepath.Base(filepath.Clean(ck.Adapter))
 		}
 	}
 	opts := survey.ProfileOptions{Splits: sp, Label: *label, Rate: survey.RateOptions{
 		Mode: survey.Mode(*mode), Temperature: *temperature, Seed: *seed, BatchSize: 16 * *batch,
 	}}
-	if err := profile(ctx, stdout, *modelDir, *tokDir, *adapter, *instrument, *chat, *batch, *out, opts); err != nil {
+	if err := profile(ctx, stdout, ck, *instrument, *batch, *out, opts); err != nil {
 		fmt.Fprintf(stderr, "survey: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func profile(ctx context.Context, w io.Writer, modelDir, tokDir, adapterDir, instrument string, chat bool, batch int, out string, opts survey.ProfileOptions) error {
-	var in *survey.Instrument
-	var err error
-	if instrument == "builtin" {
-		in, err = survey.Builtin()
-	} else {
-		in, err = survey.LoadFile(instrument)
-	}
+func profile(ctx context.Context, w io.Writer, ck cli.Checkpoint, instrument string, batch int, out string, opts survey.ProfileOptions) error {
+	in, err := cli.LoadInstrument(instrument)
 	if err != nil {
 		return err
 	}
-	tok, err := tokenize.Load(tokDir)
+	s, err := ck.Open(score.Options{BatchSize: batch})
 	if err != nil {
 		return err
 	}
-	m, err := model.Load(modelDir)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	sopts := eval.ScorerOptions{Chat: tokenize.Chat{Enabled: chat}, BatchSize: batch}
-	if adapterDir != "" {
-		a, err := lora.Load(adapterDir, m)
-		if err != nil {
-			return err
-		}
-		sopts.Adapter = a
-	}
-	scorer, err := eval.NewModelScorer(m, tok, sopts)
-	if err != nil {
-		return err
-	}
+	defer s.Close()
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -144,7 +108,7 @@ func profile(ctx context.Context, w io.Writer, modelDir, tokDir, adapterDir, ins
 				time.Duration(float64(total-done)/rate*float64(time.Second)).Round(time.Second))
 		}
 	}
-	res, err := survey.Profile(ctx, scorer, in, opts)
+	res, err := survey.Profile(ctx, s.Scorer, in, opts)
 	if err != nil {
 		return err
 	}
