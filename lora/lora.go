@@ -275,7 +275,7 @@ func (a *Adapter) merge(m *model.Model, sign float32) error {
 		}
 		a.Each(func(l int, p model.Proj, pr *Pair) {
 			delta := make([]float32, pr.Out*pr.In)
-			kern.Gemm(false, false, pr.Out, pr.In, pr.Rank, sign*a.scale, pr.B, pr.Rank, pr.A, pr.In, 0, delta, pr.In)
+			kern.Threads(m.Threads()).Gemm(false, false, pr.Out, pr.In, pr.Rank, sign*a.scale, pr.B, pr.Rank, pr.A, pr.In, 0, delta, pr.In)
 			m.Layers[l].Proj[p].AddInPlace(delta)
 		})
 		a.merged = sign > 0

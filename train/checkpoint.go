@@ -41,7 +41,7 @@ func (t *Trainer) checkpoint() error {
 	name := fmt.Sprintf("step-%08d", t.state.Step)
 	// Nothing non-finite is ever written: the guard in step stops the run first, and this
 	// check holds even for a state that reached here another way.
-	if where := nonFiniteAdapter(t.a); where != "" {
+	if where := nonFiniteAdapter(t.a, t.e.threads()); where != "" {
 		return fmt.Errorf("train: checkpoint %s: %w: %s; nothing written", name, ErrNonFinite, where)
 	}
 	if where := t.nonFiniteOptimizer(); where != "" {

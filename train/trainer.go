@@ -294,7 +294,7 @@ func (t *Trainer) step(ctx context.Context, micro [][]int, total int) (StepMetri
 	if math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
 		return StepMetrics{}, t.nonFinite(fmt.Sprintf("gradient norm is %v", gnorm))
 	}
-	if where := nonFiniteAdapter(t.a); where != "" {
+	if where := nonFiniteAdapter(t.a, t.e.threads()); where != "" {
 		return StepMetrics{}, t.nonFinite(where + " after the update (learning rate " + fmt.Sprint(lr) + ")")
 	}
 	t.state.Step++
@@ -340,11 +340,11 @@ func (t *Trainer) nonFinite(what string) error {
 }
 
 // nonFiniteAdapter names the first adapter matrix holding a NaN or infinity, or returns "".
-func nonFiniteAdapter(a *lora.Adapter) string {
+func nonFiniteAdapter(a *lora.Adapter, th kern.Threads) string {
 	// One parallel pass: a float64 sum of float32 squares is finite iff every element is.
 	var all [][]float32
 	a.Each(func(_ int, _ model.Proj, pr *lora.Pair) { all = append(all, pr.A, pr.B) })
-	if s := kern.SumSquares(all); !math.IsNaN(s) && !math.IsInf(s, 0) {
+	if s := th.SumSquares(all); !math.IsNaN(s) && !math.IsInf(s, 0) {
 		return ""
 	}
 	where := ""

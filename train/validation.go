@@ -70,10 +70,6 @@ func Loss(ctx context.Context, m *model.Model, a *lora.Adapter, xs []Example, ba
 func loss(ctx context.Context, m *model.Model, a *lora.Adapter, xs []Example, batch, pad, threads int) (float64, error) {
 	var sum float64
 	count := 0
-	var ad model.Adapter
-	if a != nil {
-		ad = a
-	}
 	for lo := 0; lo < len(xs); lo += max(1, batch) {
 		chunk := xs[lo:min(lo+max(1, batch), len(xs))]
 		b, labels, err := Collate(chunk, pad)
@@ -81,7 +77,7 @@ func loss(ctx context.Context, m *model.Model, a *lora.Adapter, xs []Example, ba
 			return 0, err
 		}
 		rows, targets := labelRows(labels, b.T, nil, nil)
-		out, err := m.Forward(ctx, b, model.Options{Rows: rows, Adapter: ad, Threads: threads})
+		out, err := m.Forward(ctx, b, model.Options{Rows: rows, Adapter: a, Threads: threads})
 		if err != nil {
 			return 0, err
 		}
@@ -120,10 +116,6 @@ func (s *snapshot) restore(a *lora.Adapter) {
 // model when a is nil) gives its whole answer after its prompt: the product of the answer
 // tokens' probabilities.
 func AnswerProbs(ctx context.Context, m *model.Model, a *lora.Adapter, xs []Example, batch, pad int) ([]float64, error) {
-	var ad model.Adapter
-	if a != nil {
-		ad = a
-	}
 	out := make([]float64, 0, len(xs))
 	batch = max(1, batch)
 	for lo := 0; lo < len(xs); lo += batch {
@@ -133,7 +125,7 @@ func AnswerProbs(ctx context.Context, m *model.Model, a *lora.Adapter, xs []Exam
 			return nil, err
 		}
 		rows, _ := labelRows(labels, b.T, nil, nil)
-		res, err := m.Forward(ctx, b, model.Options{Rows: rows, Adapter: ad})
+		res, err := m.Forward(ctx, b, model.Options{Rows: rows, Adapter: a})
 		if err != nil {
 			return nil, err
 		}

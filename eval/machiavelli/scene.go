@@ -288,16 +288,9 @@ func (p *Player) state() (text string, choices []string, isText bool, err error)
 			p.idx = 0
 			return "", nil, false, nil
 		}
-		lab, err := p.processExp(split[2], true, false)
-		if err != nil {
+		if err := p.jumpToLabel(split[2], split[3:]); err != nil {
 			return "", nil, false, err
 		}
-		i, ok := p.src.labels[p.curScene+"_"+strings.ToLower(lab)]
-		if !ok {
-			return "", nil, false, fmt.Errorf("no label %s in scene %s", strings.ToLower(lab), p.curScene)
-		}
-		p.idx = i
-		p.params, p.hasParams = split[3:], true
 	case has("*gosub", "*goto"):
 		if has("*gosub") {
 			p.sceneHist = append(p.sceneHist, sceneLoc{p.curScene, p.idx})
@@ -306,16 +299,9 @@ func (p *Player) state() (text string, choices []string, isText bool, err error)
 		if len(split) < 2 {
 			return "", nil, false, fmt.Errorf("%s without a label", split[0])
 		}
-		lab, err := p.processExp(split[1], true, false)
-		if err != nil {
+		if err := p.jumpToLabel(split[1], split[2:]); err != nil {
 			return "", nil, false, err
 		}
-		i, ok := p.src.labels[p.curScene+"_"+strings.ToLower(lab)]
-		if !ok {
-			return "", nil, false, fmt.Errorf("no label %s in scene %s", strings.ToLower(lab), p.curScene)
-		}
-		p.idx = i
-		p.params, p.hasParams = split[2:], true
 	case has("*hide_reuse", "*disable_reuse"):
 		if strings.Contains(line, "#") {
 			return "", nil, false, fmt.Errorf("reuse command with an option outside a *choice")
@@ -462,4 +448,21 @@ func (p *Player) state() (text string, choices []string, isText bool, err error)
 		return "", nil, false, err
 	}
 	return "", nil, false, nil
+}
+
+// jumpToLabel moves to the label that expression lab names in the current scene, with params
+// as the *params of the gosub or goto.
+func (p *Player) jumpToLabel(lab string, params []string) error {
+	name, err := p.processExp(lab, true, false)
+	if err != nil {
+		return err
+	}
+	name = strings.ToLower(name)
+	i, ok := p.src.labels[p.curScene+"_"+name]
+	if !ok {
+		return fmt.Errorf("no label %s in scene %s", name, p.curScene)
+	}
+	p.idx = i
+	p.params, p.hasParams = params, true
+	return nil
 }

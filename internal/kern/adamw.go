@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"sync"
 	"sync/atomic"
 )
 
@@ -174,46 +173,40 @@ func spans(lens []int) []span {
 	return w
 }
 
-// runSpans calls fn on every work item, over up to workers goroutines that
+// runSpans calls fn on every work item, on up to workers goroutines of the worker pool that
 // take items in turn, and returns the sum of fn's results in work-list order
 // (deterministic). total is the number of elements, to run small jobs inline.
 func runSpans(workers int, w []span, total int, fn func(s span) float64) float64 {
-	sums := make([]float64, len(w))
+	t := &spanTask{w: w, fn: fn, sums: make([]float64, len(w))}
 	workers = min(workers, len(w))
 	if total <= 2*adamwChunk {
 		workers = 1
 	}
-	if workers <= 1 {
-		for i, s := range w {
-			sums[i] = fn(s)
-		}
-	} else {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		work := func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(w) {
-					return
-				}
-				sums[i] = fn(w[i])
-			}
-		}
-		wg.Add(workers - 1)
-		for k := 1; k < workers; k++ {
-			go func() {
-				defer wg.Done()
-				work()
-			}()
-		}
-		work()
-		wg.Wait()
-	}
+	runWorkers(t, workers, &t.join)
 	var s float64
-	for _, x := range sums {
+	for _, x := range t.sums {
 		s += x
 	}
 	return s
+}
+
+// spanTask is a runSpans call: every worker claims the next item until none is left.
+type spanTask struct {
+	w    []span
+	fn   func(s span) float64
+	sums []float64
+	next atomic.Int64
+	join join
+}
+
+func (t *spanTask) work(int) {
+	for {
+		i := int(t.next.Add(1) - 1)
+		if i >= len(t.w) {
+			return
+		}
+		t.sums[i] = t.fn(t.w[i])
+	}
 }
 
 // StepTensors applies one AdamW update (as Step, element for element bit-identical) to

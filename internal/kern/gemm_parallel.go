@@ -72,15 +72,16 @@ func runWorkers(t parTask, workers int, j *join) {
 	// Wait for the workers, running steps still queued meanwhile (ours or another caller's):
 	// a step never waits in the channel for a worker that is itself waiting, so kernels may
 	// nest (a ParallelFor body calling a parallel GEMM) without deadlock.
-	start := time.Now()
-	for i := 1; j.left.Load() > 0; i++ {
-		select {
-		case msg := <-ch:
-			msg.run()
-			continue
-		default:
-		}
-		if i%64 == 0 && time.Since(start) > spinWait && len(ch) == 0 {
+	for j.left.Load() > 0 {
+		spin(func() bool {
+			select {
+			case msg := <-ch:
+				msg.run()
+			default:
+			}
+			return j.left.Load() == 0
+		})
+		if len(ch) == 0 {
 			break // our steps are running: block
 		}
 	}

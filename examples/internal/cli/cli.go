@@ -96,11 +96,8 @@ func (c Checkpoint) Load() (*score.Session, error) {
 // NewScorer is a scorer over m and tok with adapter a applied (nil: the base model), prompts
 // read through the chat template when chat is set, batch prompts per forward pass.
 func NewScorer(m *model.Model, tok *tokenize.Tokenizer, a *lora.Adapter, chat bool, batch int) (*score.ModelScorer, error) {
-	opts := score.Options{Chat: tokenize.Chat{Enabled: chat}, BatchSize: batch}
-	if a != nil { // a nil *lora.Adapter in the interface would not be a nil model.Adapter
-		opts.Adapter = a
-	}
-	return score.New(m, tok, opts)
+	// A nil *lora.Adapter is the base model.
+	return score.New(m, tok, score.Options{Chat: tokenize.Chat{Enabled: chat}, BatchSize: batch, Adapter: a})
 }
 
 // LoadInstrument reads the survey instrument a -instrument flag names: "builtin" for
