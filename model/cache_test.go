@@ -69,8 +69,7 @@ func requireRowsClose(t *testing.T, want, got []float32, msg string, args ...any
 func TestCacheContinuesPrefix(t *testing.T) {
 	ctx := context.Background()
 	for _, fx := range cacheFixtures {
-		m, err := Load(filepath.Join("..", "testdata", fx))
-		require.NoError(t, err)
+		m := loadModel(t, filepath.Join("..", "testdata", fx))
 		for _, tc := range []struct {
 			name    string
 			prefix  []int // prefix lengths per row
@@ -139,9 +138,7 @@ func TestCacheExpandAndSelect(t *testing.T) {
 	ctx := context.Background()
 	for _, fx := range cacheFixtures {
 		t.Run(fx, func(t *testing.T) {
-			m, err := Load(filepath.Join("..", "testdata", fx))
-			require.NoError(t, err)
-			defer m.Close()
+			m := loadModel(t, filepath.Join("..", "testdata", fx))
 			v := m.Config.VocabSize
 			prompts := randRows(1, v, 6, 2)
 			conts := randRows(2, v, 3, 1, 2, 3) // prompt 0: conts 0,1; prompt 1: conts 2,3
@@ -196,9 +193,7 @@ func TestCacheExpandAndSelect(t *testing.T) {
 }
 
 func TestCacheErrorsLeaveItUnchanged(t *testing.T) {
-	m, err := Load("../testdata/stories260k")
-	require.NoError(t, err)
-	defer m.Close()
+	m := loadModel(t, "../testdata/stories260k")
 	ctx := context.Background()
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
@@ -231,9 +226,7 @@ func TestCacheErrorsLeaveItUnchanged(t *testing.T) {
 	requireRowsClose(t, want[0][5], out.Row(0), "row 0 after a cancelled pass")
 	requireRowsClose(t, want[1][5], out.Row(1), "row 1 after a cancelled pass")
 
-	other, err := Load("../testdata/qwen3-tiny/model")
-	require.NoError(t, err)
-	defer other.Close()
+	other := loadModel(t, "../testdata/qwen3-tiny/model")
 	_, err = other.Forward(ctx, step, Options{Cache: &cache})
 	require.ErrorContains(t, err, "cache was filled by a model with 5 layers")
 }
@@ -241,9 +234,7 @@ func TestCacheErrorsLeaveItUnchanged(t *testing.T) {
 // Truncate keeps a prefix of the cache: continuing it with other tokens gives the logits of
 // full passes over prefix + those tokens.
 func TestCacheTruncate(t *testing.T) {
-	m, err := Load(filepath.Join("..", "testdata", "stories260k"))
-	require.NoError(t, err)
-	defer m.Close()
+	m := loadModel(t, filepath.Join("..", "testdata", "stories260k"))
 	ctx := context.Background()
 	rows := randRows(11, m.Config.VocabSize, 12)
 	var c Cache

@@ -81,8 +81,11 @@ type rawRope struct {
 }
 
 // LoadConfig reads and validates a config.json.
-func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+func LoadConfig(path string) (*Config, error) { return readConfig(os.ReadFile, path) }
+
+// readConfig reads the config.json at path with read and validates it.
+func readConfig(read func(path string) ([]byte, error), path string) (*Config, error) {
+	data, err := read(path)
 	if err != nil {
 		return nil, fmt.Errorf("model: config %s: %w", path, err)
 	}

@@ -67,9 +67,7 @@ func (fc forwardCase) run(ctx context.Context, m *Model) ([]float32, [][]float32
 // another batch, holding another pass's values) must not change any number, and concurrent
 // passes must not share it.
 func TestForwardPooledWorkspaces(t *testing.T) {
-	m, err := Load(filepath.Join("..", "testdata", "qwen3-tiny", "model"))
-	require.NoError(t, err)
-	defer m.Close()
+	m := loadModel(t, filepath.Join("..", "testdata", "qwen3-tiny", "model"))
 	v := m.Config.VocabSize
 	last := func(b Batch) []int { return b.Last() }
 	cases := []forwardCase{
@@ -153,9 +151,7 @@ func TestForwardAllocatesOnlyItsOutput(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector drops sync.Pool items: allocation counts are not the steady state's")
 	}
-	m, err := Load(filepath.Join("..", "testdata", "qwen3-tiny", "model"))
-	require.NoError(t, err)
-	defer m.Close()
+	m := loadModel(t, filepath.Join("..", "testdata", "qwen3-tiny", "model"))
 	v := m.Config.VocabSize
 	b, err := NewBatch(randRows(3, v, 24, 32, 32, 20), 0)
 	require.NoError(t, err)

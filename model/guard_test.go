@@ -45,8 +45,7 @@ func waitForWriter(m *Model) {
 
 func TestForwardAfterCloseIsAnError(t *testing.T) {
 	ctx := context.Background()
-	m, err := Load("../testdata/llama-tiny/model")
-	require.NoError(t, err)
+	m := loadModel(t, "../testdata/llama-tiny/model")
 	b, err := NewBatch([][]int{{1, 5, 9}}, 0)
 	require.NoError(t, err)
 	_, err = m.Forward(ctx, b, Options{})
@@ -70,8 +69,7 @@ func TestForwardAfterCloseIsAnError(t *testing.T) {
 // without the Close, then the model is closed.
 func TestCloseWaitsForPassInFlight(t *testing.T) {
 	ctx := context.Background()
-	m, err := Load("../testdata/llama-tiny/model")
-	require.NoError(t, err)
+	m := loadModel(t, "../testdata/llama-tiny/model")
 	b, err := NewBatch([][]int{{1, 5, 9, 14}, {2, 7}}, 0)
 	require.NoError(t, err)
 	want, err := m.Forward(ctx, b, Options{})
@@ -109,9 +107,7 @@ func TestCloseWaitsForPassInFlight(t *testing.T) {
 // pass has been computed.
 func TestExclusiveWaitsForPasses(t *testing.T) {
 	ctx := context.Background()
-	m, err := Load("../testdata/stories260k")
-	require.NoError(t, err)
-	defer m.Close()
+	m := loadModel(t, "../testdata/stories260k")
 	b, err := NewBatch([][]int{{1, 5, 9}}, 0)
 	require.NoError(t, err)
 	base, err := m.Forward(ctx, b, Options{})
@@ -171,9 +167,7 @@ func (a checkedAdapter) CheckModel(*Config) error { return a.checkErr }
 // shapes, not a panic in the matrix product.
 func TestForwardRejectsAdapterOfAnotherShape(t *testing.T) {
 	ctx := context.Background()
-	m, err := Load("../testdata/stories260k")
-	require.NoError(t, err)
-	defer m.Close()
+	m := loadModel(t, "../testdata/stories260k")
 	s := m.Config.ProjShape(ProjQ)
 	out, in := s[0], s[1]
 	b, err := NewBatch([][]int{{1, 5, 9}}, 0)
@@ -224,9 +218,7 @@ func TestLoadFS(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			want, err := Load(tc.dir)
-			require.NoError(t, err)
-			defer want.Close()
+			want := loadModel(t, tc.dir)
 			got, err := tc.load()
 			require.NoError(t, err)
 			defer got.Close()
@@ -269,12 +261,9 @@ func TestParseGenerationConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, err := ParseGenerationConfig([]byte(tc.json))
-			if tc.err != "" {
-				require.ErrorContains(t, err, tc.err)
-				return
+			if requireErr(t, err, tc.err) {
+				require.Equal(t, tc.want, g)
 			}
-			require.NoError(t, err)
-			require.Equal(t, tc.want, g)
 		})
 	}
 }

@@ -148,9 +148,7 @@ func TestTruncatedAfterLoadInMemory(t *testing.T) {
 	stfile.ReadIntoMemory = true
 	defer func() { stfile.ReadIntoMemory = false }()
 	d := copyDir(t, llamaTiny)
-	m, err := Load(d)
-	require.NoError(t, err)
-	defer m.Close()
+	m := loadModel(t, d)
 	require.NoError(t, os.Truncate(filepath.Join(d, "model.safetensors"), 0))
 	require.NoError(t, m.CheckFinite()) // reads every weight
 }
@@ -167,9 +165,7 @@ func TestNonFiniteWeights(t *testing.T) {
 
 	d = copyDir(t, llamaTiny)
 	rewrite(t, d, func(ts map[string]Tensor) { ts["model.layers.0.mlp.down_proj.weight"].F32[5] = float32(math.Inf(-1)) })
-	m, err := Load(d)
-	require.NoError(t, err)
-	defer m.Close()
+	m := loadModel(t, d)
 	require.ErrorContains(t, m.CheckFinite(), "model.layers.0.mlp.down_proj.weight holds a non-finite value (-Inf at index 5)")
 	// The first forward pass that produces a non-finite logit names the tensor.
 	_, err = m.Forward(context.Background(), Batch{B: 1, T: 3, IDs: []int32{1, 2, 3}}, Options{})

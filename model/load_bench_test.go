@@ -2,7 +2,6 @@ package model
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,54 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/valora-go/valora/internal/stfile"
 )
-
-// writeBF16Checkpoint writes a bfloat16 checkpoint of shape c (Qwen3, tied embeddings) into
-// dir, with small deterministic weights.
-func writeBF16Checkpoint(tb testing.TB, dir string, c Config) {
-	tb.Helper()
-	var entries []stfile.Entry
-	seed := uint32(1)
-	fill := func(n int) []uint16 {
-		v := make([]uint16, n)
-		for i := range v {
-			seed ^= seed << 13
-			seed ^= seed >> 17
-			seed ^= seed << 5
-			v[i] = 0x3c00 | uint16(seed&0x7f) | uint16(seed>>31)<<15 // ±(0.0078..0.0156)
-		}
-		return v
-	}
-	ones := func(n int) []uint16 {
-		v := make([]uint16, n)
-		for i := range v {
-			v[i] = 0x3f80
-		}
-		return v
-	}
-	for _, s := range c.expected() {
-		e := stfile.Entry{Name: s.name, Shape: s.shape}
-		if len(s.shape) == 1 {
-			e.BF16 = ones(s.shape[0])
-		} else {
-			e.BF16 = fill(s.shape[0] * s.shape[1])
-		}
-		entries = append(entries, e)
-	}
-	if err := stfile.Write(filepath.Join(dir, "model.safetensors"), entries, map[string]string{"format": "pt"}); err != nil {
-		tb.Fatal(err)
-	}
-	cfg := map[string]any{"architectures": []string{"Qwen3ForCausalLM"}, "model_type": "qwen3", "vocab_size": c.VocabSize,
-		"hidden_size": c.HiddenSize, "intermediate_size": c.IntermediateSize, "num_hidden_layers": c.NumLayers,
-		"num_attention_heads": c.NumHeads, "num_key_value_heads": c.NumKVHeads, "head_dim": c.HeadDim,
-		"rms_norm_eps": c.RMSNormEps, "rope_theta": c.RopeTheta, "tie_word_embeddings": true, "torch_dtype": "bfloat16"}
-	raw, _ := json.Marshal(cfg)
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
-		tb.Fatal(err)
-	}
-}
 
 func rss(tb testing.TB) float64 {
 	raw, err := os.ReadFile("/proc/self/statm")
@@ -77,7 +29,9 @@ func rss(tb testing.TB) float64 {
 //	go test ./model -run '^$' -bench LoadQwen3 -benchtime 1x
 func BenchmarkLoadQwen3_06B_BF16(b *testing.B) {
 	dir := b.TempDir()
-	writeBF16Checkpoint(b, dir, Qwen3_0_6BConfig())
+	if _, err := WriteRandom(dir, Qwen3_0_6BConfig(), "bfloat16", 1); err != nil {
+		b.Fatal(err)
+	}
 	st, _ := os.Stat(filepath.Join(dir, "model.safetensors"))
 	runtime.GC()
 	before := rss(b)

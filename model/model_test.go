@@ -47,9 +47,7 @@ func TestParityWithTransformers(t *testing.T) {
 	for _, fx := range []string{"llama-tiny", "qwen3-tiny", "qwen3-sharded-rslora"} {
 		t.Run(fx, func(t *testing.T) {
 			dir := filepath.Join("..", "testdata", fx)
-			m, err := Load(filepath.Join(dir, "model"))
-			require.NoError(t, err)
-			defer m.Close()
+			m := loadModel(t, filepath.Join(dir, "model"))
 			g := goldens(t, filepath.Join(dir, "goldens.safetensors"))
 			b := idsBatch(t, g["input_ids"])
 			out, err := m.Forward(context.Background(), b, Options{Hidden: true})
@@ -110,6 +108,15 @@ type storiesGoldens struct {
 	} `json:"greedy_from_bos"`
 }
 
+// loadModel loads the checkpoint in dir, closed when the test ends.
+func loadModel(t testing.TB, dir string) *Model {
+	t.Helper()
+	m, err := Load(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
 func loadStoriesGoldens(t *testing.T) storiesGoldens {
 	t.Helper()
 	raw, err := os.ReadFile("../testdata/stories260k_goldens.json")
@@ -121,9 +128,7 @@ func loadStoriesGoldens(t *testing.T) storiesGoldens {
 }
 
 func TestStories260kLogitsAndGreedy(t *testing.T) {
-	m, err := Load("../testdata/stories260k")
-	require.NoError(t, err)
-	defer m.Close()
+	m := loadModel(t, "../testdata/stories260k")
 	g := goldens(t, "../testdata/stories260k_goldens.safetensors")
 	sg := loadStoriesGoldens(t)
 	for i, p := range sg.Prompts {
@@ -142,9 +147,7 @@ func TestStories260kLogitsAndGreedy(t *testing.T) {
 }
 
 func TestBatchesOfDifferentLengths(t *testing.T) {
-	m, err := Load("../testdata/stories260k")
-	require.NoError(t, err)
-	defer m.Close()
+	m := loadModel(t, "../testdata/stories260k")
 	sg := loadStoriesGoldens(t)
 	var rows [][]int
 	for _, p := range sg.Prompts {
@@ -164,9 +167,7 @@ func TestBatchesOfDifferentLengths(t *testing.T) {
 }
 
 func TestForwardRejectsBadBatches(t *testing.T) {
-	m, err := Load("../testdata/llama-tiny/model")
-	require.NoError(t, err)
-	defer m.Close()
+	m := loadModel(t, "../testdata/llama-tiny/model")
 	ctx := context.Background()
 	cases := []struct {
 		name string
@@ -188,6 +189,6 @@ func TestForwardRejectsBadBatches(t *testing.T) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	_, err = m.Forward(cctx, Batch{B: 1, T: 1, IDs: []int32{1}}, Options{})
+	_, err := m.Forward(cctx, Batch{B: 1, T: 1, IDs: []int32{1}}, Options{})
 	require.ErrorIs(t, err, context.Canceled)
 }

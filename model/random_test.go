@@ -47,9 +47,7 @@ func TestWriteRandomLoadsAsWritten(t *testing.T) {
 			reused, err := WriteRandom(dir, tc.c, tc.dtype, 7)
 			require.NoError(t, err)
 			require.False(t, reused)
-			m, err := Load(dir)
-			require.NoError(t, err)
-			defer m.Close()
+			m := loadModel(t, dir)
 			got := m.Config
 			want := tc.c
 			want.DType = tc.dtype

@@ -17,9 +17,7 @@ import (
 // output element on one goroutine in one order).
 func TestThreadsCap(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
-	m, err := Load(filepath.Join("..", "testdata", "qwen3-tiny", "model"))
-	require.NoError(t, err)
-	defer m.Close()
+	m := loadModel(t, filepath.Join("..", "testdata", "qwen3-tiny", "model"))
 	require.Equal(t, 0, m.Threads())
 	m.SetThreads(-2)
 	require.Equal(t, 0, m.Threads(), "a negative cap means no cap")

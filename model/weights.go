@@ -1,17 +1,10 @@
 package model
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path"
-	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/valora-go/valora/internal/kern"
 	"github.com/valora-go/valora/internal/stfile"
@@ -88,204 +81,6 @@ type Layer struct {
 	Proj      [NumProj]*Weight // the seven projections, [out, in]
 }
 
-// Model is a loaded checkpoint. Forward, Generate and CheckFinite may run concurrently: each
-// is a pass that holds the model's weights while it runs. Close waits for the passes in flight,
-// then releases the weights; passes after Close return an error wrapping ErrClosed. Exclusive
-// runs a change of the weights (lora's Merge and Unmerge) with no pass in flight.
-//
-// The exported weight fields are views into the mapped files: code that reads them directly
-// (package train) must not do so after Close, nor while an Exclusive change runs.
-type Model struct {
-	Config Config
-	Dir    string
-	Embed  *Weight // model.embed_tokens.weight [vocab, hidden]
-	Layers []Layer
-	Norm   []float32 // model.norm.weight [hidden]
-	LMHead *Weight   // lm_head.weight, or Embed when tied
-
-	rope  *kern.Rope
-	files []*stfile.File
-
-	// mu guards the weights against Close and Exclusive: a pass holds it for reading, Close and
-	// Exclusive for writing. sync.RWMutex keeps new passes back while a writer waits, so a
-	// stream of passes cannot starve Close or a merge.
-	mu     sync.RWMutex
-	closed bool
-
-	threads atomic.Int32 // SetThreads' cap (0: every processor)
-}
-
-// SetThreads caps the goroutines each pass of the model (Forward, Generate, and the training
-// steps of package train) runs its kernels on: n > 0 means at most n, 0 (the default) means
-// runtime.GOMAXPROCS. Options.Threads overrides it per call. It may be called at any time;
-// passes that have started keep the cap they started with. It sets nothing process-wide: two
-// models in one process can each have their own cap.
-func (m *Model) SetThreads(n int) { m.threads.Store(int32(max(n, 0))) }
-
-// Threads returns the cap set by SetThreads (0: every processor).
-func (m *Model) Threads() int { return int(m.threads.Load()) }
-
-// threadsFor is the kernel cap of a pass that asks for n threads (0: the model's cap).
-func (m *Model) threadsFor(n int) kern.Threads {
-	if n > 0 {
-		return kern.Threads(n)
-	}
-	return kern.Threads(m.threads.Load())
-}
-
-// ErrClosed is returned (wrapped) by a pass or an Exclusive change on a closed Model.
-var ErrClosed = errors.New("model is closed")
-
-// Close waits for the passes in flight (Forward, Generate, CheckFinite) and for a running
-// Exclusive change to end, then releases the mapped weight files. Passes started after Close
-// return an error wrapping ErrClosed. Closing a closed model does nothing and returns nil.
-func (m *Model) Close() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil
-	}
-	m.closed = true
-	var errs []error
-	for _, f := range m.files {
-		errs = append(errs, f.Close())
-	}
-	m.files = nil
-	return errors.Join(errs...)
-}
-
-// enter starts a pass (op names it in the error): it fails with ErrClosed after Close and
-// waits while an Exclusive change runs. Every successful enter is paired with a leave. A pass
-// never enters twice (a waiting writer would deadlock it): passes call the unguarded helpers.
-func (m *Model) enter(op string) error {
-	m.mu.RLock()
-	if m.closed {
-		m.mu.RUnlock()
-		return fmt.Errorf("model: %s: %s: %w", m.Dir, op, ErrClosed)
-	}
-	return nil
-}
-
-// leave ends a pass started by enter.
-func (m *Model) leave() { m.mu.RUnlock() }
-
-// Exclusive runs fn while no pass runs on m: it waits for the passes in flight to end and
-// holds new ones back (they wait, they do not fail) until fn returns, and returns fn's error.
-// It is how the weights are changed under concurrent users (lora.Adapter.Merge and Unmerge use
-// it). After Close it returns an error wrapping ErrClosed without calling fn. fn must not call
-// Forward, Generate, CheckFinite, Close or Exclusive on m (they would wait for fn forever).
-//
-// Passes exclude a change only while each runs: a change between two passes that continue one
-// Cache, or between the batches of a scorer, is seen by the later ones only.
-func (m *Model) Exclusive(fn func() error) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return fmt.Errorf("model: %s: exclusive change: %w", m.Dir, ErrClosed)
-	}
-	return fn()
-}
-
-// Load reads config.json and the safetensors weights (single file or sharded) from dir. The
-// weight files are memory-mapped (copy-on-write): see LoadFS for weights read into memory.
-func Load(dir string) (*Model, error) {
-	return load(dirSource(dir))
-}
-
-// LoadFS reads a checkpoint from the directory dir of fsys ("." for its root): config.json and
-// model.safetensors, or the shards model.safetensors.index.json names. The weight files are
-// read into memory, not mapped, so that checkpoints can come from an embed.FS, an archive or an
-// object store; they then take their size in memory. Load maps a directory's files instead.
-func LoadFS(fsys fs.FS, dir string) (*Model, error) {
-	return load(fsSource(fsys, dir))
-}
-
-// source is where a checkpoint's files come from: a directory (mapped) or an fs.FS (read).
-type source struct {
-	dir  string
-	join func(name string) string                // the path of a file of the checkpoint
-	read func(path string) ([]byte, error)       // a small file (config, index)
-	open func(path string) (*stfile.File, error) // a safetensors file
-}
-
-func dirSource(dir string) source {
-	return source{
-		dir:  dir,
-		join: func(name string) string { return filepath.Join(dir, name) },
-		read: os.ReadFile,
-		open: stfile.Open,
-	}
-}
-
-func fsSource(fsys fs.FS, dir string) source {
-	read := func(p string) ([]byte, error) { return fs.ReadFile(fsys, p) }
-	return source{
-		dir:  dir,
-		join: func(name string) string { return path.Join(dir, name) },
-		read: read,
-		open: func(p string) (*stfile.File, error) {
-			data, err := read(p)
-			if err != nil {
-				return nil, fmt.Errorf("safetensors %s: %w", p, err)
-			}
-			return stfile.Parse(p, data)
-		},
-	}
-}
-
-func load(src source) (*Model, error) {
-	dir := src.dir
-	cpath := src.join("config.json")
-	raw, err := src.read(cpath)
-	if err != nil {
-		return nil, fmt.Errorf("model: config %s: %w", cpath, err)
-	}
-	cfg, err := ParseConfig(raw)
-	if err != nil {
-		return nil, fmt.Errorf("model: config %s: %w", cpath, err)
-	}
-	files, err := openWeights(src)
-	if err != nil {
-		return nil, err
-	}
-	m := &Model{Config: *cfg, Dir: dir, files: files}
-	if err := m.bind(); err != nil {
-		m.Close()
-		return nil, fmt.Errorf("model: load %s: %w", dir, err)
-	}
-	if err := m.checkNorms(); err != nil {
-		m.Close()
-		return nil, err
-	}
-	if err := m.initRope(); err != nil {
-		m.Close()
-		return nil, fmt.Errorf("model: load %s: %w", dir, err)
-	}
-	return m, nil
-}
-
-// newRope returns the rotary embedding tables the config implies.
-func (c *Config) newRope() (*kern.Rope, error) {
-	r, err := kern.NewRope(c.HeadDim, c.RopeTheta, &kern.RopeScaling{
-		Type: c.Rope.Type, Factor: c.Rope.Factor, LowFreqFactor: c.Rope.LowFreqFactor,
-		HighFreqFactor: c.Rope.HighFreqFactor, OriginalMaxPositions: c.Rope.OriginalMaxPositions,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("rope: %w", err)
-	}
-	return r, nil
-}
-
-func (m *Model) initRope() error {
-	r, err := m.Config.newRope()
-	m.rope = r
-	return err
-}
-
-// Rope is the model's rotary embedding (for package train, which builds its own graph of the
-// same equations).
-func (m *Model) Rope() *Rope { return m.rope }
-
 // ProjShape is the [out, in] shape of projection p's weight.
 func (c *Config) ProjShape(p Proj) [2]int {
 	h, qd, kvd, inter := c.HiddenSize, c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim, c.IntermediateSize
@@ -305,71 +100,19 @@ func (c *Config) validateShape() error {
 	return nil
 }
 
-// openWeights opens model.safetensors, or every shard named by model.safetensors.index.json.
-func openWeights(src source) ([]*stfile.File, error) {
-	dir := src.dir
-	index := src.join("model.safetensors.index.json")
-	raw, err := src.read(index)
-	if errors.Is(err, fs.ErrNotExist) {
-		f, err := src.open(src.join("model.safetensors"))
-		if err != nil {
-			return nil, fmt.Errorf("model: load %s: %w", dir, err)
-		}
-		return []*stfile.File{f}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("model: load %s: %w", index, err)
-	}
-	var idx struct {
-		WeightMap map[string]string `json:"weight_map"`
-	}
-	if err := json.Unmarshal(raw, &idx); err != nil {
-		return nil, fmt.Errorf("model: load %s: invalid JSON: %w", index, err)
-	}
-	if len(idx.WeightMap) == 0 {
-		return nil, fmt.Errorf("model: load %s: weight_map is missing or empty", index)
-	}
-	shards := map[string]bool{}
-	for _, s := range idx.WeightMap {
-		if s == "" || filepath.Base(s) != s || path.Base(s) != s || s == "." || s == ".." {
-			return nil, fmt.Errorf("model: load %s: shard name %q is not a file name in %s", index, s, dir)
-		}
-		shards[s] = true
-	}
-	names := make([]string, 0, len(shards))
-	for s := range shards {
-		names = append(names, s)
-	}
-	sort.Strings(names)
-	var files []*stfile.File
-	byName := map[string]*stfile.File{}
-	closeAll := func() {
-		for _, o := range files {
-			o.Close()
-		}
-	}
-	for _, s := range names {
-		f, err := src.open(src.join(s))
-		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("model: load %s: shard named by model.safetensors.index.json: %w", dir, err)
-		}
-		files = append(files, f)
-		byName[s] = f
-	}
-	// The index must agree with the shards' contents.
-	for name, s := range idx.WeightMap {
-		if _, found := byName[s].Tensor(name); !found {
-			closeAll()
-			return nil, fmt.Errorf("model: load %s: index maps %s to %s, which does not contain it", dir, name, s)
-		}
-	}
-	return files, nil
-}
-
+// spec is a tensor a config implies: its name and shape.
 type spec struct {
 	name  string
 	shape []int
+}
+
+// numel is the number of values of the tensor.
+func (s spec) numel() int64 {
+	n := int64(1)
+	for _, d := range s.shape {
+		n *= int64(d)
+	}
+	return n
 }
 
 // expected lists every tensor the config implies, with its shape.
@@ -434,7 +177,7 @@ func (m *Model) bind() error {
 			missing = append(missing, s.name)
 			continue
 		}
-		if !equalShape(t.Shape, s.shape) {
+		if !slices.Equal(t.Shape, s.shape) {
 			problems = append(problems, fmt.Sprintf("%s has shape %v, config implies %v", s.name, t.Shape, s.shape))
 		}
 		switch t.DType {
@@ -450,7 +193,7 @@ func (m *Model) bind() error {
 		}
 		unexpected = append(unexpected, n)
 	}
-	sort.Strings(unexpected)
+	slices.Sort(unexpected)
 	var msgs []string
 	if len(missing) > 0 {
 		msgs = append(msgs, fmt.Sprintf("missing tensors: %s", list(missing)))
@@ -531,18 +274,6 @@ func toWeight(t stfile.Tensor) (*kern.Weight, error) {
 
 func ignorable(name string, tied bool) bool {
 	return (tied && name == "lm_head.weight") || strings.HasSuffix(name, ".rotary_emb.inv_freq")
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func list(names []string) string {

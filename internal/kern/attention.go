@@ -9,6 +9,11 @@ import (
 // heads Hq, key/value heads Hkv (Hq a multiple of Hkv) and head dimension D.
 type AttnShape struct{ B, T, Hq, Hkv, D int }
 
+// cached is s as the shape of a cached call without a past: T queries over their own T keys.
+func (s AttnShape) cached() CachedShape {
+	return CachedShape{B: s.B, Tq: s.T, Tk: s.T, Cap: s.T, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
+}
+
 type lenCheck struct {
 	name      string
 	got, want int
@@ -36,7 +41,7 @@ func (s AttnShape) check(name string, lens ...lenCheck) {
 // 1/sqrt(D)); the softmax is float32 with max subtraction. The work is matrix
 // products per batch row and query head (see attend).
 func (th Threads) Attention(out, q, k, v, probs []float32, mask []float32, s AttnShape, scale float32) {
-	th.attend(out, q, k, v, probs, mask, CachedShape{B: s.B, Tq: s.T, Tk: s.T, Cap: s.T, Hq: s.Hq, Hkv: s.Hkv, D: s.D}, scale)
+	th.attend(out, q, k, v, probs, mask, s.cached(), scale)
 }
 
 // AttentionBackward computes the gradients of Attention given dout
@@ -56,7 +61,7 @@ func (th Threads) AttentionBackward(dq, dk, dv, dout, q, k, v, probs []float32, 
 		lenCheck{"dk", len(dk), nkv}, lenCheck{"dv", len(dv), nkv}, lenCheck{"k", len(k), nkv}, lenCheck{"v", len(v), nkv},
 		lenCheck{"probs", len(probs), s.B * s.Hq * s.T * s.T})
 	// Every key is in the window: the cached backward with Tq == Tk == T.
-	th.AttentionCachedBackward(dq, dk, dv, dout, q, k, v, probs, CachedShape{B: s.B, Tq: s.T, Tk: s.T, Cap: s.T, Hq: s.Hq, Hkv: s.Hkv, D: s.D}, scale)
+	th.AttentionCachedBackward(dq, dk, dv, dout, q, k, v, probs, s.cached(), scale)
 }
 
 // attnBlock is the number of queries per causal block: scores and the probability-weighted

@@ -1,7 +1,7 @@
 package kern
 
 import (
-	"math"
+	"slices"
 	"testing"
 )
 
@@ -11,12 +11,10 @@ import (
 func BenchmarkAttention(b *testing.B) {
 	s := AttnShape{B: 4, T: 96, Hq: 16, Hkv: 8, D: 128}
 	rng := newRNG(10)
-	q := randSlice(rng, s.B*s.T*s.Hq*s.D)
-	k := randSlice(rng, s.B*s.T*s.Hkv*s.D)
-	v := randSlice(rng, s.B*s.T*s.Hkv*s.D)
+	q, k, v := randQKV(rng, s.cached())
 	out := make([]float32, len(q))
 	probs := make([]float32, s.B*s.Hq*s.T*s.T)
-	scale := float32(1 / math.Sqrt(float64(s.D)))
+	scale := invSqrt(s.D)
 	// Forward flops: Q·Kᵀ and P·V, full square (what the unblocked loops did).
 	fwd := 4 * float64(s.B*s.Hq*s.T*s.T*s.D)
 	b.Run("forward", func(b *testing.B) {
@@ -50,15 +48,10 @@ func BenchmarkAttentionCached(b *testing.B) {
 	} {
 		s := tc.s
 		rng := newRNG(13)
-		q := randSlice(rng, s.B*s.Tq*s.Hq*s.D)
-		k := randSlice(rng, s.B*s.slots()*s.Hkv*s.D)
-		v := randSlice(rng, s.B*s.slots()*s.Hkv*s.D)
-		mask := make([]float32, s.B*s.slots())
-		for i := range mask {
-			mask[i] = 1
-		}
+		q, k, v := randQKV(rng, s)
+		mask := slices.Repeat([]float32{1}, s.B*s.slots())
 		out := make([]float32, len(q))
-		scale := float32(1 / math.Sqrt(float64(s.D)))
+		scale := invSqrt(s.D)
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -3,6 +3,7 @@ package kern
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -49,58 +50,60 @@ func refAttentionCached(q, k, v []float64, mask []float32, s CachedShape, scale 
 	return out
 }
 
-func TestAttentionCached(t *testing.T) {
-	// mask rows are given for the Tk visible slots; slots beyond Tk (up to Cap) get NaN keys and
-	// values and a mask of 1, so reading them would show.
-	cases := []struct {
-		name string
-		s    CachedShape
-		mask [][]float32 // per row, Tk entries; nil: no mask
-	}{
-		{"no past", CachedShape{B: 2, Tq: 5, Tk: 5, Hq: 4, Hkv: 2, D: 8}, nil},
-		{"one new token", CachedShape{B: 2, Tq: 1, Tk: 6, Hq: 4, Hkv: 2, D: 8}, nil},
-		{"mha several new", CachedShape{B: 1, Tq: 3, Tk: 7, Hq: 3, Hkv: 3, D: 5}, nil},
-		{"mqa spare capacity", CachedShape{B: 2, Tq: 2, Tk: 5, Cap: 9, Hq: 4, Hkv: 1, D: 6}, nil},
-		{"gqa left-padded past", CachedShape{B: 3, Tq: 2, Tk: 6, Hq: 8, Hkv: 2, D: 7}, [][]float32{
-			{1, 1, 1, 1, 1, 1}, {0, 0, 1, 1, 1, 1}, {0, 0, 0, 1, 1, 1}}},
-		{"right-padded new tokens, spare capacity", CachedShape{B: 2, Tq: 3, Tk: 7, Cap: 10, Hq: 4, Hkv: 2, D: 8}, [][]float32{
-			{0, 1, 1, 1, 1, 0, 0}, {1, 1, 1, 1, 1, 1, 1}}},
-		{"query with no visible key", CachedShape{B: 1, Tq: 3, Tk: 4, Hq: 2, Hkv: 1, D: 4}, [][]float32{{0, 0, 1, 1}}},
+type cachedCase struct {
+	name string
+	s    CachedShape
+	mask maskFunc // over the Cap slots
+}
+
+// inputs draws random q, k and v for tc and builds its mask.
+func (tc cachedCase) inputs(rng *rand.Rand) (q, k, v, mask []float32) {
+	q, k, v = randQKV(rng, tc.s)
+	return q, k, v, tc.mask.build(tc.s.B, tc.s.slots())
+}
+
+// cachedCases are the calls checked against the float64 reference refAttentionCached, forward
+// and backward: with and without a past, padding and spare capacity. Masks give the Tk visible
+// slots of a row; maskRows makes the slots beyond Tk (up to Cap) 1.
+var cachedCases = []cachedCase{
+	{"no past", CachedShape{B: 2, Tq: 5, Tk: 5, Hq: 4, Hkv: 2, D: 8}, nil},
+	{"one new token", CachedShape{B: 2, Tq: 1, Tk: 6, Hq: 4, Hkv: 2, D: 8}, nil},
+	{"mha several new", CachedShape{B: 1, Tq: 3, Tk: 7, Hq: 3, Hkv: 3, D: 5}, nil},
+	{"mqa spare capacity", CachedShape{B: 2, Tq: 2, Tk: 5, Cap: 9, Hq: 4, Hkv: 1, D: 6}, nil},
+	{"gqa left-padded past", CachedShape{B: 3, Tq: 2, Tk: 6, Hq: 8, Hkv: 2, D: 7}, maskRows(
+		[]float32{1, 1, 1, 1, 1, 1}, []float32{0, 0, 1, 1, 1, 1}, []float32{0, 0, 0, 1, 1, 1})},
+	{"right-padded new tokens, spare capacity", CachedShape{B: 2, Tq: 3, Tk: 7, Cap: 10, Hq: 4, Hkv: 2, D: 8}, maskRows(
+		[]float32{0, 1, 1, 1, 1, 0, 0}, []float32{1, 1, 1, 1, 1, 1, 1})},
+	{"gqa padded prefix and rows, spare capacity", CachedShape{B: 3, Tq: 4, Tk: 9, Cap: 11, Hq: 4, Hkv: 2, D: 6}, maskRows(
+		[]float32{0, 1, 1, 1, 1, 1, 1, 1, 1}, []float32{0, 1, 1, 1, 1, 0, 0, 1, 1}, []float32{1, 1, 1, 1, 1, 0, 0, 0, 1})},
+	{"query with no visible key", CachedShape{B: 1, Tq: 3, Tk: 4, Hq: 2, Hkv: 1, D: 4}, maskRows([]float32{0, 0, 1, 1})},
+	{"long, several blocks", CachedShape{B: 1, Tq: 60, Tk: 110, Hq: 2, Hkv: 1, D: 4}, nil},
+}
+
+// spareNaN fills the key and value slots beyond Tk with NaN: reading them would show.
+func spareNaN(s CachedShape, k, v []float32) {
+	C, row := s.slots(), s.Hkv*s.D
+	for b := 0; b < s.B; b++ {
+		for i := (b*C + s.Tk) * row; i < (b+1)*C*row; i++ {
+			k[i], v[i] = float32(math.NaN()), float32(math.NaN())
+		}
 	}
+}
+
+func TestAttentionCached(t *testing.T) {
 	rng := newRNG(11)
-	for _, tc := range cases {
+	for _, tc := range cachedCases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := tc.s
-			C := s.slots()
-			q := randSlice(rng, s.B*s.Tq*s.Hq*s.D)
-			k := randSlice(rng, s.B*C*s.Hkv*s.D)
-			v := randSlice(rng, s.B*C*s.Hkv*s.D)
-			var mask []float32
-			if tc.mask != nil {
-				mask = make([]float32, s.B*C)
-				for b, row := range tc.mask {
-					require.Len(t, row, s.Tk)
-					copy(mask[b*C:], row)
-					for j := s.Tk; j < C; j++ {
-						mask[b*C+j] = 1
-					}
-				}
-			}
-			for b := 0; b < s.B; b++ {
-				for j := s.Tk; j < C; j++ {
-					for x := 0; x < s.Hkv*s.D; x++ {
-						k[(b*C+j)*s.Hkv*s.D+x] = float32(math.NaN())
-						v[(b*C+j)*s.Hkv*s.D+x] = float32(math.NaN())
-					}
-				}
-			}
-			scale := float32(1 / math.Sqrt(float64(s.D)))
+			q, k, v, mask := tc.inputs(rng)
+			spareNaN(s, k, v)
+			scale := invSqrt(s.D)
 			want := refAttentionCached(to64(q), to64(k), to64(v), mask, s, float64(scale))
 			out := randSlice(rng, len(q)) // garbage must be overwritten
 			AttentionCached(out, q, k, v, mask, s, scale)
 			requireClose(t, want, out, 1e-5, tc.name)
 
-			if s.Tq == s.Tk && C == s.Tk {
+			if s.Tq == s.Tk && s.slots() == s.Tk {
 				// Without a past it is exactly Attention.
 				plain := make([]float32, len(q))
 				Attention(plain, q, k, v, nil, mask, AttnShape{B: s.B, T: s.Tq, Hq: s.Hq, Hkv: s.Hkv, D: s.D}, scale)
@@ -119,9 +122,7 @@ func TestAttentionCached(t *testing.T) {
 func TestAttentionCachedMatchesAttentionRows(t *testing.T) {
 	rng := newRNG(12)
 	full := AttnShape{B: 2, T: 9, Hq: 4, Hkv: 2, D: 16}
-	q := randSlice(rng, full.B*full.T*full.Hq*full.D)
-	k := randSlice(rng, full.B*full.T*full.Hkv*full.D)
-	v := randSlice(rng, full.B*full.T*full.Hkv*full.D)
+	q, k, v := randQKV(rng, full.cached())
 	mask := leftPad(0, 3)(full.B, full.T)
 	scale := float32(0.25)
 	want := make([]float32, len(q))

@@ -2,49 +2,33 @@ package kern
 
 import (
 	"fmt"
-	"math"
+	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // TestAttentionCachedBackward checks the gradients of AttentionCachedTrain against finite
-// differences of the float64 reference, with and without padding, past keys and spare slots.
+// differences of the float64 reference, with and without padding, past keys and spare slots,
+// and over attnCases those of AttentionBackward, which without a past must agree bit for bit.
 func TestAttentionCachedBackward(t *testing.T) {
-	cases := []struct {
-		name string
-		s    CachedShape
-		mask [][]float32 // per row, Tk entries; nil: no mask
-	}{
-		{"no past", CachedShape{B: 2, Tq: 5, Tk: 5, Hq: 4, Hkv: 2, D: 8}, nil},
-		{"one new token", CachedShape{B: 2, Tq: 1, Tk: 6, Hq: 4, Hkv: 2, D: 8}, nil},
-		{"mha several new", CachedShape{B: 1, Tq: 3, Tk: 7, Hq: 3, Hkv: 3, D: 5}, nil},
-		{"gqa padded prefix and rows, spare capacity", CachedShape{B: 3, Tq: 4, Tk: 9, Cap: 11, Hq: 4, Hkv: 2, D: 6}, [][]float32{
-			{0, 1, 1, 1, 1, 1, 1, 1, 1}, {0, 1, 1, 1, 1, 0, 0, 1, 1}, {1, 1, 1, 1, 1, 0, 0, 0, 1}}},
-		{"long, several blocks", CachedShape{B: 1, Tq: 60, Tk: 110, Hq: 2, Hkv: 1, D: 4}, nil},
+	cases := slices.Clone(cachedCases)
+	for _, tc := range attnCases {
+		cases = append(cases, cachedCase{"full " + tc.name, tc.s.cached(), tc.mask})
 	}
 	rng := newRNG(17)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := tc.s
 			C := s.slots()
-			q32 := randSlice(rng, s.B*s.Tq*s.Hq*s.D)
-			k32 := randSlice(rng, s.B*C*s.Hkv*s.D)
-			v32 := randSlice(rng, s.B*C*s.Hkv*s.D)
+			q32, k32, v32, mask := tc.inputs(rng)
+			spareNaN(s, k32, v32)
 			r := randSlice(rng, len(q32))
-			var mask []float32
-			if tc.mask != nil {
-				mask = make([]float32, s.B*C)
-				for b, row := range tc.mask {
-					copy(mask[b*C:], row)
-				}
-			}
-			scale := float32(1 / math.Sqrt(float64(s.D)))
-			out := make([]float32, len(q32))
+			scale := invSqrt(s.D)
 			probs := make([]float32, s.B*s.Hq*s.Tq*s.Tk)
-			AttentionCachedTrain(out, q32, k32, v32, probs, mask, s, scale)
-			dq := randSlice(rng, len(q32))
-			dk := randSlice(rng, len(k32))
-			dv := randSlice(rng, len(v32))
-			spare := append([]float32(nil), dk...)
+			AttentionCachedTrain(make([]float32, len(q32)), q32, k32, v32, probs, mask, s, scale)
+			dq, dk, dv := randSlice(rng, len(q32)), randSlice(rng, len(k32)), randSlice(rng, len(v32))
+			spare := slices.Clone(dk)
 			AttentionCachedBackward(dq, dk, dv, r, q32, k32, v32, probs, s, scale)
 			for b := 0; b < s.B; b++ { // slots beyond Tk are left alone
 				for i := (b*C + s.Tk) * s.Hkv * s.D; i < (b+1)*C*s.Hkv*s.D; i++ {
@@ -53,16 +37,23 @@ func TestAttentionCachedBackward(t *testing.T) {
 					}
 				}
 			}
+			if s.Tq == C {
+				full := AttnShape{B: s.B, T: s.Tq, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
+				fq, fk, fv := randSlice(rng, len(q32)), randSlice(rng, len(k32)), randSlice(rng, len(v32))
+				AttentionBackward(fq, fk, fv, r, q32, k32, v32, probs, full, scale)
+				require.Equal(t, [][]float32{dq, dk, dv}, [][]float32{fq, fk, fv}, "AttentionBackward")
+			}
 			if s.Tq*s.Tk > 1000 { // finite differences too slow: compare with AttentionBackward below
 				return
 			}
 			q, k, v := to64(q32), to64(k32), to64(v32)
 			loss := func() float64 { return dot64(refAttentionCached(q, k, v, mask, s, float64(scale)), to64(r)) }
 			requireClose(t, numGrad(q, loss), dq, 1e-4, "dq")
+			wdk, wdv := numGrad(k, loss), numGrad(v, loss)
 			for b := 0; b < s.B; b++ { // the first Tk slots only
 				lo, hi := b*C*s.Hkv*s.D, (b*C+s.Tk)*s.Hkv*s.D
-				requireClose(t, numGrad(k, loss)[lo:hi], dk[lo:hi], 1e-4, fmt.Sprintf("dk row %d", b))
-				requireClose(t, numGrad(v, loss)[lo:hi], dv[lo:hi], 1e-4, fmt.Sprintf("dv row %d", b))
+				requireClose(t, wdk[lo:hi], dk[lo:hi], 1e-4, fmt.Sprintf("dk row %d", b))
+				requireClose(t, wdv[lo:hi], dv[lo:hi], 1e-4, fmt.Sprintf("dv row %d", b))
 			}
 		})
 	}

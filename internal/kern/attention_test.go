@@ -1,8 +1,8 @@
 package kern
 
 import (
-	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -49,18 +49,24 @@ func refAttention(q, k, v []float64, mask []float32, s AttnShape, scale float64)
 	return out, probs
 }
 
-type attnCase struct {
-	name string
-	s    AttnShape
-	mask func(B, T int) []float32
+// maskFunc builds a [B,T] mask, 1 for a real token and 0 for padding; a nil maskFunc means
+// no mask.
+type maskFunc func(B, T int) []float32
+
+func (f maskFunc) build(B, T int) []float32 {
+	if f == nil {
+		return nil
+	}
+	return f(B, T)
 }
 
-func leftPad(pads ...int) func(B, T int) []float32 {
+// maskBy builds a mask whose row b keeps position j iff keep(j, rows[b%len(rows)]).
+func maskBy[R any](rows []R, keep func(j int, row R) bool) maskFunc {
 	return func(B, T int) []float32 {
 		m := make([]float32, B*T)
 		for b := 0; b < B; b++ {
 			for j := 0; j < T; j++ {
-				if j >= pads[b%len(pads)] {
+				if keep(j, rows[b%len(rows)]) {
 					m[b*T+j] = 1
 				}
 			}
@@ -69,17 +75,40 @@ func leftPad(pads ...int) func(B, T int) []float32 {
 	}
 }
 
-func rightPad(lens ...int) func(B, T int) []float32 {
-	return func(B, T int) []float32 {
-		m := make([]float32, B*T)
-		for b := 0; b < B; b++ {
-			for j := 0; j < lens[b%len(lens)]; j++ {
-				m[b*T+j] = 1
-			}
-		}
-		return m
-	}
+// leftPad masks the first pads[b%len(pads)] positions of row b.
+func leftPad(pads ...int) maskFunc { return maskBy(pads, func(j, pad int) bool { return j >= pad }) }
+
+// rightPad keeps the first lens[b%len(lens)] positions of row b.
+func rightPad(lens ...int) maskFunc { return maskBy(lens, func(j, n int) bool { return j < n }) }
+
+// maskRows makes row b of the mask rows[b%len(rows)], followed by ones.
+func maskRows(rows ...[]float32) maskFunc {
+	return maskBy(rows, func(j int, row []float32) bool { return j >= len(row) || row[j] != 0 })
 }
+
+type attnCase struct {
+	name string
+	s    AttnShape
+	mask maskFunc
+}
+
+// inputs draws random q, k and v for tc and builds its mask.
+func (tc attnCase) inputs(rng *rand.Rand) (q, k, v, mask []float32) {
+	q, k, v = randQKV(rng, tc.s.cached())
+	return q, k, v, tc.mask.build(tc.s.B, tc.s.T)
+}
+
+// randQKV draws random queries [B,Tq,Hq,D] and keys and values [B,Cap,Hkv,D] for s.
+func randQKV(rng *rand.Rand, s CachedShape) (q, k, v []float32) {
+	nkv := s.B * s.slots() * s.Hkv * s.D
+	q = randSlice(rng, s.B*s.Tq*s.Hq*s.D)
+	k = randSlice(rng, nkv)
+	v = randSlice(rng, nkv)
+	return q, k, v
+}
+
+// invSqrt is the usual attention scale 1/sqrt(D).
+func invSqrt(D int) float32 { return float32(1 / math.Sqrt(float64(D))) }
 
 var attnCases = []attnCase{
 	{"single", AttnShape{1, 1, 1, 1, 4}, nil},
@@ -96,14 +125,8 @@ func TestAttention(t *testing.T) {
 	rng := newRNG(8)
 	for _, tc := range attnCases {
 		s := tc.s
-		q := randSlice(rng, s.B*s.T*s.Hq*s.D)
-		k := randSlice(rng, s.B*s.T*s.Hkv*s.D)
-		v := randSlice(rng, s.B*s.T*s.Hkv*s.D)
-		var mask []float32
-		if tc.mask != nil {
-			mask = tc.mask(s.B, s.T)
-		}
-		scale := float32(1 / math.Sqrt(float64(s.D)))
+		q, k, v, mask := tc.inputs(rng)
+		scale := invSqrt(s.D)
 		wantOut, wantP := refAttention(to64(q), to64(k), to64(v), mask, s, float64(scale))
 		out := randSlice(rng, len(q)) // garbage must be overwritten
 		probs := randSlice(rng, s.B*s.Hq*s.T*s.T)
@@ -126,38 +149,6 @@ func TestAttention(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-
-func TestAttentionBackward(t *testing.T) {
-	rng := newRNG(9)
-	for _, tc := range attnCases {
-		s := tc.s
-		q32 := randSlice(rng, s.B*s.T*s.Hq*s.D)
-		k32 := randSlice(rng, s.B*s.T*s.Hkv*s.D)
-		v32 := randSlice(rng, s.B*s.T*s.Hkv*s.D)
-		r := randSlice(rng, len(q32))
-		var mask []float32
-		if tc.mask != nil {
-			mask = tc.mask(s.B, s.T)
-		}
-		scale := float32(1 / math.Sqrt(float64(s.D)))
-		out := make([]float32, len(q32))
-		probs := make([]float32, s.B*s.Hq*s.T*s.T)
-		Attention(out, q32, k32, v32, probs, mask, s, scale)
-		dq := randSlice(rng, len(q32))
-		dk := randSlice(rng, len(k32))
-		dv := randSlice(rng, len(v32))
-		AttentionBackward(dq, dk, dv, r, q32, k32, v32, probs, s, scale)
-
-		q, k, v := to64(q32), to64(k32), to64(v32)
-		loss := func() float64 {
-			o, _ := refAttention(q, k, v, mask, s, float64(scale))
-			return dot64(o, to64(r))
-		}
-		requireClose(t, numGrad(q, loss), dq, 1e-4, fmt.Sprintf("%s dq", tc.name))
-		requireClose(t, numGrad(k, loss), dk, 1e-4, fmt.Sprintf("%s dk", tc.name))
-		requireClose(t, numGrad(v, loss), dv, 1e-4, fmt.Sprintf("%s dv", tc.name))
 	}
 }
 
@@ -268,21 +259,6 @@ func loopAttentionBackward(dq, dk, dv, dout, q, k, v, probs []float32, s AttnSha
 	}
 }
 
-// maskWith builds a [B,T] mask whose row b is rows[b%len(rows)](j) for each position j.
-func maskWith(rows ...func(j int) bool) func(B, T int) []float32 {
-	return func(B, T int) []float32 {
-		m := make([]float32, B*T)
-		for b := 0; b < B; b++ {
-			for j := 0; j < T; j++ {
-				if rows[b%len(rows)](j) {
-					m[b*T+j] = 1
-				}
-			}
-		}
-		return m
-	}
-}
-
 // loopTol bounds the difference between the matrix-product attention and the loops: they
 // differ by float32 summation order only (the products accumulate each score over D in one
 // chain where the loops used four), a few 1e-7 of the outputs' rms.
@@ -291,7 +267,7 @@ const loopTol = 5e-6
 // The matrix-product attention agrees with the loop implementation it replaced: forward,
 // probabilities and all three gradients, over shapes with one and several causal blocks.
 func TestAttentionMatchesLoops(t *testing.T) {
-	holes := maskWith(func(j int) bool { return j%3 != 1 }, func(j int) bool { return j >= 2 && j != 5 })
+	holes := maskRows([]float32{1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1}, []float32{0, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1})
 	cases := []attnCase{
 		{"one token", AttnShape{1, 1, 1, 1, 8}, nil},
 		{"mha", AttnShape{2, 7, 2, 2, 16}, nil},
@@ -308,18 +284,11 @@ func TestAttentionMatchesLoops(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := tc.s
-			q := randSlice(rng, s.B*s.T*s.Hq*s.D)
-			k := randSlice(rng, s.B*s.T*s.Hkv*s.D)
-			v := randSlice(rng, s.B*s.T*s.Hkv*s.D)
+			q, k, v, mask := tc.inputs(rng)
 			dout := randSlice(rng, len(q))
-			var mask []float32
-			if tc.mask != nil {
-				mask = tc.mask(s.B, s.T)
-			}
-			scale := float32(1 / math.Sqrt(float64(s.D)))
-			cs := CachedShape{B: s.B, Tq: s.T, Tk: s.T, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
+			scale := invSqrt(s.D)
 			wantOut, wantP := make([]float32, len(q)), make([]float32, s.B*s.Hq*s.T*s.T)
-			loopAttend(wantOut, q, k, v, wantP, mask, cs, scale)
+			loopAttend(wantOut, q, k, v, wantP, mask, s.cached(), scale)
 			out, probs := randSlice(rng, len(q)), randSlice(rng, len(wantP)) // garbage is overwritten
 			Attention(out, q, k, v, probs, mask, s, scale)
 			requireClose(t, to64(wantOut), out, loopTol, "out")
@@ -343,11 +312,7 @@ func TestAttentionMatchesLoops(t *testing.T) {
 
 // AttentionCached (and attend's probabilities with a past) agree with the loop implementation.
 func TestAttentionCachedMatchesLoops(t *testing.T) {
-	cases := []struct {
-		name string
-		s    CachedShape
-		mask func(B, T int) []float32 // over the Cap slots
-	}{
+	cases := []cachedCase{
 		{"decode one token", CachedShape{B: 3, Tq: 1, Tk: 20, Cap: 24, Hq: 4, Hkv: 2, D: 32}, leftPad(0, 4, 19)},
 		{"16 new of 112", CachedShape{B: 2, Tq: 16, Tk: 112, Hq: 4, Hkv: 2, D: 128}, nil},
 		{"left-padded past", CachedShape{B: 3, Tq: 5, Tk: 11, Cap: 16, Hq: 8, Hkv: 2, D: 8}, leftPad(0, 3, 9)},
@@ -360,15 +325,8 @@ func TestAttentionCachedMatchesLoops(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := tc.s
-			C := s.slots()
-			q := randSlice(rng, s.B*s.Tq*s.Hq*s.D)
-			k := randSlice(rng, s.B*C*s.Hkv*s.D)
-			v := randSlice(rng, s.B*C*s.Hkv*s.D)
-			var mask []float32
-			if tc.mask != nil {
-				mask = tc.mask(s.B, C)
-			}
-			scale := float32(1 / math.Sqrt(float64(s.D)))
+			q, k, v, mask := tc.inputs(rng)
+			scale := invSqrt(s.D)
 			want, wantP := make([]float32, len(q)), make([]float32, s.B*s.Hq*s.Tq*s.Tk)
 			loopAttend(want, q, k, v, wantP, mask, s, scale)
 			out := randSlice(rng, len(q))
@@ -385,9 +343,7 @@ func TestAttentionCachedMatchesLoops(t *testing.T) {
 // Attention's own scratch is pooled: apart from what the matrix products themselves allocate
 // and a constant for starting workers, a call does not allocate.
 func TestAttentionAllocations(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector drops sync.Pool items: allocation counts are not the steady state's")
-	}
+	skipUnderRace(t)
 	s := AttnShape{B: 2, T: attnBlock + 8, Hq: 4, Hkv: 2, D: 32}
 	cs := CachedShape{B: 2, Tq: 8, Tk: 40, Hq: 4, Hkv: 2, D: 32}
 	rng := newRNG(23)

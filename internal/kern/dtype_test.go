@@ -8,30 +8,66 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestBF16Conversions(t *testing.T) {
-	toF32 := []struct {
+// halfCodecs are the conversions of the two 16-bit formats.
+var halfCodecs = map[DType]struct {
+	widen  func(uint16) float32
+	narrow func(float32) uint16
+}{
+	BF16: {BF16ToF32, F32ToBF16},
+	F16:  {F16ToF32, F32ToF16},
+}
+
+// TestHalfToF32 checks widening, bit for bit (NaN: any NaN).
+func TestHalfToF32(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	nan := float32(math.NaN())
+	for _, tc := range []struct {
+		dt   DType
 		bits uint16
 		want float32
 	}{
-		{0x3f80, 1.0},
-		{0xc020, -2.5},
-		{0x0000, 0},
-		{0x0001, float32(math.Ldexp(1, -133))}, // smallest subnormal
-		{0x007f, float32(math.Ldexp(127, -133))},
-		{0x0080, float32(math.Ldexp(1, -126))}, // smallest normal
-		{0x7f7f, float32(math.Ldexp(255, 127-7))},
-		{0x7f80, float32(math.Inf(1))},
-		{0xff80, float32(math.Inf(-1))},
-	}
-	for _, tc := range toF32 {
-		assert.Equal(t, tc.want, BF16ToF32(tc.bits), "bits %#04x", tc.bits)
-	}
-	assert.True(t, math.IsNaN(float64(BF16ToF32(0x7fc0))))
-	assert.Equal(t, uint32(0x80000000), math.Float32bits(BF16ToF32(0x8000)), "negative zero")
+		{BF16, 0x3f80, 1.0},
+		{BF16, 0xc020, -2.5},
+		{BF16, 0x0000, 0},
+		{BF16, 0x8000, negZero},
+		{BF16, 0x0001, float32(math.Ldexp(1, -133))}, // smallest subnormal
+		{BF16, 0x007f, float32(math.Ldexp(127, -133))},
+		{BF16, 0x0080, float32(math.Ldexp(1, -126))}, // smallest normal
+		{BF16, 0x7f7f, float32(math.Ldexp(255, 127-7))},
+		{BF16, 0x7f80, float32(math.Inf(1))},
+		{BF16, 0xff80, float32(math.Inf(-1))},
+		{BF16, 0x7fc0, nan},
 
-	fromF32 := []struct {
+		{F16, 0x3c00, 1.0},
+		{F16, 0xc100, -2.5},
+		{F16, 0x8000, negZero},
+		{F16, 0x0001, float32(math.Ldexp(1, -24))}, // smallest subnormal
+		{F16, 0x0200, float32(math.Ldexp(1, -15))},
+		{F16, 0x03ff, float32(math.Ldexp(1023, -24))}, // largest subnormal
+		{F16, 0x0400, float32(math.Ldexp(1, -14))},    // smallest normal
+		{F16, 0x7bff, 65504},
+		{F16, 0x3555, float32(0.333251953125)},
+		{F16, 0x7c00, float32(math.Inf(1))},
+		{F16, 0xfc00, float32(math.Inf(-1))},
+		{F16, 0x8001, -float32(math.Ldexp(1, -24))},
+		{F16, 0x7e00, nan},
+		{F16, 0xfc01, nan},
+	} {
+		got := halfCodecs[tc.dt].widen(tc.bits)
+		if math.IsNaN(float64(tc.want)) {
+			assert.True(t, math.IsNaN(float64(got)), "%s bits %#04x: got %v, want NaN", tc.dt, tc.bits, got)
+		} else {
+			assert.Equal(t, math.Float32bits(tc.want), math.Float32bits(got), "%s bits %#04x: got %v, want %v", tc.dt, tc.bits, got, tc.want)
+		}
+	}
+}
+
+// TestF32ToHalf checks rounding to nearest even, overflow and NaN.
+func TestF32ToHalf(t *testing.T) {
+	// bfloat16 keeps the high half of the float32 bits: its cases are float32 bit patterns.
+	for _, tc := range []struct {
 		name string
-		in   uint32 // float32 bits
+		in   uint32
 		want uint16
 	}{
 		{"one", 0x3f800000, 0x3f80},
@@ -48,44 +84,10 @@ func TestBF16Conversions(t *testing.T) {
 		{"negative nan", 0xffc00000, 0x7fc0},
 		{"subnormal tie", 0x00018000, 0x0002},
 		{"-0", 0x80000000, 0x8000},
+	} {
+		assert.Equal(t, tc.want, F32ToBF16(math.Float32frombits(tc.in)), "bf16 %s", tc.name)
 	}
-	for _, tc := range fromF32 {
-		assert.Equal(t, tc.want, F32ToBF16(math.Float32frombits(tc.in)), tc.name)
-	}
-	for h := 0; h < 1<<16; h++ {
-		f := BF16ToF32(uint16(h))
-		if f != f {
-			continue
-		}
-		require.Equal(t, uint16(h), F32ToBF16(f), "round trip %#04x", h)
-	}
-}
-
-func TestF16Conversions(t *testing.T) {
-	toF32 := []struct {
-		bits uint16
-		want float32
-	}{
-		{0x3c00, 1.0},
-		{0xc100, -2.5},
-		{0x0001, float32(math.Ldexp(1, -24))}, // smallest subnormal
-		{0x0200, float32(math.Ldexp(1, -15))},
-		{0x03ff, float32(math.Ldexp(1023, -24))}, // largest subnormal
-		{0x0400, float32(math.Ldexp(1, -14))},    // smallest normal
-		{0x7bff, 65504},
-		{0x3555, float32(0.333251953125)},
-		{0x7c00, float32(math.Inf(1))},
-		{0xfc00, float32(math.Inf(-1))},
-		{0x8001, -float32(math.Ldexp(1, -24))},
-	}
-	for _, tc := range toF32 {
-		assert.Equal(t, tc.want, F16ToF32(tc.bits), "bits %#04x", tc.bits)
-	}
-	assert.True(t, math.IsNaN(float64(F16ToF32(0x7e00))))
-	assert.True(t, math.IsNaN(float64(F16ToF32(0xfc01))))
-	assert.Equal(t, uint32(0x80000000), math.Float32bits(F16ToF32(0x8000)), "negative zero")
-
-	fromF32 := []struct {
+	for _, tc := range []struct {
 		name string
 		in   float32
 		want uint16
@@ -105,17 +107,20 @@ func TestF16Conversions(t *testing.T) {
 		{"tiny", 1e-10, 0x0000},
 		{"inf", float32(math.Inf(1)), 0x7c00},
 		{"-inf", float32(math.Inf(-1)), 0xfc00},
+		{"nan", math.Float32frombits(0x7fc00000), 0x7e00},
+	} {
+		assert.Equal(t, tc.want, F32ToF16(tc.in), "f16 %s", tc.name)
 	}
-	for _, tc := range fromF32 {
-		assert.Equal(t, tc.want, F32ToF16(tc.in), tc.name)
-	}
-	assert.True(t, math.IsNaN(float64(F16ToF32(F32ToF16(float32(math.NaN()))))))
-	for h := 0; h < 1<<16; h++ {
-		f := F16ToF32(uint16(h))
-		if f != f {
-			continue
+}
+
+// TestHalfRoundTrip: every bit pattern but NaNs survives widening and narrowing.
+func TestHalfRoundTrip(t *testing.T) {
+	for dt, c := range halfCodecs {
+		for h := 0; h < 1<<16; h++ {
+			if f := c.widen(uint16(h)); !math.IsNaN(float64(f)) {
+				require.Equal(t, uint16(h), c.narrow(f), "%s round trip %#04x", dt, h)
+			}
 		}
-		require.Equal(t, uint16(h), F32ToF16(f), "round trip %#04x", h)
 	}
 }
 

@@ -325,9 +325,7 @@ func TestLinearUnknownDTypePanics(t *testing.T) {
 // TestGemmNoAllocs: Gemm and GemmSerial allocate nothing in steady state
 // (pooled packing buffers and task state, a pool of worker goroutines).
 func TestGemmNoAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector drops sync.Pool items: allocation counts are not the steady state's")
-	}
+	skipUnderRace(t)
 	if fastKernel == nil {
 		t.Skip("portable build: Gemm uses gonum")
 	}

@@ -10,7 +10,7 @@ import (
 
 // refLinearLoRA returns x·Wᵀ and x·Aᵀ in float64.
 func refLinearLoRA(x []float32, m int, w *Weight, a []float32, r int) (y, t []float64) {
-	wd := decoded(w)
+	wd := to64(decoded(w))
 	R, C := w.Rows, w.Cols
 	y, t = make([]float64, m*R), make([]float64, m*r)
 	for i := 0; i < m; i++ {
@@ -27,7 +27,7 @@ func refLinearLoRA(x []float32, m int, w *Weight, a []float32, r int) (y, t []fl
 
 // refLinearLoRABackward returns dy·W + su·A in float64.
 func refLinearLoRABackward(dy, su []float32, m int, w *Weight, a []float32, r int) []float64 {
-	wd := decoded(w)
+	wd := to64(decoded(w))
 	R, C := w.Rows, w.Cols
 	dx := make([]float64, m*C)
 	for i := 0; i < m; i++ {
@@ -43,6 +43,15 @@ func refLinearLoRABackward(dy, su []float32, m int, w *Weight, a []float32, r in
 		}
 	}
 	return dx
+}
+
+// plus returns base + add element-wise, in float64.
+func plus(base []float32, add []float64) []float64 {
+	sum := to64(base)
+	for i, v := range add {
+		sum[i] += v
+	}
+	return sum
 }
 
 func nanSlice(n int) []float32 {
@@ -83,10 +92,7 @@ func TestLinearLoRAStacked(t *testing.T) {
 				x := randSlice(rng, sh.m*sh.in)
 				wantY, wantT := refLinearLoRA(x, sh.m, w, a, sh.r)
 				y0 := randSlice(rng, sh.m*sh.out)
-				wantAcc := to64(y0)
-				for i, v := range wantY {
-					wantAcc[i] += v
-				}
+				wantAcc := plus(y0, wantY)
 				for _, par := range []int{1, 3} {
 					msg := fmt.Sprintf("%s %s m=%d out=%d in=%d r=%d workers=%d", name, dt, sh.m, sh.out, sh.in, sh.r, par)
 					y, tt := nanSlice(sh.m*sh.out), nanSlice(sh.m*sh.r)
@@ -127,10 +133,7 @@ func TestLinearLoRABackwardStacked(t *testing.T) {
 				su := randSlice(rng, sh.m*sh.r)
 				want := refLinearLoRABackward(dy, su, sh.m, w, a, sh.r)
 				dx0 := randSlice(rng, sh.m*sh.in)
-				wantAcc := to64(dx0)
-				for i, v := range want {
-					wantAcc[i] += v
-				}
+				wantAcc := plus(dx0, want)
 				for _, par := range []int{1, 3} {
 					msg := fmt.Sprintf("%s %s m=%d out=%d in=%d r=%d workers=%d", name, dt, sh.m, sh.out, sh.in, sh.r, par)
 					dx := nanSlice(sh.m * sh.in)
@@ -179,9 +182,7 @@ func TestLinearLoRAChecksLengths(t *testing.T) {
 // TestLinearLoRANoAllocs: the stacked products allocate nothing in steady
 // state.
 func TestLinearLoRANoAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector drops sync.Pool items: allocation counts are not the steady state's")
-	}
+	skipUnderRace(t)
 	if fastKernel == nil {
 		t.Skip("portable build: separate products")
 	}

@@ -120,15 +120,11 @@ func halfWeight(rng interface{ NormFloat64() float64 }, rows, cols int, dt DType
 	return w
 }
 
-// decoded returns the weight as float64 [Rows, Cols].
-func decoded(w *Weight) []float64 {
-	out := make([]float64, w.Rows*w.Cols)
-	row := make([]float32, w.Cols)
+// decoded returns the weight's values (exact in float32) as [Rows, Cols].
+func decoded(w *Weight) []float32 {
+	out := make([]float32, w.Rows*w.Cols)
 	for r := 0; r < w.Rows; r++ {
-		w.RowF32(r, row)
-		for c, v := range row {
-			out[r*w.Cols+c] = float64(v)
-		}
+		w.RowF32(r, out[r*w.Cols:(r+1)*w.Cols])
 	}
 	return out
 }
@@ -146,33 +142,13 @@ func TestLinear(t *testing.T) {
 			dx0 := randSlice(rng, sh.m*sh.cols)
 			for _, acc := range []bool{false, true} {
 				name := fmt.Sprintf("%s m=%d [%d,%d] acc=%v", dt, sh.m, sh.rows, sh.cols, acc)
-				want := make([]float64, sh.m*sh.rows)
-				for i := 0; i < sh.m; i++ {
-					for r := 0; r < sh.rows; r++ {
-						s := dot64(to64(x[i*sh.cols:(i+1)*sh.cols]), W[r*sh.cols:(r+1)*sh.cols])
-						if acc {
-							s += float64(y0[i*sh.rows+r])
-						}
-						want[i*sh.rows+r] = s
-					}
-				}
+				beta := float64(btoi(acc))
+				want := refGemm(false, true, sh.m, sh.rows, sh.cols, 1, x, sh.cols, W, sh.cols, beta, y0, sh.rows)
 				y := append([]float32(nil), y0...)
 				Linear(y, x, sh.m, w, acc)
 				requireClose(t, want, y, 1e-5, "linear "+name)
 
-				wantDx := make([]float64, sh.m*sh.cols)
-				for i := 0; i < sh.m; i++ {
-					for c := 0; c < sh.cols; c++ {
-						var s float64
-						for r := 0; r < sh.rows; r++ {
-							s += float64(dy[i*sh.rows+r]) * W[r*sh.cols+c]
-						}
-						if acc {
-							s += float64(dx0[i*sh.cols+c])
-						}
-						wantDx[i*sh.cols+c] = s
-					}
-				}
+				wantDx := refGemm(false, false, sh.m, sh.cols, sh.rows, 1, dy, sh.rows, W, sh.cols, beta, dx0, sh.cols)
 				dx := append([]float32(nil), dx0...)
 				LinearBackwardInput(dx, dy, sh.m, w, acc)
 				requireClose(t, wantDx, dx, 1e-5, "linear backward "+name)
@@ -188,7 +164,7 @@ func TestLinearBackwardInputGradient(t *testing.T) {
 	for _, dt := range []DType{F32, BF16} {
 		m, rows, cols := 3, 6, 5
 		w := halfWeight(rng, rows, cols, dt)
-		W := decoded(w)
+		W := to64(decoded(w))
 		x := to64(randSlice(rng, m*cols))
 		r := randSlice(rng, m*rows)
 		loss := func() float64 {

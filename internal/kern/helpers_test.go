@@ -10,6 +10,15 @@ import (
 
 func newRNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)) }
 
+// skipUnderRace skips an allocation count under the race detector, which drops sync.Pool items
+// at random: the counts would not be the steady state's.
+func skipUnderRace(t *testing.T) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("the race detector drops sync.Pool items: allocation counts are not the steady state's")
+	}
+}
+
 func to64(x []float32) []float64 {
 	y := make([]float64, len(x))
 	for i, v := range x {
