@@ -138,26 +138,20 @@ func archSetup() {
 		y = y[:len(x)]
 		axpyAVX2(alpha, &x[0], &y[0], len(x))
 	}
-	packT8F32 = func(src []float32, ld int, dst []float32, n8, ds int) {
-		checkT8(len(src), ld, len(dst), n8, ds)
-		packBT8F32(&src[0], ld, &dst[0], n8, ds)
-	}
-	packT8Half[BF16] = func(src []uint16, ld int, dst []float32, n8, ds int) {
-		checkT8(len(src), ld, len(dst), n8, ds)
-		packBT8BF16(&src[0], ld, &dst[0], n8, ds)
-	}
-	packN16Half[BF16] = func(src []uint16, ld int, dst []float32, kc, ds int) {
-		checkN16(len(src), ld, len(dst), kc, ds)
-		packBN16BF16(&src[0], ld, &dst[0], kc, ds)
-	}
+	packT8F32 = asmPacker(packBT8F32, checkT8)
+	packT8Half[BF16] = asmPacker(packBT8BF16, checkT8)
+	packN16Half[BF16] = asmPacker(packBN16BF16, checkN16)
 	if cpu.X86.HasF16C {
-		packT8Half[F16] = func(src []uint16, ld int, dst []float32, n8, ds int) {
-			checkT8(len(src), ld, len(dst), n8, ds)
-			packBT8F16(&src[0], ld, &dst[0], n8, ds)
-		}
-		packN16Half[F16] = func(src []uint16, ld int, dst []float32, kc, ds int) {
-			checkN16(len(src), ld, len(dst), kc, ds)
-			packBN16F16(&src[0], ld, &dst[0], kc, ds)
-		}
+		packT8Half[F16] = asmPacker(packBT8F16, checkT8)
+		packN16Half[F16] = asmPacker(packBN16F16, checkN16)
+	}
+}
+
+// asmPacker wraps an assembly packer (source element E) behind check, the
+// extents it touches.
+func asmPacker[E float32 | uint16](f func(src *E, ld int, dst *float32, n, ds int), check func(srcLen, ld, dstLen, n, ds int)) func(src []E, ld int, dst []float32, n, ds int) {
+	return func(src []E, ld int, dst []float32, n, ds int) {
+		check(len(src), ld, len(dst), n, ds)
+		f(&src[0], ld, &dst[0], n, ds)
 	}
 }

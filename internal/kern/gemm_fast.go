@@ -3,7 +3,6 @@ package kern
 import (
 	"fmt"
 	"math"
-	"sync"
 )
 
 // bMat is op(B) as stored: float32 (f32) or raw half-precision bits (half,
@@ -103,23 +102,6 @@ func decodeRows(w *Weight, r0, r1, c0, c1 int, dst []float32) {
 	}
 }
 
-// packPool holds the packed A and B panels of gemmBlocked (kept apart from
-// f32Pool so that small scratch does not evict the large panels).
-var packPool sync.Pool
-
-func getPack(n int) *f32Buf {
-	if v := packPool.Get(); v != nil {
-		b := v.(*f32Buf)
-		if cap(b.s) >= n {
-			b.s = b.s[:n]
-			return b
-		}
-	}
-	return &f32Buf{s: make([]float32, n)}
-}
-
-func putPack(b *f32Buf) { packPool.Put(b) }
-
 // gemmBlocked computes C = alpha·op(A)·op(B) + beta·C (shapes as in Gemm,
 // already checked) with the packed Gemm variant kn, over all processors when
 // parallel is set. beta == 0 ignores the old C. It allocates nothing in
@@ -157,7 +139,7 @@ func gemmBlockedSplit(kn *gemmKernel, transA bool, m, n, k int, alpha float32, a
 	nkb := (k + kn.kc - 1) / kn.kc
 	kcb := (k + nkb - 1) / nkb
 	ncMax := min((n+nr-1)/nr*nr, kn.nc)
-	bbuf := getPack(ncMax * kcb)
+	bbuf := packPool.get(ncMax * kcb)
 	for jc := 0; jc < n; jc += kn.nc {
 		nc := min(kn.nc, n-jc)
 		npan := (nc + nr - 1) / nr
@@ -196,7 +178,7 @@ func gemmBlockedSplit(kn *gemmKernel, transA bool, m, n, k int, alpha float32, a
 			}
 		}
 	}
-	putPack(bbuf)
+	packPool.put(bbuf)
 }
 
 // packBBlock packs column panels [jp0,jp1) of the op(B) block at columns
@@ -253,7 +235,7 @@ func (g *gemmBlock) run(ip0, ip1, jp0, jp1 int) {
 	np := ip1 - ip0
 	nchunks := (np + mcp - 1) / mcp
 	per := (np + nchunks - 1) / nchunks
-	abuf := getPack(per * mr * g.kc)
+	abuf := packPool.get(per * mr * g.kc)
 	tile := getF32(mr * g.kn.nr)
 	for ic := ip0; ic < ip1; ic += per {
 		icEnd := min(ip1, ic+per)
@@ -261,7 +243,7 @@ func (g *gemmBlock) run(ip0, ip1, jp0, jp1 int) {
 		g.tiles(ic, icEnd, jp0, jp1, abuf.s, tile.s)
 	}
 	putF32(tile)
-	putPack(abuf)
+	packPool.put(abuf)
 }
 
 // packA packs row panels [ic,icEnd) of op(A) (depth pc..pc+kc) into abuf.

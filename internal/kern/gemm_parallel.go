@@ -164,7 +164,7 @@ func (t *gemmTask) work(int) {
 		}
 	case taskColumns:
 		mr, nr := g.kn.mr, g.kn.nr
-		abuf := getPack(t.per * mr * g.kc)
+		abuf := packPool.get(t.per * mr * g.kc)
 		tile := getF32(mr * nr)
 		for b := range t.ctrs {
 			ctr := &t.ctrs[b]
@@ -183,10 +183,10 @@ func (t *gemmTask) work(int) {
 			}
 		}
 		putF32(tile)
-		putPack(abuf)
+		packPool.put(abuf)
 	case taskRows:
 		mr, nr := g.kn.mr, g.kn.nr
-		abuf := getPack((t.mpan + t.nch - 1) / t.nch * mr * g.kc)
+		abuf := packPool.get((t.mpan + t.nch - 1) / t.nch * mr * g.kc)
 		tile := getF32(mr * nr)
 		for {
 			c := int(t.next.Add(1)) - 1
@@ -198,7 +198,7 @@ func (t *gemmTask) work(int) {
 			g.tiles(i, iEnd, 0, t.npan, abuf.s, tile.s)
 		}
 		putF32(tile)
-		putPack(abuf)
+		packPool.put(abuf)
 	}
 }
 

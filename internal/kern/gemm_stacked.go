@@ -65,10 +65,7 @@ func linearLoRA(kn *gemmKernel, y, t, x []float32, m int, w *Weight, a []float32
 	if m == 0 {
 		return
 	}
-	var beta float32
-	if accumulate {
-		beta = 1
-	}
+	beta := betaOf(accumulate)
 	if stackable(kn, m, w) && R > 0 && r > 0 && C > 0 && R%kn.nr == 0 {
 		b := weightB(w, true)
 		b.f2, b.ld2, b.at, b.split = a, C, R, splitCols
@@ -89,10 +86,7 @@ func linearLoRABackwardInput(kn *gemmKernel, dx, dy, su []float32, m int, w *Wei
 	if m == 0 || C == 0 {
 		return
 	}
-	var beta float32
-	if accumulate {
-		beta = 1
-	}
+	beta := betaOf(accumulate)
 	if stackable(kn, m, w) && R > 0 && r > 0 {
 		b := weightB(w, false)
 		b.f2, b.ld2, b.at, b.split = a, C, R, splitRows

@@ -28,20 +28,7 @@ func tileRows(rows, cols int) int {
 func (th Threads) Linear(y, x []float32, m int, w *Weight, accumulate bool) {
 	R, C := w.Rows, w.Cols
 	checkLinear("linear", y, x, m, R, C, w)
-	var beta float32
-	if accumulate {
-		beta = 1
-	}
-	if m == 0 || R == 0 {
-		return
-	}
-	if w.DType == F32 {
-		th.Gemm(false, true, m, R, C, 1, x, C, w.F32, C, beta, y, R)
-		return
-	}
-	if fastKernel != nil && m >= fastMinM && (w.DType == BF16 || w.DType == F16) {
-		// Half-precision rows are decoded straight into the packed panels.
-		gemmBlocked(fastKernel, false, m, R, C, 1, x, C, bMat{half: w.Half, dt: w.DType, trans: true, ld: C}, beta, y, R, th.workers())
+	if m == 0 || R == 0 || th.linearDirect(true, y, x, m, w, accumulate) {
 		return
 	}
 	tr := tileRows(R, C)
@@ -74,9 +61,38 @@ func (th Threads) Linear(y, x []float32, m int, w *Weight, accumulate bool) {
 	for t := 0; t < ntiles; t++ {
 		r0, r1 := t*tr, min(R, (t+1)*tr)
 		th.decodeParallel(w, r0, r1, 0, C, buf.s)
-		th.Gemm(false, true, m, r1-r0, C, 1, x, C, buf.s, C, beta, y[r0:], R)
+		th.Gemm(false, true, m, r1-r0, C, 1, x, C, buf.s, C, betaOf(accumulate), y[r0:], R)
 	}
 	putF32(buf)
+}
+
+// betaOf is the Gemm beta of a product that overwrites (0) or accumulates (1).
+func betaOf(accumulate bool) float32 {
+	if accumulate {
+		return 1
+	}
+	return 0
+}
+
+// linearDirect computes Linear's out = in·Wᵀ (trans) or LinearBackwardInput's out = in·W
+// (out += when accumulate) straight from w's storage where it can: float32 weights through
+// Gemm, half precision through the packed driver, which decodes while it packs. It reports
+// false, having done nothing, when the caller must decode w tile by tile.
+func (th Threads) linearDirect(trans bool, out, in []float32, m int, w *Weight, accumulate bool) bool {
+	n, k := w.Cols, w.Rows
+	if trans {
+		n, k = k, n
+	}
+	beta := betaOf(accumulate)
+	switch {
+	case w.DType == F32:
+		th.Gemm(false, trans, m, n, k, 1, in, k, w.F32, w.Cols, beta, out, n)
+	case fastKernel != nil && m >= fastMinM && (w.DType == BF16 || w.DType == F16):
+		gemmBlocked(fastKernel, false, m, n, k, 1, in, k, bMat{half: w.Half, dt: w.DType, trans: trans, ld: w.Cols}, beta, out, n, th.workers())
+	default:
+		return false
+	}
+	return true
 }
 
 // LinearBackwardInput computes dx[m,w.Cols] = dy[m,w.Rows] · W (dx += when
@@ -84,21 +100,10 @@ func (th Threads) Linear(y, x []float32, m int, w *Weight, accumulate bool) {
 func (th Threads) LinearBackwardInput(dx, dy []float32, m int, w *Weight, accumulate bool) {
 	R, C := w.Rows, w.Cols
 	checkLinear("linear backward", dx, dy, m, C, R, w)
-	var beta float32
-	if accumulate {
-		beta = 1
-	}
-	if m == 0 || C == 0 {
+	if m == 0 || C == 0 || th.linearDirect(false, dx, dy, m, w, accumulate) {
 		return
 	}
-	if w.DType == F32 {
-		th.Gemm(false, false, m, C, R, 1, dy, R, w.F32, C, beta, dx, C)
-		return
-	}
-	if fastKernel != nil && m >= fastMinM && (w.DType == BF16 || w.DType == F16) {
-		gemmBlocked(fastKernel, false, m, C, R, 1, dy, R, bMat{half: w.Half, dt: w.DType, ld: C}, beta, dx, C, th.workers())
-		return
-	}
+	beta := betaOf(accumulate)
 	tr := tileRows(R, C)
 	buf := getF32(tr * C)
 	for r0 := 0; r0 < R; r0 += tr {

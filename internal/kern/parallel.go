@@ -40,14 +40,14 @@ func (t *forTask) work(w int) {
 	}
 }
 
-// f32Pool hands out float32 scratch slices; use getF32 / putF32.
-var f32Pool sync.Pool
+// f32Pool hands out float32 slices of at least a requested length, reused.
+type f32Pool struct{ p sync.Pool }
 
 type f32Buf struct{ s []float32 }
 
-// getF32 returns a scratch buffer of length n (contents undefined).
-func getF32(n int) *f32Buf {
-	if v := f32Pool.Get(); v != nil {
+// get returns a buffer of length n (contents undefined).
+func (p *f32Pool) get(n int) *f32Buf {
+	if v := p.p.Get(); v != nil {
 		b := v.(*f32Buf)
 		if cap(b.s) >= n {
 			b.s = b.s[:n]
@@ -57,4 +57,15 @@ func getF32(n int) *f32Buf {
 	return &f32Buf{s: make([]float32, n)}
 }
 
-func putF32(b *f32Buf) { f32Pool.Put(b) }
+func (p *f32Pool) put(b *f32Buf) { p.p.Put(b) }
+
+// scratchPool holds the kernels' scratch; packPool the packed A and B panels
+// of gemmBlocked (apart, so that small scratch does not evict the large
+// panels).
+var scratchPool, packPool f32Pool
+
+// getF32 returns a scratch buffer of length n (contents undefined); putF32
+// gives it back.
+func getF32(n int) *f32Buf { return scratchPool.get(n) }
+
+func putF32(b *f32Buf) { scratchPool.put(b) }
