@@ -31,13 +31,35 @@ func (st *loraState) keepT(o *base) {
 	}
 }
 
-type loraOp struct {
+// loraCommon is what the LoRA branch op and the fused adapted projection share: the step
+// state and the backward built by loraGrads (w nil: the branch alone).
+type loraCommon struct {
 	base
+	w  *kern.Weight
 	st *loraState
 }
 
+func (o *loraCommon) noBackward() { o.st.noGrad = true }
+
+func (o *loraCommon) release() { o.st.t, o.st.u = nil, nil }
+
+func (o *loraCommon) DiffWRT(int) []bool { return []bool{true, true, true} }
+
+func (o *loraCommon) SymDiff(inputs G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	return o.symDiffNeeded(inputs, out, grad, []bool{true, true, true})
+}
+
+// symDiffNeeded is SymDiff building only the gradients marked in need (nil for the others).
+func (o *loraCommon) symDiffNeeded(inputs G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
+	return loraGrads(o.name, o.st, o.w, inputs, grad, need)
+}
+
+// loraOp is the LoRA branch alone (its input may differ from the projection's, e.g. after
+// dropout).
+type loraOp struct{ loraCommon }
+
 func newLoRA(name string, out int, scale float32) *loraOp {
-	return &loraOp{newBase(name, 3, matFn3, rowsBy(out)), &loraState{scale: scale}}
+	return &loraOp{loraCommon{newBase(name, 3, matFn3, rowsBy(out)), nil, &loraState{scale: scale}}}
 }
 
 func (o *loraOp) Do(in ...G.Value) (G.Value, error) {
@@ -55,21 +77,6 @@ func (o *loraOp) Do(in ...G.Value) (G.Value, error) {
 	st.keepT(&o.base)
 	o.done(in)
 	return y, nil
-}
-
-func (o *loraOp) noBackward() { o.st.noGrad = true }
-
-func (o *loraOp) release() { o.st.t, o.st.u = nil, nil }
-
-func (o *loraOp) DiffWRT(int) []bool { return []bool{true, true, true} }
-
-func (o *loraOp) SymDiff(inputs G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	return o.symDiffNeeded(inputs, out, grad, []bool{true, true, true})
-}
-
-// symDiffNeeded is SymDiff building only the gradients marked in need (nil for the others).
-func (o *loraOp) symDiffNeeded(inputs G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
-	return loraGrads(o.name, o.st, nil, inputs, grad, need)
 }
 
 // loraGrads builds the backward ops of a LoRA branch (w nil) or of a fused adapted

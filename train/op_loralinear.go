@@ -15,14 +15,10 @@ import (
 // added into y. Backward, dx = [dy | scale·u] [W ; A] is one product over depth out + r (u = dy
 // B, computed once per step for dx and dA); dA = scale·uᵀ x, dB = scale·dyᵀ t. The adapter's
 // input must be the projection's (no dropout on it).
-type loraLinearOp struct {
-	base
-	w  *kern.Weight
-	st *loraState
-}
+type loraLinearOp struct{ loraCommon }
 
 func newLoRALinear(name string, w *kern.Weight, scale float32) *loraLinearOp {
-	return &loraLinearOp{newBase(name, 3, matFn3, rowsBy(w.Rows)), w, &loraState{scale: scale, scaledU: true}}
+	return &loraLinearOp{loraCommon{newBase(name, 3, matFn3, rowsBy(w.Rows)), w, &loraState{scale: scale, scaledU: true}}}
 }
 
 func (o *loraLinearOp) Do(in ...G.Value) (G.Value, error) {
@@ -44,19 +40,4 @@ func (o *loraLinearOp) Do(in ...G.Value) (G.Value, error) {
 	st.keepT(&o.base)
 	o.done(in)
 	return y, nil
-}
-
-func (o *loraLinearOp) noBackward() { o.st.noGrad = true }
-
-func (o *loraLinearOp) release() { o.st.t, o.st.u = nil, nil }
-
-func (o *loraLinearOp) DiffWRT(int) []bool { return []bool{true, true, true} }
-
-func (o *loraLinearOp) SymDiff(inputs G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	return o.symDiffNeeded(inputs, out, grad, []bool{true, true, true})
-}
-
-// symDiffNeeded is SymDiff building only the gradients marked in need (nil for the others).
-func (o *loraLinearOp) symDiffNeeded(inputs G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
-	return loraGrads(o.name, o.st, o.w, inputs, grad, need)
 }
