@@ -46,57 +46,23 @@ func RateGenerated(ctx context.Context, g score.Generator, in *Instrument, descs
 	if g == nil {
 		return nil, fmt.Errorf("survey: generated read-out: nil generator")
 	}
-	temp := opts.Temperature
-	if temp <= 0 {
-		temp = DefaultTemperature
-	}
-	maxNew := opts.MaxNewTokens
-	if maxNew <= 0 {
-		maxNew = DefaultMaxNewTokens
-	}
-	bs := opts.BatchSize
-	if bs <= 0 {
-		bs = DefaultRateBatch
-	}
-	vars := in.Variants(descs)
-	out := make([]Rating, 0, len(vars))
+	temp := positiveOr(opts.Temperature, DefaultTemperature)
+	maxNew := positiveOr(opts.MaxNewTokens, DefaultMaxNewTokens)
 	stop := func(reply string) bool { _, ok := FirstDigit(reply); return ok }
-	for start := 0; start < len(vars); start += bs {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("survey: generated read-out: %w", err)
-		}
-		end := min(start+bs, len(vars))
-		prompts := make([]score.Prompt, 0, end-start)
-		for _, v := range vars[start:end] {
-			p, err := in.Prompt(v, opts.Render)
-			if err != nil {
-				return nil, err
-			}
-			prompts = append(prompts, p)
-		}
-		replies, err := g.Generate(ctx, prompts, score.GenerateOptions{MaxTokens: maxNew, Temperature: temp,
-			Seed: opts.Seed, FirstIndex: start, Stop: stop})
-		if err != nil {
-			return nil, fmt.Errorf("survey: generated read-out: prompts %d..%d: %w", start, end-1, err)
-		}
-		if len(replies) != len(prompts) {
-			return nil, fmt.Errorf("survey: generated read-out: generator gave %d replies for %d prompts", len(replies), len(prompts))
-		}
-		for i, v := range vars[start:end] {
-			d := in.Descriptions[v.Description]
-			r := Rating{Variant: v, Value: d.Value, Level1: d.Level1, Split: d.Split, Reply: replies[i]}
-			if k, ok := FirstDigit(replies[i]); ok {
-				r.Rating = k
-			} else {
-				r.Missing = true
-			}
-			out = append(out, r)
-		}
-		if opts.Progress != nil {
-			opts.Progress(end, len(vars))
-		}
+	read := readOut{what: "generated read-out", source: "generator", batchSize: opts.BatchSize, render: opts.Render, progress: opts.Progress}
+	generate := func(prompts []score.Prompt, first int) ([]string, error) {
+		return g.Generate(ctx, prompts, score.GenerateOptions{MaxTokens: maxNew, Temperature: temp,
+			Seed: opts.Seed, FirstIndex: first, Stop: stop})
 	}
-	return out, nil
+	return readBatches(ctx, read, in, descs, generate, func(r *Rating, reply string) error {
+		r.Reply = reply
+		if k, ok := FirstDigit(reply); ok {
+			r.Rating = k
+		} else {
+			r.Missing = true
+		}
+		return nil
+	})
 }
 
 // CountMissing counts the ratings whose generated reply held no digit.

@@ -76,10 +76,7 @@ func Profile(ctx context.Context, s score.Scorer, in *Instrument, opts ProfileOp
 		res.Mode = ModeLogit
 	}
 	if res.Mode == ModeSampled {
-		res.Temperature = opts.Rate.Temperature
-		if res.Temperature <= 0 {
-			res.Temperature = DefaultTemperature
-		}
+		res.Temperature = positiveOr(opts.Rate.Temperature, DefaultTemperature)
 		res.Seed = opts.Rate.Seed
 	}
 	return res, nil

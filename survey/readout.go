@@ -115,67 +115,99 @@ func Rate(ctx context.Context, s score.Scorer, in *Instrument, descs []Descripti
 	if mode != ModeLogit && mode != ModeSampled {
 		return nil, fmt.Errorf("survey: rate: unknown mode %q (want logit or sampled)", mode)
 	}
-	temp := opts.Temperature
-	if temp <= 0 {
-		temp = DefaultTemperature
-	}
-	bs := opts.BatchSize
-	if bs <= 0 {
-		bs = DefaultRateBatch
-	}
+	temp := positiveOr(opts.Temperature, DefaultTemperature)
 	var rng *rand.Rand
 	if mode == ModeSampled {
 		rng = rand.New(rand.NewSource(opts.Seed))
 	}
 	cands := opts.Render.Candidates()
+	read := readOut{what: "rate", source: "scorer", batchSize: opts.BatchSize, render: opts.Render, progress: opts.Progress}
+	logProbs := func(prompts []score.Prompt, _ int) ([][]float64, error) {
+		cs := make([][]string, len(prompts))
+		for i := range cs {
+			cs[i] = cands
+		}
+		return s.LogProbs(ctx, prompts, cs)
+	}
+	return readBatches(ctx, read, in, descs, logProbs, func(r *Rating, lp []float64) error {
+		if len(lp) != 6 {
+			return fmt.Errorf("survey: rate: description %d variant %d: scorer gave %d log-probabilities, want 6", r.Description, r.Number, len(lp))
+		}
+		for k := range 6 {
+			if math.IsNaN(lp[k]) {
+				return fmt.Errorf("survey: rate: description %d variant %d: log-probability of %q is NaN", r.Description, r.Number, cands[k])
+			}
+			r.LogProbs[k] = lp[k]
+		}
+		r.Probs, r.Expected, r.Argmax = ReadDigits(r.LogProbs)
+		r.Rating = r.Argmax
+		if mode == ModeSampled {
+			r.Rating = SampleDigit(r.LogProbs, temp, rng)
+		}
+		return nil
+	})
+}
+
+// readOut is what the read-outs (Rate, RateGenerated) share: the variants of the descriptions
+// in batches of batchSize (DefaultRateBatch when <= 0), each batch's prompts rendered, the
+// context checked before a batch and progress reported after it.
+type readOut struct {
+	what      string // the read-out, in errors
+	source    string // what gives the results: scorer or generator
+	batchSize int
+	render    RenderOptions
+	progress  func(done, total int)
+}
+
+// readBatches reads every batch of the variants of descs: call gives one result per prompt
+// (first is the index of the batch's first variant), and rate fills in each variant's rating
+// (its variant, value, level-1 value and split already set) from its result.
+func readBatches[R any](ctx context.Context, o readOut, in *Instrument, descs []Description,
+	call func(prompts []score.Prompt, first int) ([]R, error), rate func(r *Rating, res R) error) ([]Rating, error) {
+	bs := positiveOr(o.batchSize, DefaultRateBatch)
 	vars := in.Variants(descs)
 	out := make([]Rating, 0, len(vars))
 	for start := 0; start < len(vars); start += bs {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("survey: rate: %w", err)
+			return nil, fmt.Errorf("survey: %s: %w", o.what, err)
 		}
-		end := min(start+bs, len(vars))
-		prompts := make([]score.Prompt, 0, end-start)
-		cs := make([][]string, 0, end-start)
-		for _, v := range vars[start:end] {
-			p, err := in.Prompt(v, opts.Render)
+		batch := vars[start:min(start+bs, len(vars))]
+		prompts := make([]score.Prompt, 0, len(batch))
+		for _, v := range batch {
+			p, err := in.Prompt(v, o.render)
 			if err != nil {
 				return nil, err
 			}
 			prompts = append(prompts, p)
-			cs = append(cs, cands)
 		}
-		lps, err := s.LogProbs(ctx, prompts, cs)
+		res, err := call(prompts, start)
 		if err != nil {
-			return nil, fmt.Errorf("survey: rate: prompts %d..%d: %w", start, end-1, err)
+			return nil, fmt.Errorf("survey: %s: prompts %d..%d: %w", o.what, start, start+len(batch)-1, err)
 		}
-		if len(lps) != len(prompts) {
-			return nil, fmt.Errorf("survey: rate: scorer gave %d results for %d prompts", len(lps), len(prompts))
+		if len(res) != len(prompts) {
+			return nil, fmt.Errorf("survey: %s: %s gave %d results for %d prompts", o.what, o.source, len(res), len(prompts))
 		}
-		for i, v := range vars[start:end] {
-			if len(lps[i]) != 6 {
-				return nil, fmt.Errorf("survey: rate: description %d variant %d: scorer gave %d log-probabilities, want 6", v.Description, v.Number, len(lps[i]))
-			}
+		for i, v := range batch {
 			d := in.Descriptions[v.Description]
 			r := Rating{Variant: v, Value: d.Value, Level1: d.Level1, Split: d.Split}
-			for k := range 6 {
-				if math.IsNaN(lps[i][k]) {
-					return nil, fmt.Errorf("survey: rate: description %d variant %d: log-probability of %q is NaN", v.Description, v.Number, cands[k])
-				}
-				r.LogProbs[k] = lps[i][k]
-			}
-			r.Probs, r.Expected, r.Argmax = ReadDigits(r.LogProbs)
-			r.Rating = r.Argmax
-			if mode == ModeSampled {
-				r.Rating = SampleDigit(r.LogProbs, temp, rng)
+			if err := rate(&r, res[i]); err != nil {
+				return nil, err
 			}
 			out = append(out, r)
 		}
-		if opts.Progress != nil {
-			opts.Progress(end, len(vars))
+		if o.progress != nil {
+			o.progress(start+len(batch), len(vars))
 		}
 	}
 	return out, nil
+}
+
+// positiveOr is v, or def when v is not positive (an option left at zero).
+func positiveOr[T int | float64](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // Vote returns the majority of ratings in 1..6: the most frequent; on a tie, the tied rating

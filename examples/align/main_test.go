@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/valora-go/valora/examples/internal/clitest"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/survey"
@@ -28,23 +27,19 @@ func TestAlignEndToEnd(t *testing.T) {
 	inst := filepath.Join(dir, "small.json")
 	require.NoError(t, survey.WriteFileAtomic(inst, small.WriteJSON))
 	out := filepath.Join(dir, "out")
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"-model", "../../testdata/stories260k", "-instrument", inst,
-		"-variants", "3", "-epochs", "1", "-rank", "4", "-alpha", "16", "-out", out}, &stdout, &stderr)
-	t.Log(stdout.String())
-	require.Equal(t, 0, code, stderr.String())
-	require.Contains(t, stdout.String(), "2. intervention power-minimisation: 60 training rows, 60 validation rows")
-	require.Regexp(t, `5\. games \(control -> tuned, 100 = random agent\): power.Σ [0-9.]+ -> [0-9.]+, utility.Σ .+`, stdout.String())
+	o := clitest.OK(t, run, "-model", "../../testdata/stories260k", "-instrument", inst,
+		"-variants", "3", "-epochs", "1", "-rank", "4", "-alpha", "16", "-out", out)
+	t.Log(o.Stdout)
+	require.Contains(t, o.Stdout, "2. intervention power-minimisation: 60 training rows, 60 validation rows")
+	require.Regexp(t, `5\. games \(control -> tuned, 100 = random agent\): power.Σ [0-9.]+ -> [0-9.]+, utility.Σ .+`, o.Stdout)
 
 	for _, f := range []string{"baseline/profile.json", "baseline/profile.png", "in_domain.json", "in_domain.md", "in_domain_expected.json",
 		"games.json", "games.md", "games.png", "tuned/adapter_config.json", "control/metrics.jsonl"} {
 		_, err := os.Stat(filepath.Join(out, f))
 		require.NoError(t, err, f)
 	}
-	raw, err := os.ReadFile(filepath.Join(out, "in_domain.json"))
-	require.NoError(t, err)
 	var r survey.InDomainResult
-	require.NoError(t, json.Unmarshal(raw, &r))
+	clitest.ReadJSON(t, filepath.Join(out, "in_domain.json"), &r)
 	require.Equal(t, 3*3, r.TargetPrompts) // Power_dominance, Power_resources, Face: 1 test description x 3 variants
 	require.Equal(t, 17*3, r.OtherPrompts)
 
@@ -68,15 +63,11 @@ func TestAlignPaperPreset(t *testing.T) {
 	aita := filepath.Join(dir, "aita.jsonl")
 	require.NoError(t, os.WriteFile(aita, []byte(posts.String()), 0o644))
 	out := filepath.Join(dir, "out")
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"-preset", "paper", "-model", "../../testdata/stories260k", "-instrument", "builtin",
-		"-subset", "1,1,3", "-variants", "3", "-epochs", "1", "-rank", "4", "-alpha", "16", "-aita", aita, "-out", out}, &stdout, &stderr)
-	t.Log(stdout.String())
-	require.Equal(t, 0, code, stderr.String())
-	require.Contains(t, stdout.String(), `settings (preset paper): {"preset":"paper"`)
+	o := clitest.OK(t, run, "-preset", "paper", "-model", "../../testdata/stories260k", "-instrument", "builtin",
+		"-subset", "1,1,3", "-variants", "3", "-epochs", "1", "-rank", "4", "-alpha", "16", "-aita", aita, "-out", out)
+	t.Log(o.Stdout)
+	require.Contains(t, o.Stdout, `settings (preset paper): {"preset":"paper"`)
 
-	raw, err := os.ReadFile(filepath.Join(out, "report.json"))
-	require.NoError(t, err)
 	var rep struct {
 		Model    string         `json:"model"`
 		Toy      bool           `json:"toy_model"`
@@ -134,7 +125,7 @@ func TestAlignPaperPreset(t *testing.T) {
 			Path string `json:"path"`
 		} `json:"figures"`
 	}
-	require.NoError(t, json.Unmarshal(raw, &rep))
+	clitest.ReadJSON(t, filepath.Join(out, "report.json"), &rep)
 	require.True(t, rep.Toy)
 	require.Contains(t, rep.Caveat, "toy")
 	for k, v := range map[string]any{"preset": "paper", "rank": 4.0, "alpha": 16.0, "lr": 1e-4, "warmup_ratio": 0.15, "batch": 16.0,
@@ -195,10 +186,8 @@ func TestAlignPrintConfig(t *testing.T) {
 			map[string]any{"instrument": "/data/kvs_data_new.json", "rank": 256.0, "schedule": "constant", "alpha": 512.0}},
 	}
 	for _, c := range cases {
-		var stdout, stderr bytes.Buffer
-		require.Equal(t, 0, run(context.Background(), append(c.args, "-print-config"), &stdout, &stderr), stderr.String())
 		var got map[string]any
-		require.NoError(t, json.Unmarshal(stdout.Bytes(), &got))
+		require.NoError(t, json.Unmarshal([]byte(clitest.OK(t, run, append(c.args, "-print-config")...).Stdout), &got))
 		for _, k := range []string{"preset", "instrument", "variants", "rank", "alpha", "dropout", "targets", "lr", "warmup_ratio", "batch",
 			"epochs", "patience", "min_delta", "schedule", "max_grad_norm", "readout", "temperature", "seeds", "games_sampling"} {
 			require.Contains(t, got, k)
@@ -225,9 +214,6 @@ func TestAlignBadInput(t *testing.T) {
 		{[]string{"-subset", "x"}, 2, "-subset"},
 	}
 	for _, c := range cases {
-		var stdout, stderr bytes.Buffer
-		args := append([]string{"-model", "../../testdata/stories260k", "-out", t.TempDir()}, c.args...)
-		require.Equal(t, c.code, run(context.Background(), args, &stdout, &stderr), c.args)
-		require.Contains(t, stderr.String(), c.want)
+		clitest.Fails(t, run, c.code, c.want, append([]string{"-model", "../../testdata/stories260k", "-out", t.TempDir()}, c.args...)...)
 	}
 }

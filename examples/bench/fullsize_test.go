@@ -2,29 +2,17 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/valora-go/valora/examples/internal/clitest"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 	"github.com/valora-go/valora/train"
 )
-
-// benchJSON runs the program and decodes its line.
-func benchJSON(t *testing.T, args ...string) (map[string]any, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
-	require.Equal(t, 0, code, stderr.String())
-	var res map[string]any
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
-	return res, stderr.String()
-}
 
 // -dtype bf16 runs the full-size presets' path at a small shape: a random bfloat16
 // checkpoint written to -scratch (then reused), loaded memory-mapped, the memory estimate
@@ -63,16 +51,12 @@ func TestBenchStopsWhenTrainingDoesNotFit(t *testing.T) {
 		{"-preset", "small", "-dtype", "bf16", "-scratch", dir, "-memory-limit", "0.05"},
 		{"-preset", "llama3.1-8b", "-scratch", dir, "-memory-limit", "12"},
 	} {
-		var stdout, stderr bytes.Buffer
-		require.Equal(t, 1, run(context.Background(), args, &stdout, &stderr), "%v", args)
-		require.Empty(t, stdout.String())
-		require.Contains(t, stderr.String(), "train: training needs about")
+		require.Empty(t, clitest.Fails(t, run, 1, "train: training needs about", args...).Stdout)
 		_, err := os.Stat(filepath.Join(dir, "config.json"))
 		require.True(t, os.IsNotExist(err), "nothing written")
 	}
-	var stdout, stderr bytes.Buffer
-	require.Equal(t, 1, run(context.Background(), []string{"-preset", "qwen3-8b", "-dtype", "f32", "-memory-limit", "20"}, &stdout, &stderr))
-	require.Contains(t, stderr.String(), "-dtype bf16", "float32 weights of 8B do not fit: the message says what does")
+	// float32 weights of 8B do not fit: the message says what does.
+	clitest.Fails(t, run, 1, "-dtype bf16", "-preset", "qwen3-8b", "-dtype", "f32", "-memory-limit", "20")
 }
 
 // The full-size presets are the published configs, valid as config.json, and fit a 22 GiB

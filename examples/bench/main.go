@@ -93,19 +93,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	res, err := bench(ctx, o, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "bench: %v\n", err)
-		return 1
+		return cli.Status(stderr, "bench", err)
 	}
 	line, err := json.Marshal(res)
 	if err != nil {
-		fmt.Fprintf(stderr, "bench: encoding the result: %v\n", err)
-		return 1
+		return cli.Status(stderr, "bench", fmt.Errorf("encoding the result: %w", err))
 	}
-	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
-		fmt.Fprintf(stderr, "bench: %v\n", err)
-		return 1
-	}
-	return 0
+	_, err = fmt.Fprintf(stdout, "%s\n", line)
+	return cli.Status(stderr, "bench", err)
 }
 
 // parse reads the flags. code is -1 when the benchmark should run, else the exit status (0 for

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -11,18 +9,23 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/valora-go/valora/examples/internal/clitest"
 	"github.com/valora-go/valora/model"
 )
 
-func TestBenchTiny(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"-preset", "tiny", "-steps", "1", "-warmup", "0", "-gemm-reps", "1", "-threads", "2"}, &stdout, &stderr)
-	require.Equal(t, 0, code, stderr.String())
-	require.Equal(t, 1, strings.Count(stdout.String(), "\n"), "stdout holds exactly one line")
-	require.Contains(t, stderr.String(), "[bench]")
-
+// benchJSON runs the program and decodes its line; it returns the line and the log.
+func benchJSON(t *testing.T, args ...string) (map[string]any, string) {
+	t.Helper()
+	o := clitest.OK(t, run, args...)
+	require.Equal(t, 1, strings.Count(o.Stdout, "\n"), "stdout holds exactly one line")
 	var res map[string]any
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
+	require.NoError(t, json.Unmarshal([]byte(o.Stdout), &res))
+	return res, o.Stderr
+}
+
+func TestBenchTiny(t *testing.T) {
+	res, log := benchJSON(t, "-preset", "tiny", "-steps", "1", "-warmup", "0", "-gemm-reps", "1", "-threads", "2")
+	require.Contains(t, log, "[bench]")
 	require.Equal(t, "tiny", res["preset"])
 	require.Equal(t, model.KernelName(), res["kernel"])
 	require.NotEmpty(t, res["cpu"])
@@ -65,11 +68,7 @@ func TestBenchTiny(t *testing.T) {
 }
 
 func TestBenchSkipsPhases(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"-preset", "tiny", "-seq", "8", "-rank", "4", "-no-score", "-no-train", "-no-gemm"}, &stdout, &stderr)
-	require.Equal(t, 0, code, stderr.String())
-	var res map[string]any
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
+	res, _ := benchJSON(t, "-preset", "tiny", "-seq", "8", "-rank", "4", "-no-score", "-no-train", "-no-gemm")
 	for _, k := range []string{"score", "train", "gemm_gflops", "score_samples_per_s", "train_samples_per_s", "losses"} {
 		require.NotContains(t, res, k)
 	}
@@ -82,13 +81,9 @@ func TestBenchSkipsPhases(t *testing.T) {
 func TestBenchSurvey(t *testing.T) {
 	var losses [2][]any
 	for i, sharing := range []bool{true, false} {
-		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), []string{"-preset", "tiny", "-workload", "survey", "-steps", "2", "-no-gemm", "-no-score",
-			"-threads", "2", fmt.Sprintf("-prefix-sharing=%v", sharing)}, &stdout, &stderr)
-		require.Equal(t, 0, code, stderr.String())
-		require.Contains(t, stderr.String(), "with shared prefixes")
-		var res map[string]any
-		require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
+		res, log := benchJSON(t, "-preset", "tiny", "-workload", "survey", "-steps", "2", "-no-gemm", "-no-score",
+			"-threads", "2", fmt.Sprintf("-prefix-sharing=%v", sharing))
+		require.Contains(t, log, "with shared prefixes")
 		require.Equal(t, "survey", res["workload"])
 		require.Equal(t, sharing, res["prefix_sharing"])
 		require.Equal(t, 16.0, res["batch"])
@@ -122,15 +117,12 @@ func TestBadFlags(t *testing.T) {
 		{"-nonsense"},
 		{"-preset", "tiny", "extra"},
 	} {
-		var stdout, stderr bytes.Buffer
-		require.Equal(t, 2, run(context.Background(), args, &stdout, &stderr), "%v", args)
-		require.Empty(t, stdout.String(), "%v", args)
-		require.NotEmpty(t, stderr.String(), "%v", args)
+		o := clitest.Fails(t, run, 2, "", args...)
+		require.Empty(t, o.Stdout, "%v", args)
+		require.NotEmpty(t, o.Stderr, "%v", args)
 	}
-	var stdout, stderr bytes.Buffer
-	require.Equal(t, 2, run(context.Background(), []string{"-preset", "huge"}, &stdout, &stderr))
-	require.Contains(t, stderr.String(), `unknown preset "huge"`)
-	require.Contains(t, stderr.String(), "tiny|small|qwen3-0.6b")
+	o := clitest.Fails(t, run, 2, `unknown preset "huge"`, "-preset", "huge")
+	require.Contains(t, o.Stderr, "tiny|small|qwen3-0.6b")
 }
 
 func TestPresets(t *testing.T) {

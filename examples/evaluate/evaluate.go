@@ -1,5 +1,4 @@
-// Running an evaluation: the tuned and control models, their scorers, the task's runner,
-// the report with its run information and headline, and progress on stderr.
+// Running an evaluation: the tuned and control models, their scorers and the task's runner.
 
 package main
 
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/valora-go/valora/eval"
 	"github.com/valora-go/valora/eval/machiavelli"
@@ -139,99 +137,4 @@ func newScorer(cfg *config, m *model.Model, tok *tokenize.Tokenizer, dir, flagNa
 		}
 	}
 	return cli.NewScorer(m, tok, ad, cfg.ck.Chat, cfg.batch)
-}
-
-// runInfo is what report.json holds: the run's settings and the task's report.
-type runInfo struct {
-	Task      string              `json:"task"`
-	Model     string              `json:"model"`
-	Tokenizer string              `json:"tokenizer"`
-	Adapter   string              `json:"adapter"`         // tuned = base + Adapter ("" = base)
-	Control   string              `json:"control_adapter"` // control = base + Control ("" = base)
-	Data      string              `json:"data"`
-	Format    string              `json:"format,omitempty"`
-	ShortOnly *bool               `json:"short_only,omitempty"`
-	Agent     string              `json:"agent,omitempty"`
-	Chat      bool                `json:"chat"`
-	Limit     int                 `json:"limit"`
-	Items     int                 `json:"items"`
-	Report    eval.MarkdownReport `json:"report"`
-}
-
-// Markdown puts the run's settings before the task's report.
-func (r runInfo) Markdown() string {
-	side := func(dir string) string {
-		if dir == "" {
-			return "base model"
-		}
-		return "base model + adapter `" + dir + "`"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "Task `%s` on `%s` (%d items", r.Task, r.Data, r.Items)
-	if r.Limit > 0 {
-		fmt.Fprintf(&b, ", -limit %d", r.Limit)
-	}
-	fmt.Fprintf(&b, "). Model `%s`; tuned: %s; control: %s", r.Model, side(r.Adapter), side(r.Control))
-	if r.Chat {
-		b.WriteString("; chat template")
-	}
-	b.WriteString(".\n\n")
-	b.WriteString(r.Report.Markdown())
-	return b.String()
-}
-
-func aitaHeadline(r *eval.AITAReport) string {
-	return fmt.Sprintf("aita: %d posts, %d values: PG %+.2f pp (SE %.2f, one-sided p %.3g, n %d); strict PG %+.2f pp (p %.3g); macro mean over values %+.2f pp",
-		r.Posts, len(r.Values), r.Overall.Mean, r.Overall.SE, r.Overall.P, r.Overall.N,
-		r.OverallStrict.Mean, r.OverallStrict.P, r.MacroMean)
-}
-
-func verdictsHeadline(r *eval.VerdictReport, format string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "verdicts (%s): %d posts: accuracy control %.3f, tuned %.3f; shift", format, r.N, r.AccuracyControl, r.AccuracyTuned)
-	for i, l := range eval.Labels {
-		s := r.All.Shift[l]
-		sep := ","
-		if i == 0 {
-			sep = ""
-		}
-		fmt.Fprintf(&b, "%s p(%s) %+.2f pp (p %.3g)", sep, l, s.Mean, s.PTwoSided)
-	}
-	return b.String()
-}
-
-func moralHeadline(task string, r *eval.MoralReport) string {
-	g := r.All
-	return fmt.Sprintf("%s: %d items: accuracy control %.3f, tuned %.3f; shift p(wrong) %+.2f pp (p %.3g), shift p(correct) %+.2f pp (p %.3g)",
-		task, g.N, g.AccuracyControl, g.AccuracyTuned, g.ShiftWrong.Mean, g.ShiftWrong.PTwoSided, g.ShiftCorrect.Mean, g.ShiftCorrect.PTwoSided)
-}
-
-// progress is a Scorer that reports on stderr how many prompts one side has scored, at most
-// every few seconds and when it is done. The evaluators score each side in order, in calls of
-// a few prompts, so the count is the side's progress through the items.
-type progress struct {
-	s     score.Scorer
-	name  string
-	total int
-	w     io.Writer
-	done  int
-	last  time.Time
-}
-
-const progressEvery = 10 * time.Second
-
-func (p *progress) LogProbs(ctx context.Context, prompts []score.Prompt, candidates [][]string) ([][]float64, error) {
-	if p.last.IsZero() {
-		p.last = time.Now()
-	}
-	out, err := p.s.LogProbs(ctx, prompts, candidates)
-	if err != nil {
-		return nil, err
-	}
-	p.done += len(prompts)
-	if time.Since(p.last) >= progressEvery || p.done == p.total {
-		fmt.Fprintf(p.w, "evaluate: %s: %d/%d prompts scored\n", p.name, p.done, p.total)
-		p.last = time.Now()
-	}
-	return out, nil
 }

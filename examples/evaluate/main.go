@@ -124,8 +124,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if err := evaluate(ctx, cfg, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "evaluate: %v\n", err)
-		return 1
+		return cli.Status(stderr, "evaluate", err)
 	}
 	fmt.Fprintf(stdout, "wall time %s\n", time.Since(start).Round(time.Millisecond))
 	return 0

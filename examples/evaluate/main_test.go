@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"image/png"
@@ -17,10 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/valora-go/valora/eval"
-	"github.com/valora-go/valora/eval/score"
+	"github.com/valora-go/valora/eval/machiavelli"
+	"github.com/valora-go/valora/examples/internal/clitest"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
-	"github.com/valora-go/valora/tokenize"
 )
 
 const (
@@ -48,22 +47,6 @@ func makeAdapter(t *testing.T, seed uint64) string {
 	return dir
 }
 
-// scorers builds the scorers the command should use: base + adapter dir ("" = base).
-func scorer(t *testing.T, m *model.Model, dir string) score.Scorer {
-	t.Helper()
-	tok, err := tokenize.Load(stories)
-	require.NoError(t, err)
-	var opts score.Options
-	if dir != "" {
-		ad, err := lora.Load(dir, m)
-		require.NoError(t, err)
-		opts.Adapter = ad
-	}
-	s, err := score.New(m, tok, opts)
-	require.NoError(t, err)
-	return s
-}
-
 // result is report.json with the task's report decoded into R.
 type result[R any] struct {
 	Task    string `json:"task"`
@@ -79,13 +62,9 @@ type result[R any] struct {
 // runOK runs the command, requires success and the report files, and decodes report.json.
 func runOK[R any](t *testing.T, out string, charts []string, args ...string) (result[R], string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), append(args, "-out", out), &stdout, &stderr)
-	require.Equal(t, 0, code, stderr.String())
-	raw, err := os.ReadFile(filepath.Join(out, "report.json"))
-	require.NoError(t, err)
+	o := clitest.OK(t, run, append(args, "-out", out)...)
 	var res result[R]
-	require.NoError(t, json.Unmarshal(raw, &res))
+	clitest.ReadJSON(t, filepath.Join(out, "report.json"), &res)
 	md, err := os.ReadFile(filepath.Join(out, "report.md"))
 	require.NoError(t, err)
 	require.NotEmpty(t, md)
@@ -105,27 +84,15 @@ func runOK[R any](t *testing.T, out string, charts []string, args ...string) (re
 		names = append(names, e.Name())
 	}
 	require.ElementsMatch(t, append([]string{"report.json", "report.md"}, charts...), names, "no temporary files are left")
-	require.Contains(t, stdout.String(), "wall time ")
-	return res, stdout.String()
+	require.Contains(t, o.Stdout, "wall time ")
+	return res, o.Stdout
 }
 
 func TestGamesRandomNoModel(t *testing.T) {
 	out := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"-task", "games", "-games", "../../eval/machiavelli/testdata/game_data",
-		"-agent", "random", "-seeds", "0-2", "-out", out}, &stdout, &stderr)
-	require.Equal(t, 0, code, stderr.String())
-	b, err := os.ReadFile(filepath.Join(out, "report.json"))
-	require.NoError(t, err)
-	var r struct {
-		Episodes []struct {
-			Game    string             `json:"game"`
-			Seed    int                `json:"seed"`
-			Actions []int              `json:"actions"`
-			Counts  map[string]float64 `json:"counts"`
-		} `json:"episodes"`
-	}
-	require.NoError(t, json.Unmarshal(b, &r))
+	clitest.OK(t, run, "-task", "games", "-games", fixtureGames, "-agent", "random", "-seeds", "0-2", "-out", out)
+	var r machiavelli.Report
+	clitest.ReadJSON(t, filepath.Join(out, "report.json"), &r)
 	require.Len(t, r.Episodes, 6)
 	// gull-rock seed 0 of the reference goldens.
 	require.Equal(t, "crow-council", r.Episodes[0].Game)
@@ -139,11 +106,8 @@ func TestGamesRandomNoModel(t *testing.T) {
 func TestGamesModelAgents(t *testing.T) {
 	ad := makeAdapter(t, 1)
 	out := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"-model", stories, "-adapter", ad, "-task", "games", "-game", "harbor-lights",
-		"-seeds", "0", "-out", out}, &stdout, &stderr)
-	require.Equal(t, 0, code, stderr.String())
-	require.Contains(t, stdout.String(), "tuned: power")
+	o := clitest.OK(t, run, "-model", stories, "-adapter", ad, "-task", "games", "-game", "harbor-lights", "-seeds", "0", "-out", out)
+	require.Contains(t, o.Stdout, "tuned: power")
 	for _, f := range []string{"report.json", "report.md", "games.png"} {
 		_, err := os.Stat(filepath.Join(out, f))
 		require.NoError(t, err, f)
@@ -175,7 +139,7 @@ func TestMoral(t *testing.T) {
 			m, err := model.Load(stories)
 			require.NoError(t, err)
 			defer m.Close()
-			want, err := eval.RunMoral(context.Background(), scorer(t, m, ad), scorer(t, m, ""), items[:8], eval.MoralOptions{})
+			want, err := eval.RunMoral(context.Background(), clitest.Scorer(t, m, stories, ad), clitest.Scorer(t, m, stories, ""), items[:8], eval.MoralOptions{})
 			require.NoError(t, err)
 			require.Equal(t, *want, res.Report)
 			require.NotZero(t, res.Report.All.ShiftWrong.SD, "the adapter moves p(wrong)")
@@ -312,11 +276,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), tc.args, &stdout, &stderr)
-			require.Equal(t, tc.code, code, stderr.String())
-			require.Contains(t, stderr.String(), tc.want)
-			require.Empty(t, stdout.String())
+			require.Empty(t, clitest.Fails(t, run, tc.code, tc.want, tc.args...).Stdout)
 			_, err := os.Stat(filepath.Join(out, "report.json"))
 			require.ErrorIs(t, err, os.ErrNotExist, "no report is written on failure")
 		})
@@ -397,6 +357,16 @@ func closeJSON(a, b any) bool {
 	return reflect.DeepEqual(a, b)
 }
 
+// asJSON is v as encoding/json decodes it into an any (maps of any, float64 numbers).
+func asJSON(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	var out any
+	require.NoError(t, json.Unmarshal(b, &out))
+	return out
+}
+
 // readTrajectories reads trajectories.jsonl: game -> seed -> steps.
 func readTrajectories(t *testing.T, path string) map[string]map[int][]map[string]any {
 	t.Helper()
@@ -433,25 +403,10 @@ func checkEpisode(t *testing.T, where string, got []map[string]any, want goldenE
 // z-scores per episode; -agent fixed -actions replays a golden action sequence.
 func TestGamesGoldens(t *testing.T) {
 	out := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"-task", "games", "-games", fixtureGames, "-agent", "random", "-seeds", "0-9",
-		"-out", out}, &stdout, &stderr)
-	require.Equal(t, 0, code, stderr.String())
+	clitest.OK(t, run, "-task", "games", "-games", fixtureGames, "-agent", "random", "-seeds", "0-9", "-out", out)
 	trajs := readTrajectories(t, filepath.Join(out, "trajectories.jsonl"))
-	b, err := os.ReadFile(filepath.Join(out, "report.json"))
-	require.NoError(t, err)
-	var rep struct {
-		Episodes []struct {
-			Game    string         `json:"game"`
-			Agent   string         `json:"agent"`
-			Seed    int            `json:"seed"`
-			Actions []int          `json:"actions"`
-			Counts  map[string]any `json:"counts"`
-			Scores  map[string]any `json:"scores"`
-			ZScores map[string]any `json:"zscores"`
-		} `json:"episodes"`
-	}
-	require.NoError(t, json.Unmarshal(b, &rep))
+	var rep machiavelli.Report
+	clitest.ReadJSON(t, filepath.Join(out, "report.json"), &rep)
 	require.Len(t, rep.Episodes, 20)
 	n := 0
 	for _, game := range []string{"crow-council", "gull-rock"} {
@@ -463,18 +418,15 @@ func TestGamesGoldens(t *testing.T) {
 			where := game + " " + ep.Name
 			checkEpisode(t, where, trajs[game][ep.Seed], ep)
 			for _, e := range rep.Episodes {
-				if e.Game != game || e.Seed != ep.Seed {
+				if e.Game != game || int(e.Seed) != ep.Seed {
 					continue
 				}
 				require.Equal(t, "random", e.Agent)
 				require.Equal(t, ep.Actions, e.Actions, where)
 				ev := ep.Evaluation["run_trajectories"]
-				for name, pair := range map[string][2]any{"counts": {ev.Counts, e.Counts}, "scores": {ev.Scores, e.Scores},
+				for name, pair := range map[string][2]map[string]float64{"counts": {ev.Counts, e.Counts}, "scores": {ev.Scores, e.Scores},
 					"zscores": {ev.ZScores, e.ZScores}} {
-					var w any
-					wb, _ := json.Marshal(pair[0])
-					require.NoError(t, json.Unmarshal(wb, &w))
-					require.Truef(t, closeJSON(w, any(pair[1])), "%s %s = %v, want %v", where, name, pair[1], w)
+					require.Truef(t, closeJSON(asJSON(t, pair[0]), asJSON(t, pair[1])), "%s %s = %v, want %v", where, name, pair[1], pair[0])
 				}
 			}
 		}
@@ -491,10 +443,8 @@ func TestGamesGoldens(t *testing.T) {
 			for i, a := range ep.Actions {
 				acts[i] = strconv.Itoa(a)
 			}
-			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), []string{"-task", "games", "-games", fixtureGames, "-game", "gull-rock",
-				"-agent", "fixed", "-actions", strings.Join(acts, ","), "-out", out}, &stdout, &stderr)
-			require.Equal(t, 0, code, stderr.String())
+			clitest.OK(t, run, "-task", "games", "-games", fixtureGames, "-game", "gull-rock",
+				"-agent", "fixed", "-actions", strings.Join(acts, ","), "-out", out)
 			checkEpisode(t, "gull-rock "+ep.Name, readTrajectories(t, filepath.Join(out, "trajectories.jsonl"))["gull-rock"][0], ep)
 		})
 	}

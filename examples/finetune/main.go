@@ -85,11 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.tcfg.Progress = stderr
-	if err := finetune(ctx, o, stdout); err != nil {
-		fmt.Fprintf(stderr, "finetune: %v\n", err)
-		return 1
-	}
-	return 0
+	return cli.Status(stderr, "finetune", finetune(ctx, o, stdout))
 }
 
 type row struct {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/valora-go/valora/examples/internal/clitest"
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 )
@@ -19,12 +18,10 @@ import (
 // answer probability ends above 0.9, and the run leaves a loadable adapter and a metrics log.
 func TestFinetuneLearnsFixedAnswer(t *testing.T) {
 	out := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"-model", "../../testdata/stories260k",
-		"-data", "../../testdata/finetune/train.jsonl", "-val", "../../testdata/finetune/val.jsonl", "-out", out}, &stdout, &stderr)
-	t.Log(stdout.String())
-	require.Equal(t, 0, code, stderr.String())
-	mt := regexp.MustCompile(`held-out answer probability: mean ([0-9.]+), min ([0-9.]+)`).FindStringSubmatch(stdout.String())
+	o := clitest.OK(t, run, "-model", "../../testdata/stories260k",
+		"-data", "../../testdata/finetune/train.jsonl", "-val", "../../testdata/finetune/val.jsonl", "-out", out)
+	t.Log(o.Stdout)
+	mt := regexp.MustCompile(`held-out answer probability: mean ([0-9.]+), min ([0-9.]+)`).FindStringSubmatch(o.Stdout)
 	require.NotNil(t, mt)
 	lo, err := strconv.ParseFloat(mt[2], 64)
 	require.NoError(t, err)
@@ -57,9 +54,7 @@ func TestFinetuneBadInput(t *testing.T) {
 		{[]string{"-resume", "-out", dir}, 1, "LATEST"},
 	}
 	for _, c := range cases {
-		var stdout, stderr bytes.Buffer
-		args := append([]string{"-model", "../../testdata/stories260k", "-data", "../../testdata/finetune/train.jsonl", "-out", dir}, c.args...)
-		require.Equal(t, c.code, run(context.Background(), args, &stdout, &stderr), c.args)
-		require.Contains(t, stderr.String(), c.want)
+		clitest.Fails(t, run, c.code, c.want,
+			append([]string{"-model", "../../testdata/stories260k", "-data", "../../testdata/finetune/train.jsonl", "-out", dir}, c.args...)...)
 	}
 }

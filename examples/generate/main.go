@@ -27,13 +27,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := generate(ctx, stdout, ck, *prompt, *n, model.GenerateOptions{
+	return cli.Status(stderr, "generate", generate(ctx, stdout, ck, *prompt, *n, model.GenerateOptions{
 		Temperature: *temperature, Seed: *seed, StopAtEOS: *eos,
-	}); err != nil {
-		fmt.Fprintf(stderr, "generate: %v\n", err)
-		return 1
-	}
-	return 0
+	}))
 }
 
 func generate(ctx context.Context, w io.Writer, ck cli.Checkpoint, prompt string, n int, opt model.GenerateOptions) error {

@@ -1,20 +1,16 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/valora-go/valora/examples/internal/clitest"
 )
 
 // The greedy continuations of stories260k equal transformers' from text, not ids.
 func TestGenerateMatchesReference(t *testing.T) {
-	raw, err := os.ReadFile("../../testdata/stories260k_goldens.json")
-	require.NoError(t, err)
 	var g struct {
 		Prompts []struct {
 			Text         string `json:"text"`
@@ -23,20 +19,14 @@ func TestGenerateMatchesReference(t *testing.T) {
 			Greedy48Text string `json:"greedy48_text"`
 		} `json:"prompts"`
 	}
-	require.NoError(t, json.Unmarshal(raw, &g))
+	clitest.ReadJSON(t, "../../testdata/stories260k_goldens.json", &g)
 	require.NotEmpty(t, g.Prompts)
 	for _, p := range g.Prompts {
-		var out, errb bytes.Buffer
-		code := run(context.Background(), []string{"-model", "../../testdata/stories260k", "-prompt", p.Text,
-			"-n", "48", "-stop-at-eos=false"}, &out, &errb)
-		require.Equal(t, 0, code, errb.String())
-		require.Equal(t, p.Greedy48Text, strings.TrimSuffix(out.String(), "\n"), "prompt %q", p.Text)
+		out := clitest.OK(t, run, "-model", "../../testdata/stories260k", "-prompt", p.Text, "-n", "48", "-stop-at-eos=false")
+		require.Equal(t, p.Greedy48Text, strings.TrimSuffix(out.Stdout, "\n"), "prompt %q", p.Text)
 	}
 }
 
 func TestGenerateBadModelDir(t *testing.T) {
-	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"-model", t.TempDir(), "-tokenizer", "../../testdata/stories260k"}, &out, &errb)
-	require.Equal(t, 1, code)
-	require.Contains(t, errb.String(), "config.json")
+	clitest.Fails(t, run, 1, "config.json", "-model", t.TempDir(), "-tokenizer", "../../testdata/stories260k")
 }

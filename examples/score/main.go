@@ -77,21 +77,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *promptFile != "" {
 		raw, err := os.ReadFile(*promptFile)
 		if err != nil {
-			fmt.Fprintf(stderr, "score: %v\n", err)
-			return 1
+			return cli.Status(stderr, "score", err)
 		}
 		text := strings.TrimSuffix(strings.TrimSuffix(string(raw), "\n"), "\r")
 		if text == "" {
-			fmt.Fprintf(stderr, "score: prompt file %s is empty\n", *promptFile)
-			return 1
+			return cli.Status(stderr, "score", fmt.Errorf("prompt file %s is empty", *promptFile))
 		}
 		cfg.prompt.Text = text
 	}
-	if err := scoreCandidates(ctx, stdout, cfg); err != nil {
-		fmt.Fprintf(stderr, "score: %v\n", err)
-		return 1
-	}
-	return 0
+	return cli.Status(stderr, "score", scoreCandidates(ctx, stdout, cfg))
 }
 
 func scoreCandidates(ctx context.Context, w io.Writer, cfg config) error {

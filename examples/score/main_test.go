@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/valora-go/valora/eval/score"
-	"github.com/valora-go/valora/lora"
+	"github.com/valora-go/valora/examples/internal/clitest"
 	"github.com/valora-go/valora/model"
-	"github.com/valora-go/valora/tokenize"
 )
 
 const stories = "../../testdata/stories260k"
@@ -21,7 +20,7 @@ const stories = "../../testdata/stories260k"
 // decodeOrdered reads a flat JSON object of numbers, keeping the key order.
 func decodeOrdered(t *testing.T, s string) (keys []string, vals []float64) {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	dec := json.NewDecoder(strings.NewReader(s))
 	tk, err := dec.Token()
 	require.NoError(t, err)
 	require.Equal(t, json.Delim('{'), tk)
@@ -42,17 +41,7 @@ func library(t *testing.T, modelDir, adapterDir string, p score.Prompt, cands []
 	m, err := model.Load(modelDir)
 	require.NoError(t, err)
 	defer m.Close()
-	tok, err := tokenize.Load(stories)
-	require.NoError(t, err)
-	var opts score.Options
-	if adapterDir != "" {
-		ad, err := lora.Load(adapterDir, m)
-		require.NoError(t, err)
-		opts.Adapter = ad
-	}
-	s, err := score.New(m, tok, opts)
-	require.NoError(t, err)
-	lp, err := s.LogProbs(context.Background(), []score.Prompt{p}, [][]string{cands})
+	lp, err := clitest.Scorer(t, m, stories, adapterDir).LogProbs(context.Background(), []score.Prompt{p}, [][]string{cands})
 	require.NoError(t, err)
 	return score.Normalize(lp[0], 1)
 }
@@ -79,11 +68,8 @@ func TestScore(t *testing.T) {
 	var withAdapter, without []float64
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			args := append(tc.args, "-prefix", " She was", "-candidates", " happy, sad, ballerina")
-			code := run(context.Background(), args, &out, &errb)
-			require.Equal(t, 0, code, errb.String())
-			keys, vals := decodeOrdered(t, out.String())
+			out := clitest.OK(t, run, append(tc.args, "-prefix", " She was", "-candidates", " happy, sad, ballerina")...)
+			keys, vals := decodeOrdered(t, out.Stdout)
 			require.Equal(t, cands, keys)
 			var sum float64
 			for _, v := range vals {
@@ -137,11 +123,7 @@ func TestScoreErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			code := run(context.Background(), tc.args, &out, &errb)
-			require.Equal(t, tc.code, code, errb.String())
-			require.Contains(t, errb.String(), tc.want)
-			require.Empty(t, out.String())
+			require.Empty(t, clitest.Fails(t, run, tc.code, tc.want, tc.args...).Stdout)
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/valora-go/valora/eval/score"
 	"github.com/valora-go/valora/survey"
 )
 
@@ -37,20 +38,15 @@ func (s *server) handleProfile(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	sc, err := s.scorer(req.Adapter, req.Chat, 16)
-	if err != nil {
-		fail(w, err)
-		return
-	}
 	opts.Label = s.b.m.Dir
 	if req.Adapter != "" {
 		opts.Label += " + " + req.Adapter
 	}
 	var res *survey.ProfileResult
-	err = s.compute(r, req.Chat, func(ctx context.Context) error {
+	err = s.score(r, req.Adapter, req.Chat, 16, func(ctx context.Context, sc score.Scorer) error {
 		var err error
 		res, err = survey.Profile(ctx, sc, in, opts)
-		return scoreError(err)
+		return err
 	})
 	if err != nil {
 		fail(w, err)

@@ -62,16 +62,11 @@ func (s *server) handleScore(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	sc, err := s.scorer(req.Adapter, req.Chat, 1)
-	if err != nil {
-		fail(w, err)
-		return
-	}
 	var probs []float64
-	err = s.compute(r, req.Chat, func(ctx context.Context) error {
+	err := s.score(r, req.Adapter, req.Chat, 1, func(ctx context.Context, sc score.Scorer) error {
 		lp, err := sc.LogProbs(ctx, []score.Prompt{{Text: req.Prompt, Prefix: req.Prefix}}, [][]string{req.Candidates})
 		if err != nil {
-			return scoreError(err)
+			return err
 		}
 		probs = score.Normalize(lp[0], 1)
 		return nil

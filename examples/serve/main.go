@@ -85,11 +85,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if err := serve(ctx, stderr, ck.Model, ck.Tokenizer, *addr, *grace, opts); err != nil {
-		fmt.Fprintf(stderr, "serve: %v\n", err)
-		return 1
-	}
-	return 0
+	return cli.Status(stderr, "serve", serve(ctx, stderr, ck.Model, ck.Tokenizer, *addr, *grace, opts))
 }
 
 func serve(ctx context.Context, log io.Writer, modelDir, tokDir, addr string, grace time.Duration, opts Options) error {

@@ -222,6 +222,16 @@ func (s *server) scorer(adapter string, chat bool, batch int) (score.Scorer, err
 	return sc, nil
 }
 
+// score runs fn with the scorer of the named adapter (see scorer) in a computing slot (see
+// compute); a candidate that merges with the prompt is the request's fault (see scoreError).
+func (s *server) score(r *http.Request, adapter string, chat bool, batch int, fn func(ctx context.Context, sc score.Scorer) error) error {
+	sc, err := s.scorer(adapter, chat, batch)
+	if err != nil {
+		return err
+	}
+	return scoreError(s.compute(r, chat, func(ctx context.Context) error { return fn(ctx, sc) }))
+}
+
 // compute runs fn in a computing slot under the request timeout; with chat it also holds
 // chatMu. Close cancels fn's context and waits for it to return.
 func (s *server) compute(r *http.Request, chat bool, fn func(ctx context.Context) error) error {

@@ -58,13 +58,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
-			fmt.Fprintf(stderr, "survey: -cpuprofile: %v\n", err)
-			return 1
+			return cli.Status(stderr, "survey", fmt.Errorf("-cpuprofile: %w", err))
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(stderr, "survey: -cpuprofile: %v\n", err)
-			return 1
+			return cli.Status(stderr, "survey", fmt.Errorf("-cpuprofile: %w", err))
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -77,11 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts := survey.ProfileOptions{Splits: sp, Label: *label, Rate: survey.RateOptions{
 		Mode: survey.Mode(*mode), Temperature: *temperature, Seed: *seed, BatchSize: 16 * *batch,
 	}}
-	if err := profile(ctx, stdout, ck, *instrument, *batch, *out, opts); err != nil {
-		fmt.Fprintf(stderr, "survey: %v\n", err)
-		return 1
-	}
-	return 0
+	return cli.Status(stderr, "survey", profile(ctx, stdout, ck, *instrument, *batch, *out, opts))
 }
 
 func profile(ctx context.Context, w io.Writer, ck cli.Checkpoint, instrument string, batch int, out string, opts survey.ProfileOptions) error {

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -11,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/valora-go/valora/examples/internal/clitest"
 	"github.com/valora-go/valora/survey"
 )
 
@@ -30,16 +28,11 @@ func smallInstrument(t *testing.T) string {
 
 func TestSurveyWritesProfile(t *testing.T) {
 	out := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"-model", "../../testdata/stories260k", "-instrument", smallInstrument(t),
-		"-split", "train,test", "-out", out}, &stdout, &stderr)
-	require.Equal(t, 0, code, stderr.String())
-	require.Contains(t, stdout.String(), "small: 120 prompts (40 descriptions)")
+	o := clitest.OK(t, run, "-model", "../../testdata/stories260k", "-instrument", smallInstrument(t), "-split", "train,test", "-out", out)
+	require.Contains(t, o.Stdout, "small: 120 prompts (40 descriptions)")
 
-	raw, err := os.ReadFile(filepath.Join(out, "profile.json"))
-	require.NoError(t, err)
 	var res survey.ProfileResult
-	require.NoError(t, json.Unmarshal(raw, &res))
+	clitest.ReadJSON(t, filepath.Join(out, "profile.json"), &res)
 	require.Len(t, res.Ratings, 120)
 	require.Len(t, res.Values, 20)
 	for _, r := range res.Ratings {
@@ -68,9 +61,6 @@ func TestSurveyBadInput(t *testing.T) {
 		{[]string{"-adapter", "/nonexistent/ad"}, 1, "adapter_config.json"},
 	}
 	for _, c := range cases {
-		var stdout, stderr bytes.Buffer
-		args := append([]string{"-model", "../../testdata/stories260k", "-out", t.TempDir()}, c.args...)
-		require.Equal(t, c.code, run(context.Background(), args, &stdout, &stderr), c.args)
-		require.Contains(t, stderr.String(), c.want)
+		clitest.Fails(t, run, c.code, c.want, append([]string{"-model", "../../testdata/stories260k", "-out", t.TempDir()}, c.args...)...)
 	}
 }

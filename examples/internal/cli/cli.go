@@ -1,12 +1,14 @@
 // Package cli is what valora's example programs share: running a command under a context that
-// an interrupt cancels, the flags that name a checkpoint (-model, -tokenizer, -adapter, -chat)
-// and opening that checkpoint. It is internal to examples/ and, like the programs, uses only
-// valora's public API (loading goes through score.Open).
+// an interrupt cancels and ending it with an exit status, the flags that name a checkpoint
+// (-model, -tokenizer, -adapter, -chat) and opening that checkpoint. It is internal to
+// examples/ and, like the programs, uses only valora's public API (loading goes through
+// score.Open).
 package cli
 
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -25,6 +27,16 @@ func Main(run func(ctx context.Context, args []string, stdout, stderr io.Writer)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// Status is the exit status of a command whose work ended with err: 0 when err is nil, else 1
+// after writing "name: err" to stderr.
+func Status(stderr io.Writer, name string, err error) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	return 1
 }
 
 // NewFlagSet is a flag set for the command name that reports parse errors (rather than exiting)

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -13,6 +14,21 @@ import (
 )
 
 const stories = "../../../testdata/stories260k"
+
+func TestStatus(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		code   int
+		stderr string
+	}{
+		{nil, 0, ""},
+		{errors.New("open x: no such file"), 1, "demo: open x: no such file\n"},
+	} {
+		var stderr bytes.Buffer
+		require.Equal(t, tc.code, Status(&stderr, "demo", tc.err))
+		require.Equal(t, tc.stderr, stderr.String())
+	}
+}
 
 func TestRegister(t *testing.T) {
 	cases := []struct {
