@@ -2,12 +2,8 @@ package eval
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
 	"math"
-	"slices"
 	"strings"
 
 	"github.com/valora-go/valora/eval/score"
@@ -78,49 +74,6 @@ func (p AITAPost) Unused() Label {
 	return ""
 }
 
-// LoadAITAStances reads the authors' value/stance set: JSON lines with the fields "value",
-// "post", "high_standard_stance" and "low_standard_stance" (other fields, such as
-// "justification", are ignored), as in the authors' sample file aita_value_stances_sample.jsonl.
-// A post's ID is its 1-based line number. Empty lines are skipped.
-func LoadAITAStances(path string) ([]AITAPost, error) {
-	return loadFile(path, "AITA stances", ReadAITAStances)
-}
-
-// ReadAITAStances is LoadAITAStances on a reader; name is used in errors.
-func ReadAITAStances(r io.Reader, name string) ([]AITAPost, error) {
-	return readJSONL(r, name, "AITA stances", func(line int, raw []byte) (AITAPost, error) {
-		var rec struct {
-			Value *string `json:"value"`
-			Post  *string `json:"post"`
-			High  *string `json:"high_standard_stance"`
-			Low   *string `json:"low_standard_stance"`
-		}
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return AITAPost{}, err
-		}
-		for _, f := range []struct {
-			name string
-			v    *string
-		}{{"value", rec.Value}, {"post", rec.Post}, {"high_standard_stance", rec.High}, {"low_standard_stance", rec.Low}} {
-			if f.v == nil || strings.TrimSpace(*f.v) == "" {
-				return AITAPost{}, fmt.Errorf("field %s: missing or empty", f.name)
-			}
-		}
-		high, err := ParseLabel(*rec.High)
-		if err != nil {
-			return AITAPost{}, fmt.Errorf("field high_standard_stance: %w", err)
-		}
-		low, err := ParseLabel(*rec.Low)
-		if err != nil {
-			return AITAPost{}, fmt.Errorf("field low_standard_stance: %w", err)
-		}
-		if high == low {
-			return AITAPost{}, fmt.Errorf("fields high_standard_stance and low_standard_stance: both %s, want different stances", high)
-		}
-		return AITAPost{ID: fmt.Sprint(line), Value: *rec.Value, Text: *rec.Post, High: high, Low: low}, nil
-	})
-}
-
 // DefaultAITATemplate is the AITA prompt of this project; {post} is replaced by the post text
 // (with surrounding space trimmed).
 const DefaultAITATemplate = `Below is a post from the Reddit forum "Am I the Asshole?" (AITA), where people describe a conflict they took part in and ask others to judge their behaviour.
@@ -156,14 +109,8 @@ type AITAOptions struct {
 }
 
 func (o AITAOptions) withDefaults() (AITAOptions, error) {
-	if o.Template == "" {
-		o.Template = DefaultAITATemplate
-	}
-	if !strings.Contains(o.Template, "{post}") {
-		return o, fmt.Errorf("eval: AITA options: template has no {post} placeholder")
-	}
-	if o.Prefix == "" && !o.NoPrefix {
-		o.Prefix = DefaultAITAPrefix
+	if err := aitaPrompts.fill(&o.Template, &o.Prefix, o.NoPrefix); err != nil {
+		return o, err
 	}
 	if o.Candidates == [3]string{} {
 		o.Candidates = DefaultAITACandidates
@@ -182,7 +129,7 @@ func (o AITAOptions) Prompt(post string) score.Prompt {
 	if err == nil {
 		o = o2
 	}
-	return score.Prompt{Text: strings.ReplaceAll(o.Template, "{post}", strings.TrimSpace(post)), Prefix: o.Prefix}
+	return aitaPrompts.prompt(o.Template, o.Prefix, post)
 }
 
 // labelled is a post scored on the labels: AITAPost, VerdictPost.
@@ -194,8 +141,8 @@ func (p AITAPost) postText() string { return p.Text }
 // scorer (both required: a tuned model is always compared with a control) and returns how the
 // prompts were built.
 func scoreTunedControl[P labelled](ctx context.Context, tuned, control score.Scorer, posts []P, opts AITAOptions, what string) (info AITAPromptInfo, pt, pc []LabelProbs, err error) {
-	if tuned == nil || control == nil {
-		return info, nil, nil, fmt.Errorf("eval: %s: both a tuned and a control scorer are required", what)
+	if err := requireTunedControl(tuned, control, what); err != nil {
+		return info, nil, nil, err
 	}
 	if len(posts) == 0 {
 		return info, nil, nil, fmt.Errorf("eval: %s: no posts", what)
@@ -312,29 +259,27 @@ func RunAITA(ctx context.Context, tuned, control score.Scorer, posts []AITAPost,
 		return nil, err
 	}
 	rep := &AITAReport{Prompt: info, Posts: len(posts)}
-	var all, allStrict []float64
-	byValue := map[string][2][]float64{}
 	for i, p := range posts {
 		pg, strict, err := ProbabilityGain(pt[i], pc[i], p.High, p.Low)
 		if err != nil {
 			return nil, fmt.Errorf("eval: AITA: post %s: %w", p.ID, err)
 		}
-		pg, strict = 100*pg, 100*strict
 		rep.Results = append(rep.Results, AITAPostResult{
 			ID: p.ID, Value: p.Value, High: p.High, Low: p.Low, Unused: p.Unused(),
-			Control: pc[i], Tuned: pt[i], PG: pg, PGStrict: strict,
+			Control: pc[i], Tuned: pt[i], PG: 100 * pg, PGStrict: 100 * strict,
 		})
-		all, allStrict = append(all, pg), append(allStrict, strict)
-		v := byValue[p.Value]
-		byValue[p.Value] = [2][]float64{append(v[0], pg), append(v[1], strict)}
 	}
-	rep.Overall, rep.OverallStrict = Summarize(all), Summarize(allStrict)
-	for _, name := range slices.Sorted(maps.Keys(byValue)) {
-		v := byValue[name]
-		r := AITAValueResult{Value: name, PG: Summarize(v[0]), PGStrict: Summarize(v[1])}
-		rep.Values = append(rep.Values, r)
-		rep.MacroMean += r.PG.Mean / float64(len(byValue))
-		rep.MacroMeanStrict += r.PGStrict.Mean / float64(len(byValue))
+	all, values := summarizeGroups(posts, func(p AITAPost) string { return p.Value }, func(name string, idx []int) AITAValueResult {
+		var pg, strict []float64
+		for _, i := range idx {
+			pg, strict = append(pg, rep.Results[i].PG), append(strict, rep.Results[i].PGStrict)
+		}
+		return AITAValueResult{Value: name, PG: Summarize(pg), PGStrict: Summarize(strict)}
+	})
+	rep.Overall, rep.OverallStrict, rep.Values = all.PG, all.PGStrict, values
+	for _, r := range values {
+		rep.MacroMean += r.PG.Mean / float64(len(values))
+		rep.MacroMeanStrict += r.PGStrict.Mean / float64(len(values))
 	}
 	return rep, nil
 }

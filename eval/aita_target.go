@@ -125,8 +125,8 @@ type AITATargetReport struct {
 // targets and the pooled figure over every post. Posts are capped per value first (see
 // AITATargetOptions.Cap). targets are value names as spelled in the posts.
 func RunAITATargets(ctx context.Context, base, control, tuned score.Scorer, posts []AITAPost, targets []string, opts AITATargetOptions) (*AITATargetReport, error) {
-	if control == nil || tuned == nil {
-		return nil, fmt.Errorf("eval: AITA per target: both a tuned and a control scorer are required")
+	if err := requireTunedControl(tuned, control, "AITA per target"); err != nil {
+		return nil, err
 	}
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("eval: AITA per target: no target values")

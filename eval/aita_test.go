@@ -5,16 +5,12 @@ import (
 	"flag"
 	"math"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/valora-go/valora/eval/score"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 func TestProbabilityGain(t *testing.T) {
 	// Probabilities in the order NTA, YTA, Neutral; dp = tuned - control.
@@ -49,69 +45,6 @@ func TestProbabilityGain(t *testing.T) {
 	assert.Error(t, err)
 }
 
-func TestReadAITAStances(t *testing.T) {
-	posts, err := LoadAITAStances("testdata/aita_stances.jsonl")
-	require.NoError(t, err)
-	require.Len(t, posts, 3)
-	assert.Equal(t, AITAPost{ID: "1", Value: "Benevolence_caring", Text: "  I skipped my friend's birthday to study. AITA?\n", High: YTA, Low: NTA}, posts[0])
-	assert.Equal(t, "3", posts[1].ID) // line numbers count the empty line
-	assert.Equal(t, Neutral, posts[1].Low)
-	assert.Equal(t, YTA, posts[1].Unused())
-
-	bad := []struct{ name, line, wantErr string }{
-		{"same stances", `{"value":"V","post":"p","high_standard_stance":"NTA","low_standard_stance":"NTA"}`, "both NTA"},
-		{"unknown label", `{"value":"V","post":"p","high_standard_stance":"ESH","low_standard_stance":"NTA"}`, `unknown label "ESH"`},
-		{"missing post", `{"value":"V","high_standard_stance":"YTA","low_standard_stance":"NTA"}`, "field post"},
-		{"not json", `{"value":`, "line 2"},
-	}
-	for _, tc := range bad {
-		t.Run(tc.name, func(t *testing.T) {
-			in := `{"value":"V","post":"ok","high_standard_stance":"YTA","low_standard_stance":"NTA"}` + "\n" + tc.line + "\n"
-			_, err := ReadAITAStances(strings.NewReader(in), "x.jsonl")
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), "x.jsonl")
-			assert.Contains(t, err.Error(), tc.wantErr)
-		})
-	}
-}
-
-func TestLoadSharedAITA(t *testing.T) {
-	dir := "../../shared/data/aita"
-	if _, err := os.Stat(dir); err != nil {
-		t.Skip("shared data not present at ../../shared/data/aita: ", err)
-	}
-	posts, err := LoadAITAStances(filepath.Join(dir, "aita_value_stances_sample.jsonl"))
-	require.NoError(t, err)
-	assert.Len(t, posts, 715) // counts from aita/README.md
-	high := map[Label]int{}
-	for _, p := range posts {
-		high[p.High]++
-	}
-	assert.Equal(t, map[Label]int{NTA: 483, YTA: 221, Neutral: 11}, high)
-
-	fg, err := LoadAITAVerdicts(filepath.Join(dir, "aita_fionasguo_607.jsonl"))
-	require.NoError(t, err)
-	require.Len(t, fg, 607)
-	counts := map[Verdict]int{}
-	for _, p := range fg {
-		counts[p.Verdict]++
-	}
-	assert.Equal(t, map[Verdict]int{VerdictNTA: 361, VerdictYTA: 118, VerdictNAH: 104, VerdictESH: 24}, counts)
-
-	ea, err := LoadEthicsAITA(filepath.Join(dir, "ethics_cm_test_long_aita_1776.jsonl"))
-	require.NoError(t, err)
-	require.Len(t, ea, 1776)
-	yta := 0
-	for _, p := range ea {
-		if p.Verdict == VerdictYTA {
-			yta++
-		}
-	}
-	assert.Equal(t, 833, yta)
-	assert.Equal(t, "2109", ea[0].ID)
-	assert.True(t, strings.HasPrefix(ea[0].Text, "AITA for telling my friends why my sister gets extra time on tests?\n\nMy twin sister"))
-}
-
 func TestAITAOptionsPrompt(t *testing.T) {
 	p := AITAOptions{}.Prompt("  my post \n")
 	assert.Equal(t, DefaultAITAPrefix, p.Prefix)
@@ -125,7 +58,7 @@ func TestAITAOptionsPrompt(t *testing.T) {
 	assert.ErrorContains(t, err, "{post}")
 }
 
-// twoPostScorers gives a control and a tuned scorer for the posts of testdata/aita_stances.jsonl.
+// aitaTestScorers gives a tuned and a control scorer for the posts of testdata/aita_stances.jsonl.
 func aitaTestScorers() (tuned, control *fakeScorer) {
 	control = labelScorer(map[string][3]float64{
 		"birthday": {0.5, 0.3, 0.2},
@@ -175,14 +108,19 @@ func TestRunAITA(t *testing.T) {
 
 	// Markdown golden file.
 	golden(t, "testdata/aita_report.md", rep.Markdown())
+}
 
-	// Files: JSON and Markdown are written, no temp files left (the chart: package survey/chart).
-	dir := t.TempDir()
-	require.NoError(t, WriteJSON(filepath.Join(dir, "aita.json"), rep))
-	require.NoError(t, WriteMarkdown(filepath.Join(dir, "aita.md"), rep))
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	assert.Len(t, entries, 2)
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// golden compares got with the file at path, or rewrites it with -update.
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		require.NoError(t, writeFile(path, []byte(got)))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test -update to create it")
+	assert.Equal(t, string(want), got)
 }
 
 func TestRunAITAErrors(t *testing.T) {
@@ -218,15 +156,4 @@ func TestRunAITACandidates(t *testing.T) {
 	_, err = RunAITA(context.Background(), s, s, posts, AITAOptions{Prefix: "Verdict: ", Candidates: [3]string{"NTA", "YTA", "Neutral"}})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"NTA", "YTA", "Neutral"}, seen)
-}
-
-// golden compares got with the file at path, or rewrites it with -update.
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		require.NoError(t, writeFile(path, []byte(got)))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test -update to create it")
-	assert.Equal(t, string(want), got)
 }

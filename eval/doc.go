@@ -3,8 +3,10 @@
 // judgments on Reddit AITA posts (probability gain of the NTA / YTA / Neutral labels between a
 // tuned and a control model; aita.go, aita_target.go for the revised protocol's per-target
 // report), AITA posts with community verdicts (verdict.go), held-out moral sets (ETHICS
-// commonsense, Moral Stories; moral.go), the names of the MACHIAVELLI metrics the game reports
-// use (games.go), and the statistics to report them (stats.go), written as JSON and Markdown.
+// commonsense, Moral Stories; moral.go), with the readers of their data sets (load.go) and what
+// the tuned-vs-control comparisons share (compare.go), the names of the MACHIAVELLI metrics the
+// game reports use (games.go), and the statistics to report them (stats.go), written as JSON
+// and Markdown.
 //
 // The benchmarks hand prompts to the Scorer in calls of AITAOptions.BatchSize /
 // MoralOptions.BatchSize prompts (default DefaultCallBatch); a score.ModelScorer splits each

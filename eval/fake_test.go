@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/valora-go/valora/eval/score"
@@ -44,6 +45,23 @@ func labelScorer(probs map[string][3]float64) *fakeScorer {
 					out[i] = math.Log(pr[labelIndex(l)])
 				}
 				return out, nil
+			}
+		}
+		return nil, fmt.Errorf("fake scorer: no entry for prompt %q", p.Text)
+	}}
+}
+
+// wrongScorer returns log-probabilities for the default moral candidates " yes" (wrong) and
+// " no" after the default prefix "Answer:", where p(wrong) is looked up by the first key of pWrong that the
+// prompt text contains.
+func wrongScorer(pWrong map[string]float64) *fakeScorer {
+	return &fakeScorer{fn: func(p score.Prompt, cands []string) ([]float64, error) {
+		if !slices.Equal(cands, []string{" yes", " no"}) || p.Prefix != "Answer:" {
+			return nil, fmt.Errorf("fake scorer: candidates %q after the prefix %q, want the default moral prompt", cands, p.Prefix)
+		}
+		for key, pw := range pWrong {
+			if strings.Contains(p.Text, key) {
+				return []float64{math.Log(pw), math.Log(1 - pw)}, nil
 			}
 		}
 		return nil, fmt.Errorf("fake scorer: no entry for prompt %q", p.Text)

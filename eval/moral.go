@@ -2,13 +2,7 @@ package eval
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/valora-go/valora/eval/score"
@@ -28,111 +22,6 @@ const (
 	SourceEthicsCM     = "ethics-cm"
 	SourceMoralStories = "moral-stories"
 )
-
-// LoadEthicsCommonsense reads an ETHICS commonsense-morality CSV (cm_test.csv,
-// cm_test_hard.csv of the ETHICS data set, Hendrycks et al. 2021) with the header
-// label,input,is_short,edited; label 1 means the narrator's action is wrong. With shortOnly, the long AITA-style rows (is_short False) are
-// skipped; they are the posts that LoadEthicsAITA reads. The ID is the 0-based data row.
-func LoadEthicsCommonsense(path string, shortOnly bool) ([]MoralItem, error) {
-	return loadFile(path, "ETHICS commonsense", func(r io.Reader, name string) ([]MoralItem, error) {
-		return ReadEthicsCommonsense(r, name, shortOnly)
-	})
-}
-
-// ReadEthicsCommonsense is LoadEthicsCommonsense on a reader; name is used in errors.
-func ReadEthicsCommonsense(r io.Reader, name string, shortOnly bool) ([]MoralItem, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	head, err := cr.Read()
-	if err != nil {
-		return nil, fmt.Errorf("eval: load ETHICS commonsense %s: header: %w", name, err)
-	}
-	col := map[string]int{}
-	for i, h := range head {
-		col[strings.TrimSpace(h)] = i
-	}
-	for _, need := range []string{"label", "input"} {
-		if _, ok := col[need]; !ok {
-			return nil, fmt.Errorf("eval: load ETHICS commonsense %s: header %q has no column %q (want label,input,is_short,edited)", name, strings.Join(head, ","), need)
-		}
-	}
-	short, hasShort := col["is_short"]
-	var items []MoralItem
-	for row := 0; ; row++ {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("eval: load ETHICS commonsense %s: row %d: %w", name, row, err)
-		}
-		if len(rec) < len(head) {
-			return nil, fmt.Errorf("eval: load ETHICS commonsense %s: row %d: %d fields, want %d", name, row, len(rec), len(head))
-		}
-		if shortOnly && hasShort && !strings.EqualFold(strings.TrimSpace(rec[short]), "true") {
-			continue
-		}
-		lab := strings.TrimSpace(rec[col["label"]])
-		if lab != "0" && lab != "1" {
-			return nil, fmt.Errorf("eval: load ETHICS commonsense %s: row %d: field label: %q, want 0 or 1", name, row, lab)
-		}
-		text := strings.TrimSpace(rec[col["input"]])
-		if text == "" {
-			return nil, fmt.Errorf("eval: load ETHICS commonsense %s: row %d: field input: empty", name, row)
-		}
-		items = append(items, MoralItem{ID: strconv.Itoa(row), Source: SourceEthicsCM, Text: text, Wrong: lab == "1"})
-	}
-	return items, nil
-}
-
-// LoadMoralStories reads a Moral Stories norm-distance split (Emelin et al.,
-// original_ms_norm_distance_{dev,test}.jsonl): JSON lines with
-// "ID", "norm", and either "moral_action" (label "1") or "immoral_action" (label "0"). The
-// item text is "Norm: {norm}\nAction: {action}"; the item is wrong for an immoral action.
-func LoadMoralStories(path string) ([]MoralItem, error) {
-	return loadFile(path, "Moral Stories", ReadMoralStories)
-}
-
-// ReadMoralStories is LoadMoralStories on a reader; name is used in errors.
-func ReadMoralStories(r io.Reader, name string) ([]MoralItem, error) {
-	return readJSONL(r, name, "Moral Stories", func(line int, raw []byte) (MoralItem, error) {
-		var rec struct {
-			ID       string  `json:"ID"`
-			Norm     string  `json:"norm"`
-			Moral    *string `json:"moral_action"`
-			Immoral  *string `json:"immoral_action"`
-			RawLabel any     `json:"label"`
-		}
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return MoralItem{}, err
-		}
-		if (rec.Moral == nil) == (rec.Immoral == nil) {
-			return MoralItem{}, fmt.Errorf("want exactly one of the fields moral_action and immoral_action")
-		}
-		action, wrong := rec.Moral, false
-		if rec.Immoral != nil {
-			action, wrong = rec.Immoral, true
-		}
-		if strings.TrimSpace(*action) == "" {
-			return MoralItem{}, fmt.Errorf("field action: empty")
-		}
-		if rec.RawLabel != nil {
-			lab := strings.TrimSpace(fmt.Sprint(rec.RawLabel))
-			if (lab == "1") == wrong || (lab != "0" && lab != "1") {
-				return MoralItem{}, fmt.Errorf("field label: %q does not match the action field (want 1 for moral_action, 0 for immoral_action)", lab)
-			}
-		}
-		id := rec.ID
-		if id == "" {
-			id = fmt.Sprint(line)
-		}
-		text := "Action: " + strings.TrimSpace(*action)
-		if n := strings.TrimSpace(rec.Norm); n != "" {
-			text = "Norm: " + n + "\n" + text
-		}
-		return MoralItem{ID: id, Source: SourceMoralStories, Text: text, Wrong: wrong}, nil
-	})
-}
 
 // DefaultMoralTemplate is the prompt for held-out moral items; {text} is the item text.
 const DefaultMoralTemplate = `Consider the following situation.
@@ -158,14 +47,8 @@ type MoralOptions struct {
 }
 
 func (o MoralOptions) withDefaults() (MoralOptions, error) {
-	if o.Template == "" {
-		o.Template = DefaultMoralTemplate
-	}
-	if !strings.Contains(o.Template, "{text}") {
-		return o, fmt.Errorf("eval: moral options: template has no {text} placeholder")
-	}
-	if o.Prefix == "" && !o.NoPrefix {
-		o.Prefix = DefaultMoralPrefix
+	if err := moralPrompts.fill(&o.Template, &o.Prefix, o.NoPrefix); err != nil {
+		return o, err
 	}
 	if o.Candidates == [2]string{} {
 		o.Candidates = DefaultMoralCandidates
@@ -213,8 +96,8 @@ type MoralReport struct {
 
 // RunMoral scores held-out moral items with the tuned and the control scorer.
 func RunMoral(ctx context.Context, tuned, control score.Scorer, items []MoralItem, opts MoralOptions) (*MoralReport, error) {
-	if tuned == nil || control == nil {
-		return nil, fmt.Errorf("eval: moral: both a tuned and a control scorer are required")
+	if err := requireTunedControl(tuned, control, "moral"); err != nil {
+		return nil, err
 	}
 	if len(items) == 0 {
 		return nil, fmt.Errorf("eval: moral: no items")
@@ -226,7 +109,7 @@ func RunMoral(ctx context.Context, tuned, control score.Scorer, items []MoralIte
 	prompts := make([]score.Prompt, len(items))
 	cands := make([][]string, len(items))
 	for i, it := range items {
-		prompts[i] = score.Prompt{Text: strings.ReplaceAll(o.Template, "{text}", strings.TrimSpace(it.Text)), Prefix: o.Prefix}
+		prompts[i] = moralPrompts.prompt(o.Template, o.Prefix, it.Text)
 		cands[i] = o.Candidates[:]
 	}
 	pwrong := func(s score.Scorer, what string) ([]float64, error) {
@@ -249,17 +132,11 @@ func RunMoral(ctx context.Context, tuned, control score.Scorer, items []MoralIte
 		return nil, err
 	}
 	rep := &MoralReport{Template: o.Template, Prefix: o.Prefix, Candidates: o.Candidates}
-	bySource := map[string][]int{}
-	all := make([]int, len(items))
 	for i, it := range items {
 		rep.Results = append(rep.Results, MoralItemResult{ID: it.ID, Source: it.Source, Wrong: it.Wrong, PWrongControl: pc[i], PWrongTuned: pt[i]})
-		bySource[it.Source] = append(bySource[it.Source], i)
-		all[i] = i
 	}
-	rep.All = moralGroup("all", all, items, pc, pt)
-	for _, s := range slices.Sorted(maps.Keys(bySource)) {
-		rep.Sources = append(rep.Sources, moralGroup(s, bySource[s], items, pc, pt))
-	}
+	rep.All, rep.Sources = summarizeGroups(items, func(it MoralItem) string { return it.Source },
+		func(name string, idx []int) MoralGroup { return moralGroup(name, idx, items, pc, pt) })
 	return rep, nil
 }
 

@@ -2,12 +2,7 @@ package eval
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/valora-go/valora/eval/score"
@@ -32,108 +27,6 @@ type VerdictPost struct {
 	ID      string  `json:"id"`
 	Text    string  `json:"text"`
 	Verdict Verdict `json:"verdict"`
-}
-
-// parseVerdict reads a verdict spelled as a name (NTA, YTA, ESH, NAH) or as the numeric code
-// of the fionasguo/aita_prediction data (0=NTA, 1=YTA, 2=ESH, 3=NAH).
-func parseVerdict(raw json.RawMessage) (Verdict, error) {
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		var n float64
-		if err2 := json.Unmarshal(raw, &n); err2 != nil {
-			return "", fmt.Errorf("want a verdict name or code, got %s", raw)
-		}
-		s = strconv.FormatFloat(n, 'f', -1, 64)
-	}
-	switch strings.ToUpper(strings.TrimSpace(s)) {
-	case "NTA", "0":
-		return VerdictNTA, nil
-	case "YTA", "1":
-		return VerdictYTA, nil
-	case "ESH", "2":
-		return VerdictESH, nil
-	case "NAH", "3":
-		return VerdictNAH, nil
-	}
-	return "", fmt.Errorf("unknown verdict %q (want NTA, YTA, ESH, NAH or 0-3)", s)
-}
-
-// LoadAITAVerdicts reads the fionasguo AITA set (607 posts, aita_fionasguo_607.jsonl):
-// JSON lines with "id", "story" and "top_verdict" (the verdict of the top comment, as a name
-// or as the code 0=NTA, 1=YTA, 2=ESH, 3=NAH).
-func LoadAITAVerdicts(path string) ([]VerdictPost, error) {
-	return loadFile(path, "AITA verdicts", ReadAITAVerdicts)
-}
-
-// ReadAITAVerdicts is LoadAITAVerdicts on a reader; name is used in errors.
-func ReadAITAVerdicts(r io.Reader, name string) ([]VerdictPost, error) {
-	return readJSONL(r, name, "AITA verdicts", func(line int, raw []byte) (VerdictPost, error) {
-		var rec struct {
-			ID      string          `json:"id"`
-			Story   *string         `json:"story"`
-			Verdict json.RawMessage `json:"top_verdict"`
-		}
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return VerdictPost{}, err
-		}
-		if rec.Story == nil || strings.TrimSpace(*rec.Story) == "" {
-			return VerdictPost{}, fmt.Errorf("field story: missing or empty")
-		}
-		if rec.Verdict == nil {
-			return VerdictPost{}, fmt.Errorf("field top_verdict: missing")
-		}
-		v, err := parseVerdict(rec.Verdict)
-		if err != nil {
-			return VerdictPost{}, fmt.Errorf("field top_verdict: %w", err)
-		}
-		id := rec.ID
-		if id == "" {
-			id = fmt.Sprint(line)
-		}
-		return VerdictPost{ID: id, Text: *rec.Story, Verdict: v}, nil
-	})
-}
-
-// LoadEthicsAITA reads the long ETHICS commonsense AITA posts (the 1,776 long rows of
-// cm_test.csv, as ethics_cm_test_long_aita_1776.jsonl): JSON lines with
-// "ethics_cm_test_row", "label_op_wrong" (1 = the author was wrong), "title" and "body". The
-// text is the title, a blank line and the body; label 1 becomes YTA and 0 NTA.
-func LoadEthicsAITA(path string) ([]VerdictPost, error) {
-	return loadFile(path, "ETHICS AITA", ReadEthicsAITA)
-}
-
-// ReadEthicsAITA is LoadEthicsAITA on a reader; name is used in errors.
-func ReadEthicsAITA(r io.Reader, name string) ([]VerdictPost, error) {
-	return readJSONL(r, name, "ETHICS AITA", func(line int, raw []byte) (VerdictPost, error) {
-		var rec struct {
-			Row   *int    `json:"ethics_cm_test_row"`
-			Label *int    `json:"label_op_wrong"`
-			Title string  `json:"title"`
-			Body  *string `json:"body"`
-		}
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return VerdictPost{}, err
-		}
-		if rec.Body == nil || strings.TrimSpace(*rec.Body) == "" {
-			return VerdictPost{}, fmt.Errorf("field body: missing or empty")
-		}
-		if rec.Label == nil || (*rec.Label != 0 && *rec.Label != 1) {
-			return VerdictPost{}, fmt.Errorf("field label_op_wrong: want 0 or 1")
-		}
-		id := fmt.Sprint(line)
-		if rec.Row != nil {
-			id = fmt.Sprint(*rec.Row)
-		}
-		v := VerdictNTA
-		if *rec.Label == 1 {
-			v = VerdictYTA
-		}
-		text := strings.TrimSpace(*rec.Body)
-		if t := strings.TrimSpace(rec.Title); t != "" {
-			text = t + "\n\n" + text
-		}
-		return VerdictPost{ID: id, Text: text, Verdict: v}, nil
-	})
 }
 
 // VerdictPostResult is the outcome of one verdict-only post.
@@ -182,18 +75,12 @@ func RunVerdicts(ctx context.Context, tuned, control score.Scorer, posts []Verdi
 	if rep.Prompt, pt, pc, err = scoreTunedControl(ctx, tuned, control, posts, opts, "AITA verdicts"); err != nil {
 		return nil, err
 	}
-	groups := map[string][]int{}
-	all := make([]int, len(posts))
 	for i, p := range posts {
 		rep.Results = append(rep.Results, VerdictPostResult{ID: p.ID, Verdict: p.Verdict, Control: pc[i], Tuned: pt[i]})
-		groups[string(p.Verdict)] = append(groups[string(p.Verdict)], i)
-		all[i] = i
 	}
-	rep.All = verdictGroup("all", all, posts, pc, pt)
+	rep.All, rep.Groups = summarizeGroups(posts, func(p VerdictPost) string { return string(p.Verdict) },
+		func(name string, idx []int) VerdictGroup { return verdictGroup(name, idx, posts, pc, pt) })
 	rep.AccuracyControl, rep.AccuracyTuned = rep.All.Accuracy["control"], rep.All.Accuracy["tuned"]
-	for _, v := range slices.Sorted(maps.Keys(groups)) {
-		rep.Groups = append(rep.Groups, verdictGroup(v, groups[v], posts, pc, pt))
-	}
 	return rep, nil
 }
 

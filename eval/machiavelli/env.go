@@ -154,14 +154,6 @@ func readCoeffs(fsys fs.FS) (map[string]map[string]Coeff, error) {
 	return out, nil
 }
 
-type rawSource struct {
-	Scenes   map[string][][2]any `json:"scenes"`
-	List     []string            `json:"scene_list"`
-	Labels   map[string]int      `json:"label_to_linenum"`
-	Metadata map[string]string   `json:"metadata"`
-	KwVars   map[string]any      `json:"kw_vars"`
-}
-
 type treeNode struct {
 	Scene string `json:"scene"`
 	Lines []int  `json:"lines"`
@@ -169,7 +161,7 @@ type treeNode struct {
 }
 
 func loadSource(fsys fs.FS, id string) (*Source, error) {
-	var raw rawSource
+	var raw SourceJSON
 	if err := readJSON(fsys, "source/"+id+".json", &raw); err != nil {
 		return nil, fmt.Errorf("game %s: %w", id, err)
 	}

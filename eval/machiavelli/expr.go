@@ -82,6 +82,15 @@ func subFunc(re *regexp.Regexp, s string, f func(m []string) (string, error)) (s
 	return out, ferr
 }
 
+// evalExp evaluates text after processExp (with & and the keyword variables).
+func (p *Player) evalExp(text string) (any, error) {
+	t, err := p.processExp(text, true, true)
+	if err != nil {
+		return nil, err
+	}
+	return p.userVarsEval(t)
+}
+
 // processExp is upstream _process_exp.
 func (p *Player) processExp(text string, processAnd, processKw bool) (string, error) {
 	var err error
@@ -115,19 +124,11 @@ func (p *Player) processExp(text string, processAnd, processKw bool) (string, er
 		text = replaceNames(text, p.src.kwVars, false, func(s string) string { return strings.ToLower(s) + "_" })
 	}
 	text, err = subFunc(reHashIdx, text, func(m []string) (string, error) {
-		a, err := p.processExp(m[1], true, true)
+		av, err := p.evalExp(m[1])
 		if err != nil {
 			return "", err
 		}
-		av, err := p.userVarsEval(a)
-		if err != nil {
-			return "", err
-		}
-		b, err := p.processExp(m[2], true, true)
-		if err != nil {
-			return "", err
-		}
-		bv, err := p.userVarsEval(b)
+		bv, err := p.evalExp(m[2])
 		if err != nil {
 			return "", err
 		}

@@ -17,22 +17,13 @@ import (
 // The goldens in testdata/ are copied from ../shared/fixtures/machiavelli (original games,
 // Apache-2.0, produced by running the upstream MACHIAVELLI code; see testdata/README.md).
 
-type goldenEval struct {
-	Steps        int                `json:"steps"`
-	Points       float64            `json:"points_normalized"`
-	Achievements []string           `json:"achievements"`
-	Counts       map[string]float64 `json:"counts"`
-	Scores       map[string]float64 `json:"scores"`
-	ZScores      map[string]float64 `json:"zscores"`
-}
-
 type goldenEpisode struct {
 	Kind       string                       `json:"kind"`
 	Name       string                       `json:"name"`
 	Seed       uint32                       `json:"seed"`
 	Actions    []int                        `json:"actions"`
 	Truncated  bool                         `json:"truncated_at_max_steps"`
-	Evaluation map[string]goldenEval        `json:"evaluation"`
+	Evaluation map[string]Eval              `json:"evaluation"`
 	Steps      []map[string]json.RawMessage `json:"-"`
 }
 
@@ -42,6 +33,20 @@ type goldenFile struct {
 	GameAch    map[string]GameAchievement            `json:"game_achievements"`
 	Aggregate  map[string]map[string]json.RawMessage `json:"evaluate_trajectories_random_seeds_0_9"`
 	EpisodesRW []json.RawMessage                     `json:"episodes"`
+}
+
+// fixtureEnv loads game from testdata/game_data and makes its environment.
+func fixtureEnv(t *testing.T, game string) (*Game, *Env) {
+	t.Helper()
+	games, err := LoadDir(filepath.Join("testdata", "game_data"), game)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := NewEnv(games[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return games[0], env
 }
 
 func loadGolden(t *testing.T, game string) (*goldenFile, []goldenEpisode) {
@@ -93,32 +98,17 @@ func jsonEqual(a, b []byte) bool {
 }
 
 func valuesClose(x, y any, tol float64) bool {
+	eq := func(u, v any) bool { return valuesClose(u, v, tol) }
 	switch a := x.(type) {
 	case float64:
 		b, ok := y.(float64)
 		return ok && closeRel(a, b, tol)
 	case map[string]any:
 		b, ok := y.(map[string]any)
-		if !ok || len(a) != len(b) {
-			return false
-		}
-		for k, v := range a {
-			if !valuesClose(v, b[k], tol) {
-				return false
-			}
-		}
-		return true
+		return ok && maps.EqualFunc(a, b, eq)
 	case []any:
 		b, ok := y.([]any)
-		if !ok || len(a) != len(b) {
-			return false
-		}
-		for i := range a {
-			if !valuesClose(a[i], b[i], tol) {
-				return false
-			}
-		}
-		return true
+		return ok && slices.EqualFunc(a, b, eq)
 	}
 	return reflect.DeepEqual(x, y)
 }
@@ -153,7 +143,7 @@ func checkStep(t *testing.T, where string, want map[string]json.RawMessage, got 
 	}
 }
 
-func checkEval(t *testing.T, where string, want goldenEval, got *Eval) {
+func checkEval(t *testing.T, where string, want Eval, got *Eval) {
 	t.Helper()
 	if want.Steps != got.Steps || !closeRel(want.Points, got.Points, 1e-12) ||
 		fmt.Sprint(want.Achievements) != fmt.Sprint(got.Achievements) {
@@ -179,14 +169,7 @@ func TestGoldens(t *testing.T) {
 	for _, game := range []string{"gull-rock", "crow-council"} {
 		t.Run(game, func(t *testing.T) {
 			gf, eps := loadGolden(t, game)
-			games, err := LoadDir(filepath.Join("testdata", "game_data"), game)
-			if err != nil {
-				t.Fatal(err)
-			}
-			env, err := NewEnv(games[0])
-			if err != nil {
-				t.Fatal(err)
-			}
+			g, env := fixtureEnv(t, game)
 			if env.MaxPoints != gf.MaxPoints || len(env.Achievements) != len(gf.GameAch) {
 				t.Fatalf("max points %d, achievements %v; want %d, %v", env.MaxPoints, env.Achievements, gf.MaxPoints, gf.GameAch)
 			}
@@ -222,12 +205,12 @@ func TestGoldens(t *testing.T) {
 				if tr.Truncated != ep.Truncated {
 					t.Errorf("%s: truncated %v", ep.Name, tr.Truncated)
 				}
-				ev, err := Evaluate(tr, games[0].Coeffs)
+				ev, err := Evaluate(tr, g.Coeffs)
 				if err != nil {
 					t.Fatal(err)
 				}
 				checkEval(t, ep.Name+" run_trajectories", ep.Evaluation["run_trajectories"], ev)
-				eev, err := evaluateEnvTrajectory(tr, games[0].Coeffs)
+				eev, err := evaluateEnvTrajectory(tr, g.Coeffs)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,6 +1,7 @@
 package machiavelli
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -281,58 +282,47 @@ func TestPlayerTempsRestored(t *testing.T) {
 func TestPlayerBadSources(t *testing.T) {
 	tests := []struct {
 		name    string
-		scenes  map[string]string
+		scenes  map[string]string // scene -> text; a lone startup can be given as startup
+		startup string
 		drop    []string
 		actions []int
-		scene   string
+		scene   string // where the error is reported (default startup)
 		line    int
 		msg     string
 	}{
-		{name: "unknown command", scenes: map[string]string{"startup": "A.\n*print x"},
-			scene: "startup", line: 1, msg: `unsupported command "*print"`},
-		{name: "text line starting with *", scenes: map[string]string{"startup": "A.\n*Hello there"},
-			scene: "startup", line: 1, msg: "unsupported command"},
-		{name: "*else reached directly", scenes: map[string]string{"startup": "*else\n  A."},
-			scene: "startup", line: 0, msg: `unsupported command "*else"`},
-		{name: "missing label", scenes: map[string]string{"startup": "A.\n*goto nowhere\nB."},
-			scene: "startup", line: 1, msg: "no label nowhere in scene startup"},
-		{name: "missing label of gosub", scenes: map[string]string{"startup": "*create x 1\n*gosub nowhere"},
-			scene: "startup", line: 1, msg: "no label nowhere"},
+		{name: "unknown command", startup: "A.\n*print x", line: 1, msg: `unsupported command "*print"`},
+		{name: "text line starting with *", startup: "A.\n*Hello there", line: 1, msg: "unsupported command"},
+		{name: "*else reached directly", startup: "*else\n  A.", line: 0, msg: `unsupported command "*else"`},
+		{name: "missing label", startup: "A.\n*goto nowhere\nB.", line: 1, msg: "no label nowhere in scene startup"},
+		{name: "missing label of gosub", startup: "*create x 1\n*gosub nowhere", line: 1, msg: "no label nowhere"},
 		{name: "missing label in another scene", scenes: map[string]string{
 			"startup": "*scene_list\n  startup\n  b\n*goto_scene b nowhere", "b": "B."},
-			scene: "startup", line: 3, msg: "no label nowhere in scene b"},
+			line: 3, msg: "no label nowhere in scene b"},
 		{name: "goto_scene to a scene the source lacks", scenes: map[string]string{
 			"startup": "*scene_list\n  startup\n  b\nA.\n*goto_scene b", "b": "B."}, drop: []string{"b"},
-			scene: "startup", line: 4, msg: "no scene b"},
-		{name: "choice without indented options", scenes: map[string]string{"startup": "*choice\n#A\n  a"},
-			scene: "startup", line: 0, msg: "*choice without options"},
-		{name: "if without an indented body", scenes: map[string]string{"startup": "*create x 1\n*if x = 1\nA."},
-			scene: "startup", line: 1, msg: "empty conditional clause"},
-		{name: "bad expression in *set", scenes: map[string]string{"startup": "*create x 1\n*set x (x +"},
-			scene: "startup", line: 1, msg: "evaluating"},
-		{name: "unknown variable in *if", scenes: map[string]string{"startup": "A.\n*if nosuch > 1\n  B."},
-			scene: "startup", line: 1, msg: "nosuch"},
-		{name: "non-bool condition", scenes: map[string]string{"startup": "*create x 1\n*if x + 1\n  B."},
-			scene: "startup", line: 1, msg: "not a bool"},
-		{name: "unknown variable in ${}", scenes: map[string]string{"startup": "A.\nHello ${nosuch}."},
-			scene: "startup", line: 1, msg: "nosuch"},
-		{name: "unbalanced ${", scenes: map[string]string{"startup": "*create x 1\nHello ${x."},
-			scene: "startup", line: 1, msg: "unbalanced"},
-		{name: "str compared with a number", scenes: map[string]string{"startup": "*create s \"a\"\n*if s > 1\n  B."},
-			scene: "startup", line: 1, msg: "evaluating"},
-		{name: "return without gosub", scenes: map[string]string{"startup": "A.\n*return"},
-			scene: "startup", line: 1, msg: "*return without *gosub"},
-		{name: "bug", scenes: map[string]string{"startup": "A.\n*bug broken"},
-			scene: "startup", line: 1, msg: "*bug reached"},
+			line: 4, msg: "no scene b"},
+		{name: "choice without indented options", startup: "*choice\n#A\n  a", line: 0, msg: "*choice without options"},
+		{name: "if without an indented body", startup: "*create x 1\n*if x = 1\nA.", line: 1, msg: "empty conditional clause"},
+		{name: "bad expression in *set", startup: "*create x 1\n*set x (x +", line: 1, msg: "evaluating"},
+		{name: "unknown variable in *if", startup: "A.\n*if nosuch > 1\n  B.", line: 1, msg: "nosuch"},
+		{name: "non-bool condition", startup: "*create x 1\n*if x + 1\n  B.", line: 1, msg: "not a bool"},
+		{name: "unknown variable in ${}", startup: "A.\nHello ${nosuch}.", line: 1, msg: "nosuch"},
+		{name: "unbalanced ${", startup: "*create x 1\nHello ${x.", line: 1, msg: "unbalanced"},
+		{name: "str compared with a number", startup: "*create s \"a\"\n*if s > 1\n  B.", line: 1, msg: "evaluating"},
+		{name: "return without gosub", startup: "A.\n*return", line: 1, msg: "*return without *gosub"},
+		{name: "bug", startup: "A.\n*bug broken", line: 1, msg: "*bug reached"},
 		{name: "finish in the last scene", scenes: map[string]string{
 			"startup": "*scene_list\n  startup\n  b\n*finish", "b": "B.\n*finish"},
 			scene: "b", line: 1, msg: "*finish in the last scene"},
-		{name: "bad action", scenes: map[string]string{"startup": "*choice\n  #A\n    a"}, actions: []int{3},
-			scene: "startup", line: 0, msg: "action 3 out of range"},
+		{name: "bad action", startup: "*choice\n  #A\n    a", actions: []int{3}, line: 0, msg: "action 3 out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src, err := compileScenes("bad", tt.scenes, tt.drop...)
+			scenes := tt.scenes
+			if scenes == nil {
+				scenes = map[string]string{"startup": tt.startup}
+			}
+			src, err := compileScenes("bad", scenes, tt.drop...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -340,7 +330,7 @@ func TestPlayerBadSources(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			where := fmt.Sprintf("game bad, scene %s, line %d ", tt.scene, tt.line)
+			where := fmt.Sprintf("game bad, scene %s, line %d ", cmp.Or(tt.scene, "startup"), tt.line)
 			if !strings.HasPrefix(err.Error(), where) || !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("error %q, want it to start with %q and contain %q", err, where, tt.msg)
 			}

@@ -44,14 +44,7 @@ func TestPromptGoldens(t *testing.T) {
 			if seq == nil {
 				t.Fatal("no action sequence in the goldens")
 			}
-			games, err := LoadDir(filepath.Join("testdata", "game_data"), game)
-			if err != nil {
-				t.Fatal(err)
-			}
-			env, err := NewEnv(games[0])
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, env := fixtureEnv(t, game)
 			obs, info, err := env.Reset(seq.Seed)
 			if err != nil {
 				t.Fatal(err)

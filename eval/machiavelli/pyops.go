@@ -28,36 +28,79 @@ func pyModFloat(a, b float64) float64 {
 	return m
 }
 
+// arithOp is a Python arithmetic operator: its result on two ints, and on two floats (a mixed
+// pair is converted to floats first); intZero and floatZero are the messages of the
+// ZeroDivisionError it raises on a zero right operand ("" if it raises none).
+type arithOp struct {
+	ints               func(a, b int64) (any, error)
+	floats             func(a, b float64) float64
+	intZero, floatZero string
+}
+
+var arithOps = map[string]arithOp{
+	"+": {ints: func(a, b int64) (any, error) { return a + b, nil }, floats: func(a, b float64) float64 { return a + b }},
+	"-": {ints: func(a, b int64) (any, error) { return a - b, nil }, floats: func(a, b float64) float64 { return a - b }},
+	"*": {ints: func(a, b int64) (any, error) { return a * b, nil }, floats: func(a, b float64) float64 { return a * b }},
+	"/": {
+		ints:    func(a, b int64) (any, error) { return float64(a) / float64(b), nil },
+		floats:  func(a, b float64) float64 { return a / b },
+		intZero: "division by zero", floatZero: "float division by zero",
+	},
+	"//": {
+		ints:    func(a, b int64) (any, error) { return floorDivInt(a, b), nil },
+		floats:  func(a, b float64) float64 { return math.Floor(a / b) },
+		intZero: "integer division or modulo by zero", floatZero: "float floor division by zero",
+	},
+	"%": {
+		ints:    func(a, b int64) (any, error) { return a - floorDivInt(a, b)*b, nil },
+		floats:  pyModFloat,
+		intZero: "integer division or modulo by zero", floatZero: "float modulo",
+	},
+	"**": {ints: intPow, floats: math.Pow},
+}
+
+// intPow is asteval 0.9.28's safe_pow on ints: float(base) ** exp, truncated to an int.
+func intPow(a, b int64) (any, error) {
+	r := math.Pow(float64(a), float64(b))
+	if math.IsInf(r, 0) || math.IsNaN(r) {
+		return nil, errors.New("power overflow")
+	}
+	if math.Abs(r) < 1<<62 {
+		return int64(r), nil
+	}
+	i, _ := new(big.Float).SetFloat64(r).Int64()
+	return i, nil
+}
+
+// repeatStr is Python's str * int (and int * str): s repeated n times, none for n < 0.
+func repeatStr(s, n any) (string, bool) {
+	str, ok := s.(string)
+	if !ok {
+		return "", false
+	}
+	num, _ := numeric(n)
+	i, ok := num.(int64)
+	if !ok {
+		return "", false
+	}
+	return strings.Repeat(str, int(max(i, 0))), true
+}
+
 // binop applies a Python arithmetic operator.
 func binop(op string, a, b any) (any, error) {
-	if op == "+" {
+	switch op {
+	case "+":
 		if as, ok := a.(string); ok {
 			if bs, ok := b.(string); ok {
 				return as + bs, nil
 			}
 		}
-	}
-	if op == "*" {
-		// str * int repeats.
-		if as, ok := a.(string); ok {
-			if n, ok := numeric(b); ok {
-				if i, ok := n.(int64); ok {
-					if i < 0 {
-						i = 0
-					}
-					return strings.Repeat(as, int(i)), nil
-				}
-			}
+	case "*":
+		if r, ok := repeatStr(a, b); ok {
+			return r, nil
 		}
-		if bs, ok := b.(string); ok {
-			if n, ok := numeric(a); ok {
-				if i, ok := n.(int64); ok {
-					if i < 0 {
-						i = 0
-					}
-					return strings.Repeat(bs, int(i)), nil
-				}
-			}
+		if r, ok := repeatStr(b, a); ok {
+			return r, nil
 		}
 	}
 	na, oka := numeric(a)
@@ -65,76 +108,23 @@ func binop(op string, a, b any) (any, error) {
 	if !oka || !okb {
 		return nil, fmt.Errorf("unsupported operand type(s) for %s: '%s' and '%s'", op, typeName(a), typeName(b))
 	}
-	ia, aInt := na.(int64)
-	ib, bInt := nb.(int64)
-	if aInt && bInt {
-		switch op {
-		case "+":
-			return ia + ib, nil
-		case "-":
-			return ia - ib, nil
-		case "*":
-			return ia * ib, nil
-		case "/":
-			if ib == 0 {
-				return nil, errors.New("division by zero")
+	o, ok := arithOps[op]
+	if !ok {
+		return nil, fmt.Errorf("unknown operator %s", op)
+	}
+	if ia, ok := na.(int64); ok {
+		if ib, ok := nb.(int64); ok {
+			if ib == 0 && o.intZero != "" {
+				return nil, errors.New(o.intZero)
 			}
-			return float64(ia) / float64(ib), nil
-		case "//":
-			if ib == 0 {
-				return nil, errors.New("integer division or modulo by zero")
-			}
-			return floorDivInt(ia, ib), nil
-		case "%":
-			if ib == 0 {
-				return nil, errors.New("integer division or modulo by zero")
-			}
-			return ia - floorDivInt(ia, ib)*ib, nil
-		case "**":
-			// asteval 0.9.28 safe_pow: int base -> float(base) ** exp, truncated to int for an int exp.
-			r := math.Pow(float64(ia), float64(ib))
-			if math.IsInf(r, 0) || math.IsNaN(r) {
-				return nil, errors.New("power overflow")
-			}
-			if math.Abs(r) < 1<<62 {
-				return int64(r), nil
-			}
-			bf := new(big.Float).SetFloat64(r)
-			i, _ := bf.Int64()
-			return i, nil
+			return o.ints(ia, ib)
 		}
 	}
 	fa, fb := toFloat(na), toFloat(nb)
-	switch op {
-	case "+":
-		return fa + fb, nil
-	case "-":
-		return fa - fb, nil
-	case "*":
-		return fa * fb, nil
-	case "/":
-		if fb == 0 {
-			return nil, errors.New("float division by zero")
-		}
-		return fa / fb, nil
-	case "//":
-		if fb == 0 {
-			return nil, errors.New("float floor division by zero")
-		}
-		return math.Floor(fa / fb), nil
-	case "%":
-		if fb == 0 {
-			return nil, errors.New("float modulo")
-		}
-		return pyModFloat(fa, fb), nil
-	case "**":
-		r := math.Pow(fa, fb)
-		if aInt && !bInt {
-			return r, nil
-		}
-		return r, nil
+	if fb == 0 && o.floatZero != "" {
+		return nil, errors.New(o.floatZero)
 	}
-	return nil, fmt.Errorf("unknown operator %s", op)
+	return o.floats(fa, fb), nil
 }
 
 // compare applies a Python comparison operator.

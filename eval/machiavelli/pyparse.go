@@ -7,6 +7,7 @@ package machiavelli
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -55,45 +56,41 @@ func (p *exprParser) isOp(s string) bool {
 	return t.kind == tOp && t.s == s
 }
 
+// expect consumes the operator s, which must come next.
+func (p *exprParser) expect(s string) error {
+	if !p.isOp(s) {
+		return p.syntaxError()
+	}
+	p.next()
+	return nil
+}
+
 func (p *exprParser) isKw(s string) bool {
 	t := p.peek()
 	return t.kind == tName && t.s == s
 }
 
-func (p *exprParser) orTest() (any, error) {
-	v, err := p.andTest()
-	if err != nil {
-		return nil, err
-	}
-	for p.isKw("or") {
-		p.next()
-		if truthy(v) {
-			if err := p.skip(p.andTest); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if v, err = p.andTest(); err != nil {
-			return nil, err
-		}
-	}
-	return v, nil
-}
+func (p *exprParser) orTest() (any, error) { return p.boolOp("or", true, p.andTest) }
 
-func (p *exprParser) andTest() (any, error) {
-	v, err := p.notTest()
+func (p *exprParser) andTest() (any, error) { return p.boolOp("and", false, p.notTest) }
+
+// boolOp parses operand (kw operand)* for Python's or (decided by the first truthy operand,
+// decides = true) and and (decided by the first falsy one): its value is the deciding operand,
+// or the last; the operands after the deciding one are parsed but not evaluated.
+func (p *exprParser) boolOp(kw string, decides bool, operand func() (any, error)) (any, error) {
+	v, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for p.isKw("and") {
+	for p.isKw(kw) {
 		p.next()
-		if !truthy(v) {
-			if err := p.skip(p.notTest); err != nil {
+		if truthy(v) == decides {
+			if err := p.skip(operand); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		if v, err = p.notTest(); err != nil {
+		if v, err = operand(); err != nil {
 			return nil, err
 		}
 	}
@@ -116,9 +113,20 @@ type nullScope struct{}
 
 func (nullScope) lookup(string) (any, bool) { return int64(0), true }
 
+// skipping reports whether the parser is in an operand that a short circuit skips.
+func (p *exprParser) skipping() bool {
+	_, null := p.sc.(nullScope)
+	return null
+}
+
 type syntaxError struct{ msg string }
 
 func (e *syntaxError) Error() string { return e.msg }
+
+// syntaxError is the SyntaxError of the expression.
+func (p *exprParser) syntaxError() error {
+	return &syntaxError{fmt.Sprintf("invalid syntax in %q", p.src)}
+}
 
 func isSyntaxErr(err error) bool {
 	var se *syntaxError
@@ -182,7 +190,7 @@ func (p *exprParser) comparison() (any, error) {
 		if result {
 			ok, err := compare(op, left, right)
 			if err != nil {
-				if _, null := p.sc.(nullScope); !null {
+				if !p.skipping() {
 					return nil, err
 				}
 			}
@@ -194,14 +202,19 @@ func (p *exprParser) comparison() (any, error) {
 	return result, nil
 }
 
-func (p *exprParser) arith() (any, error) {
-	v, err := p.term()
+func (p *exprParser) arith() (any, error) { return p.leftAssoc(p.term, "+", "-") }
+
+func (p *exprParser) term() (any, error) { return p.leftAssoc(p.factor, "*", "/", "//", "%") }
+
+// leftAssoc parses operand (op operand)* for the left-associative operators ops.
+func (p *exprParser) leftAssoc(operand func() (any, error), ops ...string) (any, error) {
+	v, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for p.isOp("+") || p.isOp("-") {
+	for slices.ContainsFunc(ops, p.isOp) {
 		op := p.next().s
-		r, err := p.term()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
@@ -215,29 +228,11 @@ func (p *exprParser) arith() (any, error) {
 func (p *exprParser) apply(op string, a, b any) (any, error) {
 	v, err := binop(op, a, b)
 	if err != nil {
-		if _, null := p.sc.(nullScope); null {
+		if p.skipping() {
 			return int64(0), nil
 		}
 	}
 	return v, err
-}
-
-func (p *exprParser) term() (any, error) {
-	v, err := p.factor()
-	if err != nil {
-		return nil, err
-	}
-	for p.isOp("*") || p.isOp("/") || p.isOp("//") || p.isOp("%") {
-		op := p.next().s
-		r, err := p.factor()
-		if err != nil {
-			return nil, err
-		}
-		if v, err = p.apply(op, v, r); err != nil {
-			return nil, err
-		}
-	}
-	return v, nil
 }
 
 func (p *exprParser) factor() (any, error) {
@@ -249,7 +244,7 @@ func (p *exprParser) factor() (any, error) {
 		}
 		n, ok := numeric(v)
 		if !ok {
-			if _, null := p.sc.(nullScope); null {
+			if p.skipping() {
 				return int64(0), nil
 			}
 			return nil, fmt.Errorf("bad operand type for unary %s: '%s'", op, typeName(v))
@@ -297,16 +292,15 @@ func (p *exprParser) atomTrailers() (any, error) {
 					return nil, err
 				}
 				args = append(args, a)
-				if p.isOp(",") {
-					p.next()
-					continue
+				if !p.isOp(",") {
+					break
 				}
-				if !p.isOp(")") {
-					return nil, &syntaxError{fmt.Sprintf("invalid syntax in %q", p.src)}
-				}
+				p.next()
 			}
-			p.next()
-			if _, null := p.sc.(nullScope); null {
+			if err := p.expect(")"); err != nil {
+				return nil, err
+			}
+			if p.skipping() {
 				v = int64(0)
 				continue
 			}
@@ -323,11 +317,10 @@ func (p *exprParser) atomTrailers() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if !p.isOp("]") {
-				return nil, &syntaxError{fmt.Sprintf("invalid syntax in %q", p.src)}
+			if err := p.expect("]"); err != nil {
+				return nil, err
 			}
-			p.next()
-			if _, null := p.sc.(nullScope); null {
+			if p.skipping() {
 				v = int64(0)
 				continue
 			}
@@ -393,12 +386,11 @@ func (p *exprParser) atom() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if !p.isOp(")") {
-				return nil, &syntaxError{fmt.Sprintf("invalid syntax in %q", p.src)}
+			if err := p.expect(")"); err != nil {
+				return nil, err
 			}
-			p.next()
 			return v, nil
 		}
 	}
-	return nil, &syntaxError{fmt.Sprintf("invalid syntax in %q", p.src)}
+	return nil, p.syntaxError()
 }

@@ -254,34 +254,21 @@ func (p *Player) state() (text string, choices []string, isText bool, err error)
 		for _, s := range ls[p.idx+1 : p.idx+n] {
 			scenes = append(scenes, s.text)
 		}
-		next := scenes[p.rnd.Choice(len(scenes))]
-		if _, ok := p.src.scenes[next]; !ok {
-			return "", nil, false, fmt.Errorf("no scene %s", next)
-		}
-		p.curScene = next
-		if err := p.enterScene(); err != nil {
+		if err := p.goToScene(scenes[p.rnd.Choice(len(scenes))]); err != nil {
 			return "", nil, false, err
 		}
 		p.idx = 0
 		return "", nil, false, nil
 	case has("*gosub_scene", "*goto_scene"):
-		if has("*gosub_scene") {
-			p.sceneHist = append(p.sceneHist, sceneLoc{p.curScene, p.idx})
-		}
-		split := splitIntoParams(line)
-		if len(split) < 2 {
-			return "", nil, false, fmt.Errorf("%s without a scene", split[0])
+		split, err := p.jumpArgs(line, has("*gosub_scene"), "scene")
+		if err != nil {
+			return "", nil, false, err
 		}
 		s, err := p.processExp(split[1], true, false)
 		if err != nil {
 			return "", nil, false, err
 		}
-		next := strings.ToLower(s)
-		if _, ok := p.src.scenes[next]; !ok {
-			return "", nil, false, fmt.Errorf("no scene %s", next)
-		}
-		p.curScene = next
-		if err := p.enterScene(); err != nil {
+		if err := p.goToScene(strings.ToLower(s)); err != nil {
 			return "", nil, false, err
 		}
 		if len(split) == 2 {
@@ -292,12 +279,9 @@ func (p *Player) state() (text string, choices []string, isText bool, err error)
 			return "", nil, false, err
 		}
 	case has("*gosub", "*goto"):
-		if has("*gosub") {
-			p.sceneHist = append(p.sceneHist, sceneLoc{p.curScene, p.idx})
-		}
-		split := splitIntoParams(line)
-		if len(split) < 2 {
-			return "", nil, false, fmt.Errorf("%s without a label", split[0])
+		split, err := p.jumpArgs(line, has("*gosub"), "label")
+		if err != nil {
+			return "", nil, false, err
 		}
 		if err := p.jumpToLabel(split[1], split[2:]); err != nil {
 			return "", nil, false, err
@@ -448,6 +432,28 @@ func (p *Player) state() (text string, choices []string, isText bool, err error)
 		return "", nil, false, err
 	}
 	return "", nil, false, nil
+}
+
+// jumpArgs splits the line of a *goto or *gosub command (of a label or a scene, named by
+// target), which must name its target, and for a *gosub (sub) records where to return to.
+func (p *Player) jumpArgs(line string, sub bool, target string) ([]string, error) {
+	if sub {
+		p.sceneHist = append(p.sceneHist, sceneLoc{p.curScene, p.idx})
+	}
+	split := splitIntoParams(line)
+	if len(split) < 2 {
+		return nil, fmt.Errorf("%s without a %s", split[0], target)
+	}
+	return split, nil
+}
+
+// goToScene makes next the current scene.
+func (p *Player) goToScene(next string) error {
+	if _, ok := p.src.scenes[next]; !ok {
+		return fmt.Errorf("no scene %s", next)
+	}
+	p.curScene = next
+	return p.enterScene()
 }
 
 // jumpToLabel moves to the label that expression lab names in the current scene, with params

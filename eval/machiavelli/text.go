@@ -23,19 +23,24 @@ func evenQuotesAfter(s string, quotes string) bool {
 // replaceOutsideQuotes replaces each occurrence of any of words (tried in order) that is
 // followed by an even number of ' or " up to the end of s: re.sub(r"(A|B)(?=(?:[^\"']*[\"'][^\"']*[\"'])*[^\"']*$)").
 func replaceOutsideQuotes(s string, words []string, repl string) string {
-	var b strings.Builder
-	i := 0
-	for i < len(s) {
-		matched := ""
+	return scanReplace(s, func(i int) (int, string) {
 		for _, w := range words {
 			if strings.HasPrefix(s[i:], w) && evenQuotesAfter(s[i+len(w):], `"'`) {
-				matched = w
-				break
+				return len(w), repl
 			}
 		}
-		if matched != "" {
+		return 0, ""
+	})
+}
+
+// scanReplace rewrites s from left to right: at each byte offset i, match gives the length n
+// of a match starting there and its replacement, or n = 0 to keep the byte.
+func scanReplace(s string, match func(i int) (n int, repl string)) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if n, repl := match(i); n > 0 {
 			b.WriteString(repl)
-			i += len(matched)
+			i += n
 			continue
 		}
 		b.WriteByte(s[i])
@@ -80,42 +85,26 @@ func replaceNames(s string, names []string, fold bool, f func(string) string) st
 	if len(names) == 0 {
 		return s
 	}
-	var b strings.Builder
-	i := 0
-	for i < len(s) {
+	return scanReplace(s, func(i int) (int, string) {
 		if s[i] == '"' {
 			if j := strings.IndexByte(s[i+1:], '"'); j >= 0 {
-				b.WriteString(s[i : i+j+2])
-				i += j + 2
-				continue
+				return j + 2, s[i : i+j+2]
 			}
 		}
-		if !isWordRuneBefore(s, i) {
-			done := false
-			for _, n := range names {
-				if n == "" || len(s)-i < len(n) {
-					continue
-				}
-				cand := s[i : i+len(n)]
-				eq := cand == n
-				if fold {
-					eq = strings.EqualFold(cand, n)
-				}
-				if eq && !isWordRuneAt(s, i+len(n)) {
-					b.WriteString(f(cand))
-					i += len(n)
-					done = true
-					break
-				}
-			}
-			if done {
+		if isWordRuneBefore(s, i) {
+			return 0, ""
+		}
+		for _, n := range names {
+			if n == "" || len(s)-i < len(n) {
 				continue
 			}
+			cand := s[i : i+len(n)]
+			if (cand == n || fold && strings.EqualFold(cand, n)) && !isWordRuneAt(s, i+len(n)) {
+				return len(n), f(cand)
+			}
 		}
-		b.WriteByte(s[i])
-		i++
-	}
-	return b.String()
+		return 0, ""
+	})
 }
 
 // splitIntoParams is the reference's split_into_params: whitespace-separated words, keeping

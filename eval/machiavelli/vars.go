@@ -20,12 +20,12 @@ func (p *Player) fairmath(name, val string) (string, error) {
 		}
 		return s
 	}
-	evalPart := func(s string) (any, error) {
-		t, err := p.processExp(s, true, true)
+	evalFloat := func(s string) (float64, error) {
+		v, err := p.evalExp(s)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		return p.userVarsEval(t)
+		return pyFloat(v)
 	}
 	for strings.Contains(val, "%+") || strings.Contains(val, "%-") {
 		val = "(" + val + ")"
@@ -33,7 +33,7 @@ func (p *Player) fairmath(name, val string) (string, error) {
 		val, err = subFunc(reParen, val, func(m []string) (string, error) {
 			t := m[1]
 			if !strings.Contains(t, "%+") && !strings.Contains(t, "%-") {
-				v, err := evalPart(fix(t))
+				v, err := p.evalExp(fix(t))
 				if err != nil {
 					return "", err
 				}
@@ -47,20 +47,11 @@ func (p *Player) fairmath(name, val string) (string, error) {
 			if len(parts) != 2 {
 				return "", fmt.Errorf("fairmath: bad expression %q", t)
 			}
-			parts[1] = fix(parts[1])
-			ov, err := evalPart(parts[0])
+			o, err := evalFloat(parts[0])
 			if err != nil {
 				return "", err
 			}
-			nv, err := evalPart(parts[1])
-			if err != nil {
-				return "", err
-			}
-			o, err := pyFloat(ov)
-			if err != nil {
-				return "", err
-			}
-			n, err := pyFloat(nv)
+			n, err := evalFloat(fix(parts[1]))
 			if err != nil {
 				return "", err
 			}

@@ -2,6 +2,7 @@ package score_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 
@@ -13,15 +14,13 @@ import (
 // Scoring candidate continuations with a small story model. " ballerina" takes five tokens;
 // the prompt is computed once for all three candidates.
 func ExampleNew() {
-	m, err := model.Load("../../testdata/stories260k")
-	if err != nil {
+	const dir = "../../testdata/stories260k"
+	m, errModel := model.Load(dir)
+	tok, errTok := tokenize.Load(dir)
+	if err := errors.Join(errModel, errTok); err != nil {
 		log.Fatal(err)
 	}
 	defer m.Close()
-	tok, err := tokenize.Load("../../testdata/stories260k")
-	if err != nil {
-		log.Fatal(err)
-	}
 	s, err := score.New(m, tok, score.Options{})
 	if err != nil {
 		log.Fatal(err)

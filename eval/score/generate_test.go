@@ -13,8 +13,7 @@ import (
 // Greedy batched generation equals model.Generate prompt by prompt, and sampled replies do not
 // depend on the batch size (each prompt has its own seeded stream).
 func TestModelScorerGenerate(t *testing.T) {
-	const dir = "../../testdata/stories260k"
-	m, tok := loadModel(t, dir), loadTok(t, dir)
+	m, tok := loadStories(t)
 	prompts := []Prompt{
 		{Text: "Once upon a time, there was a little", Prefix: " girl"},
 		{Text: "Once upon a time, there was a big"},

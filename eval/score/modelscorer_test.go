@@ -31,6 +31,23 @@ func loadTok(t testing.TB, dir string) *tokenize.Tokenizer {
 	return tok
 }
 
+// loadStories loads the stories260k model and its tokenizer.
+func loadStories(t testing.TB) (*model.Model, *tokenize.Tokenizer) {
+	t.Helper()
+	const dir = "../../testdata/stories260k"
+	return loadModel(t, dir), loadTok(t, dir)
+}
+
+// loadLlamaTiny loads llama-tiny (random weights, the vocabulary of stories260k) and its LoRA
+// adapter.
+func loadLlamaTiny(t testing.TB) (*model.Model, *lora.Adapter) {
+	t.Helper()
+	m := loadModel(t, "../../testdata/llama-tiny/model")
+	ad, err := lora.Load("../../testdata/llama-tiny/adapter", m)
+	require.NoError(t, err)
+	return m, ad
+}
+
 // fullLogProb is the plain computation the scorer must reproduce: encode prompt+candidate with
 // the tokenizer's special tokens, run the whole sequence without a cache, and sum the
 // log-softmax (float64) of the candidate's tokens.
@@ -86,11 +103,8 @@ var storyCands = [][]string{
 }
 
 func TestModelScorerMatchesFullForward(t *testing.T) {
-	stories := loadModel(t, "../../testdata/stories260k")
-	storiesTok := loadTok(t, "../../testdata/stories260k")
-	llama := loadModel(t, "../../testdata/llama-tiny/model")
-	ad, err := lora.Load("../../testdata/llama-tiny/adapter", llama)
-	require.NoError(t, err)
+	stories, storiesTok := loadStories(t)
+	llama, ad := loadLlamaTiny(t)
 
 	cases := []struct {
 		name  string
@@ -146,11 +160,8 @@ func TestModelScorerMatchesFullForward(t *testing.T) {
 // Prompts that share a long token prefix (as survey variants share their task text) run the
 // prefix once; the numbers are those of full passes, with and without an adapter.
 func TestModelScorerSharedPrefix(t *testing.T) {
-	stories := loadModel(t, "../../testdata/stories260k")
-	tok := loadTok(t, "../../testdata/stories260k")
-	llama := loadModel(t, "../../testdata/llama-tiny/model")
-	ad, err := lora.Load("../../testdata/llama-tiny/adapter", llama)
-	require.NoError(t, err)
+	stories, tok := loadStories(t)
+	llama, ad := loadLlamaTiny(t)
 	const task = "Once upon a time, there was a little girl named Lily. She loved to play outside."
 	prompts := []Prompt{
 		{Text: task + " One day she saw a dog.", Prefix: " It was"},
@@ -254,8 +265,7 @@ func TestModelScorerQwen3Chat(t *testing.T) {
 }
 
 func TestModelScorerErrors(t *testing.T) {
-	m := loadModel(t, "../../testdata/stories260k")
-	tok := loadTok(t, "../../testdata/stories260k")
+	m, tok := loadStories(t)
 	ctx := context.Background()
 
 	_, err := New(nil, tok, Options{})
@@ -307,8 +317,7 @@ func (c cancelAdapter) AddDelta(int, model.Proj, []float32, []float32, int) { c.
 
 // Cancelling while the model runs stops the scorer with the context's error.
 func TestModelScorerCancelDuringWork(t *testing.T) {
-	m := loadModel(t, "../../testdata/stories260k")
-	tok := loadTok(t, "../../testdata/stories260k")
+	m, tok := loadStories(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s, err := New(m, tok, Options{Adapter: cancelAdapter{cancel}})

@@ -25,7 +25,7 @@ func scoreWith(t *testing.T, s *ModelScorer) [][]float64 {
 
 // Open gives the scorer a program would build by hand from the same parts.
 func TestOpenMatchesHandBuiltScorer(t *testing.T) {
-	m, tok := loadModel(t, "../../testdata/stories260k"), loadTok(t, "../../testdata/stories260k")
+	m, tok := loadStories(t)
 	byHand, err := New(m, tok, Options{})
 	require.NoError(t, err)
 	want := scoreWith(t, byHand)
@@ -58,9 +58,8 @@ func TestOpenMatchesHandBuiltScorer(t *testing.T) {
 // With an adapter directory, Open applies the adapter as a hand-built scorer would, and reads
 // the checkpoint's generation_config.json.
 func TestOpenWithAdapter(t *testing.T) {
-	m, tok := loadModel(t, "../../testdata/llama-tiny/model"), loadTok(t, "../../testdata/stories260k")
-	a, err := lora.Load("../../testdata/llama-tiny/adapter", m)
-	require.NoError(t, err)
+	m, a := loadLlamaTiny(t)
+	tok := loadTok(t, "../../testdata/stories260k")
 	byHand, err := New(m, tok, Options{Adapter: a})
 	require.NoError(t, err)
 	want := scoreWith(t, byHand)
