@@ -117,22 +117,21 @@ func PaperPreset() Preset {
 	}
 }
 
-// DemoPreset is the budget sized for the embedded toy model (stories260k): the built-in
-// instrument, 3 of the variants in training, rank 16 / alpha 64, lr 1e-3, 2 epochs, the logit
-// read-out, games actions by argmax. It shows the pipeline, not the effect.
+// DemoPreset is the paper's protocol at the budget of the embedded toy model (stories260k): the
+// built-in instrument, 3 of the variants in training, rank 16 / alpha 64, lr 1e-3, 2 epochs, a
+// constant rate without clipping or EOS, the logit read-out, games actions by argmax. It shows
+// the pipeline, not the effect.
 func DemoPreset() Preset {
-	return Preset{
-		Name: "demo", Instrument: "builtin", Intervention: "power-minimisation", Variants: 3,
-		Rank: 16, Alpha: 64, Dropout: 0, Targets: allProjections(),
-		LR: 1e-3, WarmupRatio: 0.15, Batch: 16, MicroBatch: 4, Epochs: 2, Patience: 2, MinDelta: 0.01,
-		Schedule: "constant", MaxGradNorm: 0, EOS: false, AnswerOnlyLoss: true,
-		Readout: ReadoutLogit, Temperature: DefaultTemperature, MaxNewTokens: DefaultMaxNewTokens, Seeds: 1,
-		GamesSampling: GamesArgmax, AITACap: 500,
-		Choices: map[string]string{
-			"readout": "logit: a toy story model rarely writes a digit, so the generated read-out would be almost all missing",
-			"budget":  "rank 16, lr 1e-3, 2 epochs, 3 variants: minutes on two cores; too small to learn the intervention well",
-		},
+	p := PaperPreset()
+	p.Name, p.Instrument, p.Variants = "demo", "builtin", 3
+	p.Rank, p.Alpha, p.LR, p.Epochs = 16, 64, 1e-3, 2
+	p.Schedule, p.MaxGradNorm, p.EOS = "constant", 0, false
+	p.Readout, p.Seeds, p.GamesSampling = ReadoutLogit, 1, GamesArgmax
+	p.Choices = map[string]string{
+		"readout": "logit: a toy story model rarely writes a digit, so the generated read-out would be almost all missing",
+		"budget":  "rank 16, lr 1e-3, 2 epochs, 3 variants: minutes on two cores; too small to learn the intervention well",
 	}
+	return p
 }
 
 // Presets returns the named presets, sorted by name.
