@@ -351,7 +351,8 @@ func gemmSmallM(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 	if abuf != nil {
 		putF32(abuf)
 	}
-	*t = smallMTask{}
+	// Drop the caller's matrices; the join stays (stale messages may still read it).
+	t.arow, t.b, t.c, t.part = [2 * mr][]float32{}, nil, nil, nil
 	smallMPool.Put(t)
 }
 
