@@ -40,16 +40,7 @@ func qwenStepFixture() error {
 		if f.e, f.err = NewEngine(m, a, 1); f.err != nil {
 			return
 		}
-		rng := rand.New(rand.NewPCG(3, 3))
-		f.batch = model.Batch{B: qwenB, T: qwenT, IDs: make([]int32, qwenB*qwenT)}
-		f.labels = make([]int32, qwenB*qwenT)
-		for i := range f.batch.IDs {
-			f.batch.IDs[i] = int32(rng.IntN(m.Config.VocabSize))
-			f.labels[i] = IgnoreIndex
-			if i%qwenT == qwenT-1 {
-				f.labels[i] = f.batch.IDs[i]
-			}
-		}
+		f.batch, f.labels = labelledBatch(qwenB, qwenT, 1, randomTokens(rand.New(rand.NewPCG(3, 3)), 0, m.Config.VocabSize), sameToken)
 		// warm-up: compiles the graph and fills the buffer pool, so that the benchmark
 		// measures the steady state
 		f.err = qwenTrainStep()

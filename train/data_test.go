@@ -3,6 +3,8 @@ package train
 import (
 	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // TestLabelRows checks the causal shift: position i predicts labels[i+1] of the same row,
@@ -28,4 +30,15 @@ func TestLabelRows(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestCollateLeftPadsAndLabelsAnswers(t *testing.T) {
+	b, labels, err := Collate([]Example{{Prompt: []int{1, 5, 6}, Answer: []int{7}}, {Prompt: []int{1}, Answer: []int{8, 9}}}, 0)
+	require.NoError(t, err)
+	require.Equal(t, 2, b.B)
+	require.Equal(t, 4, b.T)
+	require.Equal(t, []int32{1, 5, 6, 7, 0, 1, 8, 9}, b.IDs)
+	require.Equal(t, []float32{1, 1, 1, 1, 0, 1, 1, 1}, b.Mask)
+	require.Equal(t, []int32{0, 1, 2, 3, 0, 0, 1, 2}, b.Pos)
+	require.Equal(t, []int32{-100, -100, -100, 7, -100, -100, 8, 9}, labels)
 }

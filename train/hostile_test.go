@@ -15,31 +15,6 @@ import (
 	"github.com/valora-go/valora/model"
 )
 
-// TestSettingsCheckedInFloat32: values finite in float64 but infinite (or zero) in float32, the
-// precision they are used in, are refused by name.
-func TestSettingsCheckedInFloat32(t *testing.T) {
-	m := stories(t)
-	cases := []struct {
-		edit func(*Config)
-		want string
-	}{
-		{func(c *Config) { c.LR = 1e39 }, "learning rate 1e+39 is not a finite positive float32"},
-		{func(c *Config) { c.LR = math.NaN() }, "learning rate"},
-		{func(c *Config) { c.LR = 1e-50 }, "learning rate 1e-50 is not a finite positive float32"},
-		{func(c *Config) { c.AdamW.Eps = 1e-50 }, "AdamW eps"},
-		{func(c *Config) { c.AdamW.WeightDecay = 1e39 }, "AdamW weight decay"},
-		{func(c *Config) { c.MaxGradNorm = 1e39 }, "max gradient norm"},
-		{func(c *Config) { c.MinImprovement = math.Inf(1) }, "minimum improvement"},
-		{func(c *Config) { c.MinImprovement = -1 }, "minimum improvement"},
-	}
-	for _, c := range cases {
-		cfg := runConfig("")
-		c.edit(&cfg)
-		_, err := New(m, smallAdapter(t, m, 0), synthetic(16, 2), nil, cfg)
-		require.ErrorContains(t, err, c.want)
-	}
-}
-
 // TestHugeLRNeverCheckpointsNonFinite: with a learning rate that overflows the weights, the run
 // stops with an error naming the step and the last good checkpoint, and every checkpoint on disk
 // holds finite numbers only.
@@ -127,6 +102,15 @@ func TestResumeValidatesCheckpoint(t *testing.T) {
 			require.NoError(t, os.WriteFile(p, raw, 0o644))
 		}
 	}
+	editTensors := func(file string, meta map[string]string, edit func(map[string]model.Tensor)) func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string) {
+			p := filepath.Join(dir, ck, file)
+			ts, err := model.ReadTensors(p)
+			require.NoError(t, err)
+			edit(ts)
+			require.NoError(t, model.WriteTensors(p, ts, meta))
+		}
+	}
 	outside := t.TempDir()
 	cases := []struct {
 		name  string
@@ -161,23 +145,15 @@ func TestResumeValidatesCheckpoint(t *testing.T) {
 		{"LATEST huge", func(t *testing.T, dir string) {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "checkpoints", "LATEST"), []byte(strings.Repeat("step-", 1000)), 0o644))
 		}, "over the limit of 256"},
-		{"optimizer state NaN", func(t *testing.T, dir string) {
-			p := filepath.Join(dir, ck, optimizerFile)
-			ts, err := model.ReadTensors(p)
-			require.NoError(t, err)
+		{"optimizer state NaN", editTensors(optimizerFile, nil, func(ts map[string]model.Tensor) {
 			ts["0.vA"].F32[0] = float32(math.NaN())
-			require.NoError(t, model.WriteTensors(p, ts, nil))
-		}, "optimizer state 0.vA holds NaN"},
-		{"adapter NaN", func(t *testing.T, dir string) {
-			p := filepath.Join(dir, ck, lora.WeightsFile)
-			ts, err := model.ReadTensors(p)
-			require.NoError(t, err)
+		}), "optimizer state 0.vA holds NaN"},
+		{"adapter NaN", editTensors(lora.WeightsFile, map[string]string{"format": "pt"}, func(ts map[string]model.Tensor) {
 			for _, v := range ts {
 				v.F32[0] = float32(math.Inf(-1))
 				break
 			}
-			require.NoError(t, model.WriteTensors(p, ts, map[string]string{"format": "pt"}))
-		}, "non-finite"},
+		}), "non-finite"},
 		{"metrics.jsonl is a link", func(t *testing.T, dir string) {
 			p := filepath.Join(dir, MetricsFile)
 			require.NoError(t, os.Remove(p))

@@ -30,17 +30,7 @@ func TestCheckpointedGradientsMatchPlain(t *testing.T) {
 		step func(t *testing.T, e *Engine) float64
 	}
 	random := func(m *model.Model, b, tl int, seed uint64) (model.Batch, []int32) {
-		rng := rand.New(rand.NewPCG(seed, seed))
-		batch := model.Batch{B: b, T: tl, IDs: make([]int32, b*tl)}
-		labels := make([]int32, b*tl)
-		for i := range batch.IDs {
-			batch.IDs[i] = int32(3 + rng.IntN(m.Config.VocabSize-3))
-			labels[i] = IgnoreIndex
-			if i%tl >= tl-3 {
-				labels[i] = batch.IDs[i]
-			}
-		}
-		return batch, labels
+		return labelledBatch(b, tl, 3, randomTokens(rand.New(rand.NewPCG(seed, seed)), 3, m.Config.VocabSize), sameToken)
 	}
 	accumulate := func(batch model.Batch, labels []int32) func(t *testing.T, e *Engine) float64 {
 		return func(t *testing.T, e *Engine) float64 {
@@ -49,16 +39,9 @@ func TestCheckpointedGradientsMatchPlain(t *testing.T) {
 			return sum
 		}
 	}
-	nonZeroB := func(a *lora.Adapter, seed uint64) {
-		rng := rand.New(rand.NewPCG(seed, 1))
-		a.Each(func(_ int, _ model.Proj, p *lora.Pair) {
-			for i := range p.B {
-				p.B[i] += float32(rng.NormFloat64() * 0.02)
-			}
-		})
-	}
+	nonZeroB := func(a *lora.Adapter, seed uint64) { nudgeB(a, rand.New(rand.NewPCG(seed, 1)), 0.02) }
 	cases := map[string]func(t *testing.T) setup{}
-	for _, name := range []string{"llama-tiny", "qwen3-tiny"} {
+	for _, name := range peftFixtures {
 		cases[name] = func(t *testing.T) setup {
 			f := loadFixture(t, name)
 			return setup{f.m, f.a, accumulate(f.batch, f.labels)}
@@ -203,16 +186,8 @@ func TestMemoryPeakHelper(t *testing.T) {
 	e, err := NewEngine(m, a, 1)
 	require.NoError(t, err)
 	e.Checkpointing = mode
-	rng := rand.New(rand.NewPCG(2, 2))
-	b := model.Batch{B: memB, T: memT, IDs: make([]int32, memB*memT)}
-	labels := make([]int32, memB*memT)
-	for i := range b.IDs {
-		b.IDs[i] = int32(rng.IntN(memShape.VocabSize))
-		labels[i] = IgnoreIndex
-		if i%memT == memT-1 {
-			labels[i] = int32(rng.IntN(memShape.VocabSize))
-		}
-	}
+	token := randomTokens(rand.New(rand.NewPCG(2, 2)), 0, memShape.VocabSize)
+	b, labels := labelledBatch(memB, memT, 1, token, func(int32) int32 { return token(0) })
 	for range 2 {
 		_, _, err := e.Accumulate(context.Background(), b, labels, 1.0/memB)
 		require.NoError(t, err)
@@ -221,11 +196,7 @@ func TestMemoryPeakHelper(t *testing.T) {
 	}
 	peak, err := meminfoField("/proc/self/status", "VmHWM")
 	require.NoError(t, err)
-	var pool int64
-	for n, c := range e.pool.peak {
-		pool += 4 * int64(n) * int64(c)
-	}
-	fmt.Printf("VALORA_MEMORY peak=%d estimate=%d activations=%d pool=%d\n", peak, est.Total, est.Activations, pool)
+	fmt.Printf("VALORA_MEMORY peak=%d estimate=%d activations=%d pool=%d\n", peak, est.Total, est.Activations, poolWorkingSet(e))
 }
 
 // poolWorkingSet is what the engine's buffer pool keeps after a step: for every buffer length,
@@ -266,16 +237,7 @@ func TestActivationEstimateMatchesPool(t *testing.T) {
 			require.NoError(t, err)
 			e.Checkpointing = mode
 			const B, T = 2, 24
-			rng := rand.New(rand.NewPCG(1, 1))
-			b := model.Batch{B: B, T: T, IDs: make([]int32, B*T)}
-			labels := make([]int32, B*T)
-			for i := range b.IDs {
-				b.IDs[i] = int32(rng.IntN(c.VocabSize))
-				labels[i] = IgnoreIndex
-				if i%T == T-1 {
-					labels[i] = 5
-				}
-			}
+			b, labels := labelledBatch(B, T, 1, randomTokens(rand.New(rand.NewPCG(1, 1)), 0, c.VocabSize), func(int32) int32 { return 5 })
 			_, _, err = e.Accumulate(context.Background(), b, labels, 1)
 			require.NoError(t, err)
 			est := EstimateMemory(m, lc, StepShape{Batch: B, Seq: T}, mode == CheckpointOn)
@@ -331,16 +293,7 @@ func TestPlanMemoryChoosesAndExplains(t *testing.T) {
 	e, err := NewEngine(m, a, 1)
 	require.NoError(t, err)
 	e.MemoryLimit = between
-	rng := rand.New(rand.NewPCG(1, 1))
-	b := model.Batch{B: 8, T: 64, IDs: make([]int32, 8*64)}
-	labels := make([]int32, len(b.IDs))
-	for i := range b.IDs {
-		b.IDs[i] = int32(rng.IntN(c.VocabSize))
-		labels[i] = IgnoreIndex
-		if i%64 == 63 {
-			labels[i] = 7
-		}
-	}
+	b, labels := labelledBatch(8, 64, 1, randomTokens(rand.New(rand.NewPCG(1, 1)), 0, c.VocabSize), func(int32) int32 { return 7 })
 	_, _, err = e.Accumulate(context.Background(), b, labels, 1)
 	require.NoError(t, err)
 	require.Len(t, e.graphs, 1)

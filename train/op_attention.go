@@ -4,145 +4,103 @@ package train
 
 import (
 	"fmt"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 
 	"github.com/valora-go/valora/internal/kern"
 )
 
-// attnGrads holds the three input gradients of an attention op, computed together by the
-// first of its backward ops to run in a step (attnGradOp), and the step counters that say
-// whether they are current.
-type attnGrads struct {
-	dq, dk, dv   *tensor.Dense
-	ver, gradVer int
-	gradUses     [3]int // readers of dq, dk, dv (0: that gradient is not in the graph)
-}
-
-// attnBackward is what an attention op's state does in the backward pass: compute dq, dk, dv
-// (overwritten) from the inputs, the incoming gradient and what the forward pass saved, then
-// give the saved activations back to the pool through o.
-type attnBackward interface {
-	grads() *attnGrads
-	backward(o *base, dq, dk, dv, dout, q, k, v []float32) error
-}
-
-func (g *attnGrads) grads() *attnGrads { return g }
-
-// attnSymDiff builds the backward ops of an attention op over inputs (q, k, v), only those
-// marked in need (nil for the others).
-func attnSymDiff(name string, st attnBackward, inputs G.Nodes, grad *G.Node, need []bool) (G.Nodes, error) {
-	out := make(G.Nodes, 3)
-	for i, which := range []byte{'q', 'k', 'v'} {
-		if !need[i] {
-			continue
-		}
-		n, err := apply(&attnGradOp{newBase(fmt.Sprintf("%s.d%c", name, which), 4, matFn4, same(i)), st, i},
-			inputs[0], inputs[1], inputs[2], grad)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = n
-	}
-	return out, nil
-}
-
-// attnGradOp returns one of dq, dk, dv of an attention op; the first of them to run in a step
-// computes all three.
-type attnGradOp struct {
-	base
-	st    attnBackward
-	which int
-}
-
-func (o *attnGradOp) countUses(uses int) { o.st.grads().gradUses[o.which] = uses }
-
-func (o *attnGradOp) Do(in ...G.Value) (G.Value, error) {
-	q, rq, cq := o.mat(in[0])
-	k, rk, ck := o.mat(in[1])
-	v, _, _ := o.mat(in[2])
-	dout, _, _ := o.mat(in[3])
-	g := o.st.grads()
-	if g.gradVer != g.ver {
-		g.dq, g.dk, g.dv = o.outUses(rq, cq, g.gradUses[0]), o.outUses(rk, ck, g.gradUses[1]), o.outUses(rk, ck, g.gradUses[2])
-		dq, _, _ := o.mat(g.dq)
-		dk, _, _ := o.mat(g.dk)
-		dv, _, _ := o.mat(g.dv)
-		if err := o.st.backward(&o.base, dq, dk, dv, dout, q, k, v); err != nil {
-			return nil, err
-		}
-		g.gradVer = g.ver
-		for i, d := range []*tensor.Dense{g.dq, g.dk, g.dv} {
-			if g.gradUses[i] == 0 { // not needed: that input gets no gradient
-				o.dropValue(d)
-			}
-		}
-	}
-	o.done(in)
-	return [...]*tensor.Dense{g.dq, g.dk, g.dv}[o.which], nil
+// attnOp is attention over (q, k, v): over whole rows (plainAttn), or over rows that share
+// prefixes (sharedAttn, shared.go).
+type attnOp struct {
+	jointOp
+	st *attnState
 }
 
 // attnState keeps the softmax probabilities of the forward pass for the backward.
 type attnState struct {
-	attnGrads
-	shape  kern.AttnShape
-	in     *stepInputs // the step's mask (in.mask: nil when the batch has no padding)
+	jointGrads
+	shape  kern.AttnShape // B rows of T tokens (with shared prefixes, the rows' own tokens)
+	in     *stepInputs    // the step's mask (nil without padding); with shared prefixes, group and keyMask
 	scale  float32
-	probs  *buf
-	noGrad bool // no backward op runs: the probabilities are not kept
+	pass   attnPass
+	sizes  []int  // the lengths of the probability buffers pass writes
+	probs  []*buf // the forward pass's probabilities (nil: not kept, or given back)
+	noGrad bool   // no backward op runs: the probabilities are not kept
 }
 
-func (st *attnState) backward(o *base, dq, dk, dv, dout, q, k, v []float32) error {
-	if st.probs == nil {
-		return fmt.Errorf("%s: the forward pass's probabilities are gone", o.name)
-	}
-	o.th().AttentionBackward(dq, dk, dv, dout, q, k, v, st.probs.data, st.shape, st.scale)
-	o.drop(st.probs)
-	st.probs = nil
-	return nil
+// attnPass is one way of computing attention: forward writes out and st.probs, backward the
+// gradients dd (dq, dk, dv) from x (q, k, v, dout) and st.probs.
+type attnPass interface {
+	forward(o *base, st *attnState, out, q, k, v []float32)
+	backward(o *base, st *attnState, dd, x [][]float32)
 }
 
-type attnOp struct {
-	base
-	st *attnState
+func newAttnOp(name string, s kern.AttnShape, in *stepInputs, scale float32, pass attnPass, sizes ...int) *attnOp {
+	st := &attnState{jointGrads: newJointGrads(3), shape: s, in: in, scale: scale, pass: pass, sizes: sizes, probs: make([]*buf, len(sizes))}
+	return &attnOp{jointOp{newBase(name, 3, matFn3, same(0)), st, "qkv"}, st}
 }
 
 func newAttention(name string, s kern.AttnShape, in *stepInputs, scale float32) *attnOp {
-	return &attnOp{newBase(name, 3, matFn3, same(0)), &attnState{shape: s, in: in, scale: scale}}
+	return newAttnOp(name, s, in, scale, plainAttn{}, s.B*s.Hq*s.T*s.T)
 }
 
 func (o *attnOp) Do(in ...G.Value) (G.Value, error) {
 	q, r, c := o.mat(in[0])
 	k, _, _ := o.mat(in[1])
 	v, _, _ := o.mat(in[2])
-	st := o.st
-	s := st.shape
-	st.ver++
-	o.drop(st.probs)
-	st.probs = o.scratch(s.B * s.Hq * s.T * s.T)
-	out := o.out(r, c)
-	od, _, _ := o.mat(out)
-	o.th().Attention(od, q, k, v, st.probs.data, st.in.mask, s, st.scale)
-	if st.noGrad {
-		o.drop(st.probs)
-		st.probs = nil
+	o.st.begin(&o.base)
+	out, od := o.newOut(r, c)
+	o.st.pass.forward(&o.base, o.st, od, q, k, v)
+	if o.st.noGrad {
+		o.st.dropProbs(&o.base)
 	}
 	o.done(in)
 	return out, nil
 }
 
-func (o *attnOp) noBackward() { o.st.noGrad = true }
-
-func (o *attnOp) release() { o.st.probs, o.st.dq, o.st.dk, o.st.dv = nil, nil, nil, nil }
-
-func (o *attnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
-
-func (o *attnOp) SymDiff(inputs G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	return o.symDiffNeeded(inputs, out, grad, []bool{true, true, true})
+// begin starts a step's forward pass: the gradients of the last are stale, and its
+// probabilities go back to the pool for this step's.
+func (st *attnState) begin(o *base) {
+	st.ver++
+	st.dropProbs(o)
+	for i, n := range st.sizes {
+		st.probs[i] = o.scratch(n)
+	}
 }
 
-// symDiffNeeded is SymDiff building only the gradients marked in need (nil for the others).
-func (o *attnOp) symDiffNeeded(inputs G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
-	return attnSymDiff(o.name, o.st, inputs, grad, need)
+func (st *attnState) backward(o *base, dd, x [][]float32) error {
+	if slices.Contains(st.probs, nil) {
+		return fmt.Errorf("%s: the forward pass's probabilities are gone", o.name)
+	}
+	st.pass.backward(o, st, dd, x)
+	st.dropProbs(o)
+	return nil
+}
+
+// dropProbs gives the probabilities back to the pool.
+func (st *attnState) dropProbs(o *base) {
+	for i, p := range st.probs {
+		o.drop(p)
+		st.probs[i] = nil
+	}
+}
+
+func (o *attnOp) noBackward() { o.st.noGrad = true }
+
+func (o *attnOp) release() {
+	clear(o.st.probs)
+	clear(o.st.d)
+}
+
+// plainAttn is attention over whole rows.
+type plainAttn struct{}
+
+func (plainAttn) forward(o *base, st *attnState, out, q, k, v []float32) {
+	o.th().Attention(out, q, k, v, st.probs[0].data, st.in.mask, st.shape, st.scale)
+}
+
+func (plainAttn) backward(o *base, st *attnState, dd, x [][]float32) {
+	o.th().AttentionBackward(dd[0], dd[1], dd[2], x[3], x[0], x[1], x[2], st.probs[0].data, st.shape, st.scale)
 }

@@ -33,24 +33,17 @@ func (o *ceOp) Do(in ...G.Value) (G.Value, error) {
 func (o *ceOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (o *ceOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dl, err := apply(&ceGradOp{newBase(o.name+"'", 2, matScalarToMat, same(0)), o}, inputs[0], grad)
-	return G.Nodes{dl}, err
+	return inputGrad(o.name, matScalarToMat, same(0), o.backward, inputs[0], grad)
 }
 
-type ceGradOp struct {
-	base
-	f *ceOp
-}
-
-func (o *ceGradOp) Do(in ...G.Value) (G.Value, error) {
-	logits, r, v := o.mat(in[0])
+// backward returns the gradient of the logits (in[0]) times the incoming gradient (in[1]).
+func (o *ceOp) backward(b *base, in []G.Value) *tensor.Dense {
+	logits, r, v := b.mat(in[0])
 	g := float32(1)
 	if s, ok := in[1].(*G.F32); ok {
 		g = float32(*s)
 	}
-	dl := o.out(r, v)
-	dd, _, _ := o.mat(dl)
-	o.th().CrossEntropy(dd, logits, v, o.f.in.targets, g*o.f.in.scale)
-	o.done(in)
-	return dl, nil
+	dl, dd := b.newOut(r, v)
+	b.th().CrossEntropy(dd, logits, v, o.in.targets, g*o.in.scale)
+	return dl
 }

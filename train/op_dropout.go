@@ -23,8 +23,7 @@ func (o *dropoutOp) Do(in ...G.Value) (G.Value, error) {
 	o.drop(o.mask)
 	o.mask = o.scratch(r * c)
 	o.draw(o.mask.data)
-	y := o.out(r, c)
-	yd, _, _ := o.mat(y)
+	y, yd := o.newOut(r, c)
 	for i, v := range x {
 		yd[i] = v * o.mask.data[i]
 	}
@@ -57,8 +56,7 @@ func (o *dropoutGradOp) Do(in ...G.Value) (G.Value, error) {
 	if o.f.mask == nil {
 		return nil, fmt.Errorf("%s: the forward pass's mask is gone", o.name)
 	}
-	dx := o.out(r, c)
-	dd, _, _ := o.mat(dx)
+	dx, dd := o.newOut(r, c)
 	for i, v := range dy {
 		dd[i] = v * o.f.mask.data[i]
 	}

@@ -22,7 +22,7 @@ func TestFusedProjectionMatchesSeparate(t *testing.T) {
 		labels []int32
 	}
 	cases := map[string]func(t *testing.T) setup{}
-	for _, name := range []string{"llama-tiny", "qwen3-tiny"} {
+	for _, name := range peftFixtures {
 		cases[name] = func(t *testing.T) setup {
 			f := loadFixture(t, name)
 			return setup{f.m, f.a, f.batch, f.labels}
@@ -40,15 +40,7 @@ func TestFusedProjectionMatchesSeparate(t *testing.T) {
 				pr.B[i] = float32(i%7-3) * 0.01
 			}
 		})
-		b := model.Batch{B: 2, T: 11, IDs: make([]int32, 22)}
-		labels := make([]int32, 22)
-		for i := range b.IDs {
-			b.IDs[i] = int32(5 + (i*37)%300)
-			labels[i] = IgnoreIndex
-			if i%11 >= 8 {
-				labels[i] = b.IDs[i]
-			}
-		}
+		b, labels := labelledBatch(2, 11, 3, func(i int) int32 { return int32(5 + (i*37)%300) }, sameToken)
 		return setup{m, a, b, labels}
 	}
 	for name, mk := range cases {

@@ -4,6 +4,7 @@ package train
 
 import (
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
 type rmsNormOp struct {
@@ -19,8 +20,7 @@ func newRMSNorm(name string, w []float32, n int, eps float32) *rmsNormOp {
 
 func (o *rmsNormOp) Do(in ...G.Value) (G.Value, error) {
 	x, r, c := o.mat(in[0])
-	y := o.out(r, c)
-	yd, _, _ := o.mat(y)
+	y, yd := o.newOut(r, c)
 	o.th().RMSNorm(yd, x, o.w, o.n, o.eps)
 	o.done(in)
 	return y, nil
@@ -29,21 +29,14 @@ func (o *rmsNormOp) Do(in ...G.Value) (G.Value, error) {
 func (o *rmsNormOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (o *rmsNormOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := apply(&rmsNormGradOp{newBase(o.name+"'", 2, matFn2, same(0)), o}, inputs[0], grad)
-	return G.Nodes{dx}, err
+	return inputGrad(o.name, matFn2, same(0), o.backward, inputs[0], grad)
 }
 
-type rmsNormGradOp struct {
-	base
-	f *rmsNormOp
-}
-
-func (o *rmsNormGradOp) Do(in ...G.Value) (G.Value, error) {
-	x, r, c := o.mat(in[0])
-	dy, _, _ := o.mat(in[1])
-	dx := o.out(r, c)
-	dd, _, _ := o.mat(dx)
-	o.th().RMSNormBackward(dd, dy, x, o.f.w, o.f.n, o.f.eps)
-	o.done(in)
-	return dx, nil
+// backward returns the gradient of x (in[0]) from that of y (in[1]).
+func (o *rmsNormOp) backward(b *base, in []G.Value) *tensor.Dense {
+	x, r, c := b.mat(in[0])
+	dy, _, _ := b.mat(in[1])
+	dx, dd := b.newOut(r, c)
+	b.th().RMSNormBackward(dd, dy, x, o.w, o.n, o.eps)
+	return dx
 }

@@ -20,8 +20,7 @@ func newSelectRows(name string, in *stepInputs, n, k int) *selectRowsOp {
 func (o *selectRowsOp) Do(in ...G.Value) (G.Value, error) {
 	x, _, c := o.mat(in[0])
 	rows := o.in.rows
-	y := o.out(len(rows), c)
-	yd, _, _ := o.mat(y)
+	y, yd := o.newOut(len(rows), c)
 	for i, r := range rows {
 		copy(yd[i*c:(i+1)*c], x[r*c:(r+1)*c])
 	}
@@ -32,26 +31,16 @@ func (o *selectRowsOp) Do(in ...G.Value) (G.Value, error) {
 func (o *selectRowsOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (o *selectRowsOp) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := apply(&scatterRowsOp{newBase(o.name+"'", 1, matFn1, func(in []tensor.Shape) tensor.Shape { return tensor.Shape{o.n, in[0][1]} }), o}, grad)
-	return G.Nodes{dx}, err
+	return inputGrad(o.name, matFn1, func(in []tensor.Shape) tensor.Shape { return tensor.Shape{o.n, in[0][1]} }, o.backward, grad)
 }
 
-type scatterRowsOp struct {
-	base
-	f *selectRowsOp
-}
-
-func (o *scatterRowsOp) Do(in ...G.Value) (G.Value, error) {
-	dy, _, c := o.mat(in[0])
-	dx := o.out(o.f.n, c)
-	dd, _, _ := o.mat(dx)
+// backward scatters the selected rows' gradient (in[0]) back to their rows, zeros elsewhere.
+func (o *selectRowsOp) backward(b *base, in []G.Value) *tensor.Dense {
+	dy, _, c := b.mat(in[0])
+	dx, dd := b.newOut(o.n, c)
 	clear(dd)
-	defer o.done(in)
-	for i, r := range o.f.in.rows {
-		row := dd[r*c : (r+1)*c]
-		for j, v := range dy[i*c : (i+1)*c] {
-			row[j] += v
-		}
+	for i, r := range o.in.rows {
+		addTo(dd[r*c:(r+1)*c], dy[i*c:(i+1)*c])
 	}
-	return dx, nil
+	return dx
 }

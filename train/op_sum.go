@@ -82,13 +82,7 @@ func addTo(y, x []float32) {
 	}
 }
 
-func (o *sumOp) DiffWRT(n int) []bool {
-	d := make([]bool, n)
-	for i := range d {
-		d[i] = true
-	}
-	return d
-}
+func (o *sumOp) DiffWRT(n int) []bool { return allTrue(n) }
 
 func (o *sumOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	out := make(G.Nodes, len(inputs))

@@ -12,9 +12,11 @@ package train
 // allocates nothing. No op implements UsePreallocDo or overwrites an input, so the tape
 // machine never writes into a register's old value (which may already be recycled).
 //
-// This file holds what every op shares (base, the op types, apply); each op lives in its own
-// file op_<name>.go with its backward op. Forward ops that save state for their backward ops
-// implement noBackwarder and saver (graph.go).
+// This file holds what every op shares (base, the op types, apply, and gradOp, the backward
+// op of an op with one differentiable input); each op lives in its own file op_<name>.go with
+// its backward, and the ops whose backward computes all their inputs' gradients at once share
+// the plumbing of op_joint.go. Forward ops that save state for their backward ops implement
+// noBackwarder and saver (graph.go).
 
 import (
 	"fmt"
@@ -103,6 +105,13 @@ func (b *base) setPool(p *bufPool, uses int) { b.pool, b.uses = p, uses }
 // out hands out the op's [rows, cols] value (contents arbitrary: the op overwrites them).
 func (b *base) out(rows, cols int) *tensor.Dense { return b.outUses(rows, cols, b.uses) }
 
+// newOut is out with the value's backing.
+func (b *base) newOut(rows, cols int) (*tensor.Dense, []float32) {
+	y := b.out(rows, cols)
+	yd, _, _ := b.mat(y)
+	return y, yd
+}
+
 // outUses is out for a value read by uses ops.
 func (b *base) outUses(rows, cols, uses int) *tensor.Dense {
 	if b.pool == nil {
@@ -178,12 +187,42 @@ func (b *base) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return b.shape(shapes), nil
 }
 
+// allTrue is the DiffWRT of an op differentiable in all its n inputs.
+func allTrue(n int) []bool {
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+
 func same(i int) func([]tensor.Shape) tensor.Shape {
 	return func(in []tensor.Shape) tensor.Shape { return in[i].Clone() }
 }
 
 func rowsBy(cols int) func([]tensor.Shape) tensor.Shape {
 	return func(in []tensor.Shape) tensor.Shape { return tensor.Shape{in[0][0], cols} }
+}
+
+// gradOp is the backward op of an op with one differentiable input: back computes that
+// input's gradient (a value from b.out) from the op's inputs, the forward op's input and the
+// incoming gradient, or the gradient alone; Do then records them read.
+type gradOp struct {
+	base
+	back func(b *base, in []G.Value) *tensor.Dense
+}
+
+func (o *gradOp) Do(in ...G.Value) (G.Value, error) {
+	dx := o.back(&o.base, in)
+	o.done(in)
+	return dx, nil
+}
+
+// inputGrad is the SymDiff of an op named name with one differentiable input: a gradOp (name')
+// over children, of type typ and shape shape, computing with back.
+func inputGrad(name string, typ opType, shape func([]tensor.Shape) tensor.Shape, back func(*base, []G.Value) *tensor.Dense, children ...*G.Node) (G.Nodes, error) {
+	dx, err := apply(&gradOp{newBase(name+"'", len(children), typ, shape), back}, children...)
+	return G.Nodes{dx}, err
 }
 
 // apply adds op to the graph over children.

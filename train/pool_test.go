@@ -88,16 +88,7 @@ func TestSteadyStateStepAllocatesLittle(t *testing.T) {
 	e, err := NewEngine(m, a, 1)
 	require.NoError(t, err)
 	const B, T = 3, 24
-	rng := rand.New(rand.NewPCG(4, 4))
-	batch := model.Batch{B: B, T: T, IDs: make([]int32, B*T)}
-	labels := make([]int32, B*T)
-	for i := range batch.IDs {
-		batch.IDs[i] = int32(3 + rng.IntN(400))
-		labels[i] = IgnoreIndex
-		if i%T >= T-2 {
-			labels[i] = batch.IDs[i]
-		}
-	}
+	batch, labels := labelledBatch(B, T, 2, randomTokens(rand.New(rand.NewPCG(4, 4)), 3, 403), sameToken)
 	step := func() uint64 {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -149,23 +140,13 @@ func TestPartialAdapterGradientsMatchFull(t *testing.T) {
 	part, err := lora.New(m, cfg)
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(5, 5))
+	nudgeB(part, rng, 0.05)
 	part.Each(func(l int, p model.Proj, pr *lora.Pair) {
-		for i := range pr.B {
-			pr.B[i] = float32(rng.NormFloat64() * 0.05)
-		}
 		fp := full.Pair(l, p)
 		copy(fp.A, pr.A)
 		copy(fp.B, pr.B)
 	})
-	batch := model.Batch{B: 2, T: 9, IDs: make([]int32, 18)}
-	labels := make([]int32, 18)
-	for i := range batch.IDs {
-		batch.IDs[i] = int32(3 + rng.IntN(400))
-		labels[i] = IgnoreIndex
-		if i%9 >= 6 {
-			labels[i] = batch.IDs[i]
-		}
-	}
+	batch, labels := labelledBatch(2, 9, 3, randomTokens(rng, 3, 403), sameToken)
 	grads := func(a *lora.Adapter) *Engine {
 		e, err := NewEngine(m, a, 1)
 		require.NoError(t, err)

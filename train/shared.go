@@ -5,7 +5,7 @@ package train
 // the statement) runs each common prefix once: the graph's token matrices hold G prefixes of P
 // tokens, then the B rows' own tokens (T each, see shapeKey). Every token-wise op (norms,
 // projections with their LoRA branches, the MLP, residual sums) runs over the concatenation
-// unchanged; attention (sharedAttnOp) lets each prefix attend to itself causally and each row
+// unchanged; attention (sharedAttn) lets each prefix attend to itself causally and each row
 // attend to its group's prefix and then causally to its own tokens. Backward, the gradients of
 // a prefix's keys and values are the sum of those from its own queries and those from every row
 // of its group, so the sum of the rows' gradients flows through the prefix's layers once: the
@@ -16,45 +16,39 @@ import (
 	"fmt"
 	"slices"
 
-	G "gorgonia.org/gorgonia"
-
 	"github.com/valora-go/valora/internal/kern"
 	"github.com/valora-go/valora/internal/prefix"
 )
 
-// sharedAttnState is attnState for a batch with shared prefixes.
-type sharedAttnState struct {
-	attnGrads
-	shape          kern.AttnShape // B rows of T own tokens
-	g, p           int            // prefixes and their (padded) length
-	in             *stepInputs    // mask, group and keyMask of the step
-	scale          float32
-	probsP, probsS *buf // [G,Hq,P,P] and [B,Hq,T,P+T]
-	noGrad         bool // no backward op runs: the probabilities are not kept
+// sharedAttn is attention over a batch with shared prefixes: the op's shape is that of the
+// B rows' own tokens, preceded by g prefixes of p tokens.
+type sharedAttn struct{ g, p int }
+
+// newSharedAttention returns the attention op of a batch with g shared prefixes of p tokens.
+// Its probabilities are [G,Hq,P,P] (the prefixes') and [B,Hq,T,P+T] (the rows').
+func newSharedAttention(name string, s kern.AttnShape, g, p int, in *stepInputs, scale float32) *attnOp {
+	return newAttnOp(name, s, in, scale, sharedAttn{g, p}, g*s.Hq*p*p, s.B*s.Hq*s.T*(p+s.T))
 }
 
-type sharedAttnOp struct {
-	base
-	st *sharedAttnState
-}
-
-func newSharedAttention(name string, s kern.AttnShape, g, p int, in *stepInputs, scale float32) *sharedAttnOp {
-	return &sharedAttnOp{newBase(name, 3, matFn3, same(0)), &sharedAttnState{shape: s, g: g, p: p, in: in, scale: scale}}
+// prefixShape is the shape of the prefixes' attention to themselves.
+func (a sharedAttn) prefixShape(st *attnState) kern.AttnShape {
+	s := st.shape
+	return kern.AttnShape{B: a.g, T: a.p, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
 }
 
 // cachedShape is the shape of the rows' attention over their prefix and own keys.
-func (st *sharedAttnState) cachedShape() kern.CachedShape {
+func (a sharedAttn) cachedShape(st *attnState) kern.CachedShape {
 	s := st.shape
-	return kern.CachedShape{B: s.B, Tq: s.T, Tk: st.p + s.T, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
+	return kern.CachedShape{B: s.B, Tq: s.T, Tk: a.p + s.T, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
 }
 
 // gather writes each row's keys (or values) into dst [B, P+T, kd]: its prefix's (zeros for a
 // row without one), then its own; src is [G*P + B*T, kd].
-func (st *sharedAttnState) gather(th kern.Threads, dst, src []float32) {
+func (a sharedAttn) gather(th kern.Threads, st *attnState, dst, src []float32) {
 	s := st.shape
 	kd := s.Hkv * s.D
-	P, T := st.p, s.T
-	own := src[st.g*P*kd:]
+	P, T := a.p, s.T
+	own := src[a.g*P*kd:]
 	th.ParallelFor(s.B, 1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row := dst[r*(P+T)*kd : (r+1)*(P+T)*kd]
@@ -68,76 +62,41 @@ func (st *sharedAttnState) gather(th kern.Threads, dst, src []float32) {
 	})
 }
 
-func (o *sharedAttnOp) Do(in ...G.Value) (G.Value, error) {
-	q, r, c := o.mat(in[0])
-	k, _, _ := o.mat(in[1])
-	v, _, _ := o.mat(in[2])
-	st := o.st
+// forward: the prefixes' own attention, then the rows' over their prefix's keys and their own.
+func (a sharedAttn) forward(o *base, st *attnState, out, q, k, v []float32) {
 	s := st.shape
-	P, T := st.p, s.T
+	P, T := a.p, s.T
 	qd, kd := s.Hq*s.D, s.Hkv*s.D
-	st.ver++
-	o.drop(st.probsP)
-	o.drop(st.probsS)
-	st.probsP = o.scratch(st.g * s.Hq * P * P)
-	st.probsS = o.scratch(s.B * s.Hq * T * (P + T))
-	out := o.out(r, c)
-	od, _, _ := o.mat(out)
-	np := st.g * P
-	ps := kern.AttnShape{B: st.g, T: P, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
-	o.th().Attention(od[:np*qd], q[:np*qd], k[:np*kd], v[:np*kd], st.probsP.data, st.in.mask[:np], ps, st.scale)
+	np := a.g * P
+	probsP, probsS := st.probs[0].data, st.probs[1].data
+	o.th().Attention(out[:np*qd], q[:np*qd], k[:np*kd], v[:np*kd], probsP, st.in.mask[:np], a.prefixShape(st), st.scale)
 	kc, vc := o.scratch(s.B*(P+T)*kd), o.scratch(s.B*(P+T)*kd)
-	st.gather(o.th(), kc.data, k)
-	st.gather(o.th(), vc.data, v)
-	o.th().AttentionCachedTrain(od[np*qd:], q[np*qd:], kc.data, vc.data, st.probsS.data, st.in.keyMask, st.cachedShape(), st.scale)
+	a.gather(o.th(), st, kc.data, k)
+	a.gather(o.th(), st, vc.data, v)
+	o.th().AttentionCachedTrain(out[np*qd:], q[np*qd:], kc.data, vc.data, probsS, st.in.keyMask, a.cachedShape(st), st.scale)
 	o.drop(kc)
 	o.drop(vc)
-	if st.noGrad {
-		o.drop(st.probsP)
-		o.drop(st.probsS)
-		st.probsP, st.probsS = nil, nil
-	}
-	o.done(in)
-	return out, nil
-}
-
-func (o *sharedAttnOp) noBackward() { o.st.noGrad = true }
-
-func (o *sharedAttnOp) release() {
-	o.st.probsP, o.st.probsS, o.st.dq, o.st.dk, o.st.dv = nil, nil, nil, nil, nil
-}
-
-func (o *sharedAttnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
-
-func (o *sharedAttnOp) SymDiff(inputs G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	return o.symDiffNeeded(inputs, out, grad, []bool{true, true, true})
-}
-
-// symDiffNeeded is SymDiff building only the gradients marked in need (nil for the others).
-func (o *sharedAttnOp) symDiffNeeded(inputs G.Nodes, _, grad *G.Node, need []bool) (G.Nodes, error) {
-	return attnSymDiff(o.name, o.st, inputs, grad, need)
 }
 
 // backward: the rows' gradients over the keys they see (prefix and own), the prefixes' own
 // attention, then what each prefix's rows send back to its keys and values, summed row by row.
-func (st *sharedAttnState) backward(o *base, dq, dk, dv, dout, q, k, v []float32) error {
-	if st.probsP == nil || st.probsS == nil {
-		return fmt.Errorf("%s: the forward pass's probabilities are gone", o.name)
-	}
+func (a sharedAttn) backward(o *base, st *attnState, dd, x [][]float32) {
+	dq, dk, dv := dd[0], dd[1], dd[2]
+	q, k, v, dout := x[0], x[1], x[2], x[3]
 	s := st.shape
-	P, T := st.p, s.T
+	P, T := a.p, s.T
 	qd, kd := s.Hq*s.D, s.Hkv*s.D
-	np := st.g * P
+	np := a.g * P
+	probsP, probsS := st.probs[0].data, st.probs[1].data
 	n := s.B * (P + T) * kd
 	kc, vc, dkc, dvc := o.scratch(n), o.scratch(n), o.scratch(n), o.scratch(n)
-	st.gather(o.th(), kc.data, k)
-	st.gather(o.th(), vc.data, v)
-	o.th().AttentionCachedBackward(dq[np*qd:], dkc.data, dvc.data, dout[np*qd:], q[np*qd:], kc.data, vc.data, st.probsS.data, st.cachedShape(), st.scale)
+	a.gather(o.th(), st, kc.data, k)
+	a.gather(o.th(), st, vc.data, v)
+	o.th().AttentionCachedBackward(dq[np*qd:], dkc.data, dvc.data, dout[np*qd:], q[np*qd:], kc.data, vc.data, probsS, a.cachedShape(st), st.scale)
 	o.drop(kc)
 	o.drop(vc)
-	ps := kern.AttnShape{B: st.g, T: P, Hq: s.Hq, Hkv: s.Hkv, D: s.D}
-	o.th().AttentionBackward(dq[:np*qd], dk[:np*kd], dv[:np*kd], dout[:np*qd], q[:np*qd], k[:np*kd], v[:np*kd], st.probsP.data, ps, st.scale)
-	o.th().ParallelFor(st.g, 1, func(lo, hi int) {
+	o.th().AttentionBackward(dq[:np*qd], dk[:np*kd], dv[:np*kd], dout[:np*qd], q[:np*qd], k[:np*kd], v[:np*kd], probsP, a.prefixShape(st), st.scale)
+	o.th().ParallelFor(a.g, 1, func(lo, hi int) {
 		for g := lo; g < hi; g++ {
 			dkg, dvg := dk[g*P*kd:(g+1)*P*kd], dv[g*P*kd:(g+1)*P*kd]
 			for r, rg := range st.in.group {
@@ -154,10 +113,6 @@ func (st *sharedAttnState) backward(o *base, dq, dk, dv, dout, q, k, v []float32
 	}
 	o.drop(dkc)
 	o.drop(dvc)
-	o.drop(st.probsP)
-	o.drop(st.probsS)
-	st.probsP, st.probsS = nil, nil
-	return nil
 }
 
 // minSharedPrefix is the fewest tokens examples must share to be ordered next to each other

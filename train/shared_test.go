@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -40,65 +41,52 @@ func sharedBatches(vocab int, rng *rand.Rand) map[string][]Example {
 // TestSharedPrefixMatchesFull checks that running shared prefixes once gives the loss and every
 // LoRA gradient of the batch run in full (today's graph), on both tiny fixtures.
 func TestSharedPrefixMatchesFull(t *testing.T) {
-	for _, name := range []string{"llama-tiny", "qwen3-tiny"} {
-		t.Run(name, func(t *testing.T) {
-			f := loadFixture(t, name)
-			rng := rand.New(rand.NewPCG(5, 6))
-			f.a.Each(func(_ int, _ model.Proj, p *lora.Pair) { // B away from zero: every dA counts
-				for i := range p.B {
-					p.B[i] += float32(rng.NormFloat64() * 0.05)
+	eachFixture(t, func(t *testing.T, f *fixture) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		nudgeB(f.a, rng, 0.05) // every dA counts
+		batches := sharedBatches(f.m.Config.VocabSize, rng)
+		for _, bn := range slices.Sorted(maps.Keys(batches)) {
+			xs := batches[bn]
+			t.Run(bn, func(t *testing.T) {
+				rows, own := make([][]int, len(xs)), make([]int, len(xs))
+				for i, x := range xs {
+					rows[i], own[i] = slices.Concat(x.Prompt, x.Answer), len(x.Answer)+1
+				}
+				l := prefix.Plan(rows, own, shapeQuantum)
+				require.Equal(t, bn != "no shared prefix", l.Shared(), "layout %+v", l)
+				if bn == "prefixes of different lengths and a row alone" {
+					require.GreaterOrEqual(t, len(l.Groups), 2, "layout %+v", l)
+					require.Contains(t, l.Group, -1, "layout %+v", l)
+				}
+				ctx := context.Background()
+				full, err := NewEngine(f.m, f.a, 1)
+				require.NoError(t, err)
+				shared, err := NewEngine(f.m, f.a, 1)
+				require.NoError(t, err)
+				for range 2 { // the second run reuses the compiled graphs and pooled buffers
+					full.ZeroGrad()
+					shared.ZeroGrad()
+					s1, c1, err := full.AccumulateExamples(ctx, xs, 0, 0.25, false)
+					require.NoError(t, err)
+					s2, c2, err := shared.AccumulateExamples(ctx, xs, 0, 0.25, true)
+					require.NoError(t, err)
+					require.Equal(t, c1, c2)
+					require.InEpsilon(t, s1, s2, 1e-5, "loss sum")
+					worst := 0.0
+					f.a.Each(func(l int, p model.Proj, _ *lora.Pair) {
+						a1, b1 := full.Grad(l, p)
+						a2, b2 := shared.Grad(l, p)
+						for _, e := range []float64{relErr(a2, a1), relErr(b2, b1)} {
+							require.Less(t, e, 1e-5, "layer %d %s", l, p)
+							worst = max(worst, e)
+						}
+					})
+					t.Logf("loss %.7f vs %.7f, worst gradient relative error %.2g (%d prefixes, P %d, S %d, %d of %d slots)",
+						s2/float64(c2), s1/float64(c1), worst, len(l.Groups), l.P, l.S, l.Cost, l.Full)
 				}
 			})
-			batches := sharedBatches(f.m.Config.VocabSize, rng)
-			for _, bn := range slices.Sorted(func(yield func(string) bool) {
-				for k := range batches {
-					if !yield(k) {
-						return
-					}
-				}
-			}) {
-				xs := batches[bn]
-				t.Run(bn, func(t *testing.T) {
-					rows, own := make([][]int, len(xs)), make([]int, len(xs))
-					for i, x := range xs {
-						rows[i], own[i] = slices.Concat(x.Prompt, x.Answer), len(x.Answer)+1
-					}
-					l := prefix.Plan(rows, own, shapeQuantum)
-					require.Equal(t, bn != "no shared prefix", l.Shared(), "layout %+v", l)
-					if bn == "prefixes of different lengths and a row alone" {
-						require.GreaterOrEqual(t, len(l.Groups), 2, "layout %+v", l)
-						require.Contains(t, l.Group, -1, "layout %+v", l)
-					}
-					ctx := context.Background()
-					full, err := NewEngine(f.m, f.a, 1)
-					require.NoError(t, err)
-					shared, err := NewEngine(f.m, f.a, 1)
-					require.NoError(t, err)
-					for range 2 { // the second run reuses the compiled graphs and pooled buffers
-						full.ZeroGrad()
-						shared.ZeroGrad()
-						s1, c1, err := full.AccumulateExamples(ctx, xs, 0, 0.25, false)
-						require.NoError(t, err)
-						s2, c2, err := shared.AccumulateExamples(ctx, xs, 0, 0.25, true)
-						require.NoError(t, err)
-						require.Equal(t, c1, c2)
-						require.InEpsilon(t, s1, s2, 1e-5, "loss sum")
-						worst := 0.0
-						f.a.Each(func(l int, p model.Proj, _ *lora.Pair) {
-							a1, b1 := full.Grad(l, p)
-							a2, b2 := shared.Grad(l, p)
-							for _, e := range []float64{relErr(a2, a1), relErr(b2, b1)} {
-								require.Less(t, e, 1e-5, "layer %d %s", l, p)
-								worst = max(worst, e)
-							}
-						})
-						t.Logf("loss %.7f vs %.7f, worst gradient relative error %.2g (%d prefixes, P %d, S %d, %d of %d slots)",
-							s2/float64(c2), s1/float64(c1), worst, len(l.Groups), l.P, l.S, l.Cost, l.Full)
-					}
-				})
-			}
-		})
-	}
+		}
+	})
 }
 
 // surveyLike makes examples in the survey's shape: a few task texts, statements under each,

@@ -6,9 +6,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"gorgonia.org/tensor"
-
-	"github.com/valora-go/valora/lora"
-	"github.com/valora-go/valora/model"
 )
 
 // tensorPoolOn reports whether gorgonia/tensor's struct pool is on. The package has no getter;
@@ -68,12 +65,7 @@ func trainSteps(t *testing.T, churn bool) ([]float64, []float32) {
 			o.take()
 		}
 	}
-	var w []float32
-	a.Each(func(_ int, _ model.Proj, p *lora.Pair) {
-		w = append(w, p.A...)
-		w = append(w, p.B...)
-	})
-	return losses, w
+	return losses, adapterWeights(a)
 }
 
 // Training leaves gorgonia/tensor's pool setting as it found it (NewEngine used to turn the

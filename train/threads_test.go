@@ -8,8 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/valora-go/valora/internal/kern"
-	"github.com/valora-go/valora/lora"
-	"github.com/valora-go/valora/model"
 )
 
 // TestThreadsCap checks the training side of the thread cap: an engine takes the model's cap
@@ -42,12 +40,7 @@ func TestThreadsCap(t *testing.T) {
 			_, err = e.Update(DefaultAdamW(), 1e-2, UpdateOptions{MaxGradNorm: 1, ZeroGrad: true})
 			require.NoError(t, err)
 		}
-		var w []float32
-		a.Each(func(_ int, _ model.Proj, p *lora.Pair) {
-			w = append(w, p.A...)
-			w = append(w, p.B...)
-		})
-		return losses, w
+		return losses, adapterWeights(a)
 	}
 	refLoss, refW := run(0, 0)
 	for _, c := range []struct{ model, engine int }{{1, 0}, {0, 1}, {3, 2}} {

@@ -2,9 +2,6 @@ package train
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
-	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -20,69 +17,6 @@ import (
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 )
-
-func stories(t testing.TB) *model.Model {
-	t.Helper()
-	m, err := model.Load("../testdata/stories260k")
-	require.NoError(t, err)
-	t.Cleanup(func() { m.Close() })
-	return m
-}
-
-// synthetic makes n examples with prompts of varied length and one- or two-token answers.
-func synthetic(n int, seed uint64) []Example {
-	rng := rand.New(rand.NewPCG(seed, 1))
-	xs := make([]Example, n)
-	for i := range xs {
-		p := make([]int, 3+rng.IntN(9))
-		for j := range p {
-			p[j] = 3 + rng.IntN(500)
-		}
-		p[0] = 1
-		a := []int{300 + i%5}
-		if i%3 == 0 {
-			a = append(a, 301)
-		}
-		xs[i] = Example{Prompt: p, Answer: a}
-	}
-	return xs
-}
-
-func smallAdapter(t testing.TB, m *model.Model, dropout float64) *lora.Adapter {
-	t.Helper()
-	cfg := lora.DefaultConfig()
-	cfg.Rank, cfg.Alpha, cfg.Dropout, cfg.Seed = 8, 16, dropout, 5
-	a, err := lora.New(m, cfg)
-	require.NoError(t, err)
-	// Non-zero B, so that the gradients of A are not zero.
-	rng := rand.New(rand.NewPCG(9, 9))
-	a.Each(func(_ int, _ model.Proj, p *lora.Pair) {
-		for i := range p.B {
-			p.B[i] = float32(rng.NormFloat64() * 0.01)
-		}
-	})
-	return a
-}
-
-func allGrads(e *Engine) []float32 {
-	var out []float32
-	for _, p := range e.params {
-		out = append(out, p.gradA...)
-		out = append(out, p.gradB...)
-	}
-	return out
-}
-
-func TestCollateLeftPadsAndLabelsAnswers(t *testing.T) {
-	b, labels, err := Collate([]Example{{Prompt: []int{1, 5, 6}, Answer: []int{7}}, {Prompt: []int{1}, Answer: []int{8, 9}}}, 0)
-	require.NoError(t, err)
-	require.Equal(t, 2, b.B)
-	require.Equal(t, 4, b.T)
-	require.Equal(t, []int32{1, 5, 6, 7, 0, 1, 8, 9}, b.IDs)
-	require.Equal(t, []float32{1, 1, 1, 1, 0, 1, 1, 1}, b.Mask)
-	require.Equal(t, []int32{0, 1, 2, 3, 0, 0, 1, 2}, b.Pos)
-	require.Equal(t, []int32{-100, -100, -100, 7, -100, -100, 8, 9}, labels)
-}
 
 // Accumulating 4 micro-batches of 4 gives the gradient of one batch of 16: the loss is
 // normalised by the answer tokens of the whole accumulated batch.
@@ -115,27 +49,6 @@ func TestAccumulationEqualsLargeBatch(t *testing.T) {
 	require.InDelta(t, sum16, sum, 1e-4)
 	require.Greater(t, relErr(big, make([]float32, len(big))), 0.0)
 	require.LessOrEqual(t, relErr(allGrads(e), big), 1e-5)
-}
-
-func TestScheduleWarmupThenConstantOrLinear(t *testing.T) {
-	c := DefaultConfig()
-	c.LR, c.WarmupRatio = 1, 0.25
-	// 10 steps: ceil(2.5) = 3 warm-up steps.
-	got := []float64{}
-	for s := 0; s < 10; s++ {
-		got = append(got, c.LRAt(s, 10))
-	}
-	require.InDeltaSlice(t, []float64{0, 1.0 / 3, 2.0 / 3, 1, 1, 1, 1, 1, 1, 1}, got, 1e-12)
-	c.Schedule = "linear"
-	require.InDelta(t, 1.0, c.LRAt(3, 10), 1e-12)
-	require.InDelta(t, 1.0/7, c.LRAt(9, 10), 1e-12)
-}
-
-func runConfig(dir string) Config {
-	c := DefaultConfig()
-	c.LR, c.Epochs, c.BatchSize, c.Accum, c.Dir, c.Seed, c.SaveEvery = 5e-3, 2, 4, 2, dir, 7, 1
-	c.Patience = 0
-	return c
 }
 
 // Training 4 steps equals training 2 steps, stopping, resuming and training 2 more, bit for
@@ -208,13 +121,9 @@ func TestEarlyStoppingRestoresBest(t *testing.T) {
 	a := smallAdapter(t, m, 0)
 	cfg := runConfig("")
 	cfg.Epochs, cfg.LR, cfg.Patience, cfg.MinImprovement = 30, 0.05, 2, 0.01
-	trainSet := synthetic(8, 4)
-	// Validation answers the model is not trained on: the loss gets worse as training fits
-	// the training answers, so early stopping must trigger and restore the best epoch.
-	valSet := synthetic(8, 5)
-	for i := range valSet {
-		valSet[i].Answer = []int{400}
-	}
+	// The validation loss gets worse as training fits the training answers, so early
+	// stopping must trigger and restore the best epoch.
+	trainSet, valSet := diverging()
 	tr, err := New(m, a, trainSet, valSet, cfg)
 	require.NoError(t, err)
 	res, err := tr.Run(context.Background())
@@ -305,47 +214,4 @@ func TestManyShapesDoNotAccumulateMemory(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("heap at step 5: %.0f MiB, at step 20: %.0f MiB, %d graphs compiled", at5, at20, len(tr.e.graphs))
 	require.Less(t, at20-at5, 64.0)
-}
-
-// TestScheduleValues checks that Schedule keeps the string values that flags, presets and JSON
-// files hold, and that validation accepts exactly the two schedules.
-func TestScheduleValues(t *testing.T) {
-	for _, tc := range []struct {
-		in    string
-		want  Schedule
-		valid bool
-	}{
-		{"constant", ScheduleConstant, true},
-		{"linear", ScheduleLinear, true},
-		{"cosine", Schedule("cosine"), false},
-		{"", Schedule(""), false},
-		{"Linear", Schedule("Linear"), false},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			fs := flag.NewFlagSet("x", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			c := DefaultConfig()
-			fs.Var(&c.Schedule, "schedule", "")
-			require.NoError(t, fs.Parse([]string{"-schedule", tc.in}))
-			require.Equal(t, tc.want, c.Schedule)
-			require.Equal(t, tc.in, c.Schedule.String())
-
-			var got struct {
-				S Schedule `json:"schedule"`
-			}
-			require.NoError(t, json.Unmarshal([]byte(`{"schedule":"`+tc.in+`"}`), &got))
-			require.Equal(t, tc.want, got.S)
-			b, err := json.Marshal(got)
-			require.NoError(t, err)
-			require.JSONEq(t, `{"schedule":"`+tc.in+`"}`, string(b))
-
-			err = c.validate()
-			if tc.valid {
-				require.NoError(t, err)
-			} else {
-				require.ErrorContains(t, err, `schedule "`+tc.in+`", want constant or linear`)
-			}
-		})
-	}
-	require.Equal(t, ScheduleConstant, DefaultConfig().Schedule)
 }
