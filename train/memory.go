@@ -336,6 +336,12 @@ func activationFloats(c *model.Config, lay layout, dropout bool, key shapeKey) i
 	default:
 		nh, nq, nkv, ni, nr, np = 4*L+2, (2+qk)*L+1, (2+qk)*L+2, 3*L+2, lay.nproj*L+1, L
 	}
+	if L > 0 && trimsLast(dropout, key.ckpt) {
+		// The last layer runs on the k label rows after its attention: the attention output,
+		// normalised stream and gate/up activations it keeps for its backward are k rows long
+		// (fitted on TestActivationEstimateMatchesPool's shapes: within 2%).
+		nh, nq, ni = nh-1, nq-1, ni-2
+	}
 	if qd == h && nq > 0 { // one length: the two counts peak at different times
 		nh, nq = nh+nq-1, 0
 	}
