@@ -9,7 +9,6 @@ import (
 	"runtime"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
-	"github.com/nikolalohinski/gonja/v2/nodes"
 )
 
 // renderBudget is one render's account.
@@ -17,7 +16,6 @@ type renderBudget struct {
 	failed               error // the first budget exceeded: sticky, since gonja swallows some errors (self.block())
 	steps, output, alloc int64
 	baseFrames           int
-	ops                  []*nodes.BinaryExpression
 	pcs                  []uintptr
 }
 

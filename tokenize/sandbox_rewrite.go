@@ -51,11 +51,6 @@ type sandboxRewriter struct {
 	ops      []*nodes.BinaryExpression
 }
 
-var (
-	nodeType       = reflect.TypeFor[nodes.Node]()
-	expressionType = reflect.TypeFor[nodes.Expression]()
-)
-
 func rewriteTemplate(root *nodes.Template) []*nodes.BinaryExpression {
 	w := &sandboxRewriter{seen: map[uintptr]bool{}, depthFor: map[*nodes.Wrapper]bool{}}
 	for _, m := range root.Macros {

@@ -236,9 +236,9 @@ type builder struct {
 	fwd   G.Nodes // the forward nodes in construction order (a topological order)
 	pairs map[*lora.Pair][2]*G.Node
 	vals  []*tensor.Dense // input values to register with the pool
-	// trimLast runs the last layer after its attention on the label rows only (trimsLast).
+	// trimLast runs the last layer after its attention on the label rows only (trimsLast):
+	// its output holds those rows, which the head then takes as they are.
 	trimLast bool
-	trimmed  bool // the last layer's output holds the label rows only
 	err      error
 }
 
@@ -358,7 +358,6 @@ func (b *builder) layer(l int, x *G.Node) *G.Node {
 			if b.trimLast && l == len(b.m.Layers)-1 {
 				att = b.apply(newSelectRows(name+".select_attn", gr.in, key.tokens(), key.k), att)
 				x = b.apply(newSelectRows(name+".select", gr.in, key.tokens(), key.k), x)
-				b.trimmed = true
 			}
 		case model.StepAttnOut:
 			x = b.apply(newSum(name+".residual_attn", 2), x, b.project(l, model.ProjO, att))
@@ -385,7 +384,7 @@ func (b *builder) layer(l int, x *G.Node) *G.Node {
 func (b *builder) head(x *G.Node) *G.Node {
 	c := &b.m.Config
 	sel := x
-	if !b.trimmed {
+	if !b.trimLast {
 		sel = b.apply(newSelectRows("select", b.gr.in, b.key.tokens(), b.key.k), x)
 	}
 	sel = b.apply(newRMSNorm("norm", b.m.Norm, c.HiddenSize, float32(c.RMSNormEps)), sel)

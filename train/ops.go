@@ -44,7 +44,6 @@ var (
 	matFn1         = opType{mats: 1}
 	matFn2         = opType{mats: 2}
 	matFn3         = opType{mats: 3}
-	matFn4         = opType{mats: 4}
 	toScalar       = opType{mats: 1, scalarResult: true}
 	matScalarToMat = opType{mats: 1, scalarIn: true}
 )

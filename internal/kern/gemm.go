@@ -366,7 +366,6 @@ type smallMTask struct {
 	ldb     int
 	c       []float32
 	ldc     int
-	workers int          // k split (!transB)
 	part    []float32    // partial sums of workers 1.. (!transB)
 	chunk   int          // columns claimed at a time (transB)
 	next    atomic.Int64 // next column (transB)

@@ -1,7 +1,6 @@
 package kern
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,8 +179,7 @@ type gemmTask struct {
 	npan  int
 	per   int   // row panels per row block (taskColumns)
 	chunk int   // panels claimed at a time (taskPackB)
-	nch   int   // chunks, claimed by index (taskColumns, taskRows)
-	bnd   []int // chunk c is panels [bnd[c], bnd[c+1]) (guidedBounds)
+	bnd   []int // chunk c (claimed by index) is panels [bnd[c], bnd[c+1]) (guidedBounds)
 	next  atomic.Int64
 	ctrs  []atomic.Int64 // per row block (taskColumns)
 	join  join
@@ -206,14 +204,14 @@ func (t *gemmTask) work(int) {
 		tile := getF32(mr * nr)
 		for b := range t.ctrs {
 			ctr := &t.ctrs[b]
-			if ctr.Load() >= int64(t.nch) {
+			if ctr.Load() >= int64(len(t.bnd)-1) {
 				continue
 			}
 			ic, icEnd := b*t.per, min(t.mpan, (b+1)*t.per)
 			g.packA(ic, icEnd, abuf.s)
 			for {
 				c := int(ctr.Add(1)) - 1
-				if c >= t.nch {
+				if c >= len(t.bnd)-1 {
 					break
 				}
 				j, jEnd := t.bnd[c], t.bnd[c+1]
@@ -228,7 +226,7 @@ func (t *gemmTask) work(int) {
 		tile := getF32(mr * nr)
 		for {
 			c := int(t.next.Add(1)) - 1
-			if c >= t.nch {
+			if c >= len(t.bnd)-1 {
 				break
 			}
 			i, iEnd := t.bnd[c], t.bnd[c+1]
@@ -278,7 +276,6 @@ func (g *gemmBlock) runParallel(workers, mpan, npan int) {
 		t.bnd = guidedBounds(mpan, workers, mcp, t.bnd)
 		t.next.Store(0)
 	}
-	t.nch = len(t.bnd) - 1
 	runWorkers(t, workers, &t.join)
 	t.release()
 }
@@ -298,9 +295,6 @@ func guidedBounds(n, workers, most int, b []int) []int {
 	return b
 }
 
-// chunkRange is chunk c of nch near-equal chunks of [0, n).
-func chunkRange(c, nch, n int) (lo, hi int) { return c * n / nch, (c + 1) * n / nch }
-
 // release drops the task's references to the caller's matrices and returns
 // it to the pool.
 func (t *gemmTask) release() {
@@ -308,6 +302,3 @@ func (t *gemmTask) release() {
 	t.b = bMat{}
 	gemmTaskPool.Put(t)
 }
-
-// gemmParallelism is how many workers gemmBlocked uses when parallel.
-func gemmParallelism() int { return runtime.GOMAXPROCS(0) }

@@ -35,7 +35,7 @@ type forTask struct {
 var forTaskPool = sync.Pool{New: func() any { return new(forTask) }}
 
 func (t *forTask) work(w int) {
-	if lo, hi := chunkRange(w, t.workers, t.n); lo < hi {
+	if lo, hi := w*t.n/t.workers, (w+1)*t.n/t.workers; lo < hi {
 		t.fn(lo, hi)
 	}
 }
