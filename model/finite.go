@@ -77,7 +77,8 @@ func (m *Model) checkNorms() error {
 	return nil
 }
 
-// nonFiniteWeight returns the index and value of the first NaN or infinity of w, or -1.
+// nonFiniteWeight returns the row-major index and the value of the first NaN or infinity of
+// w, or -1.
 func nonFiniteWeight(w *kern.Weight) (int, float32) {
 	if w == nil {
 		return -1, 0
@@ -86,7 +87,7 @@ func nonFiniteWeight(w *kern.Weight) (int, float32) {
 	case kern.F32:
 		for i, x := range w.F32 {
 			if x-x != 0 {
-				return i, x
+				return w.RowMajor(i), x
 			}
 		}
 	case kern.BF16:

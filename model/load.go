@@ -50,6 +50,7 @@ func load(src source) (*Model, error) {
 		m.Close()
 		return nil, fmt.Errorf("model: load %s: %w", dir, err)
 	}
+	m.packPanels()
 	return m, nil
 }
 

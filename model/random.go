@@ -54,5 +54,6 @@ func Random(c Config, seed uint64) (*Model, error) {
 	if err := m.initRope(); err != nil {
 		return nil, err
 	}
+	m.packPanels()
 	return m, nil
 }

@@ -31,11 +31,14 @@ func (d DType) String() string {
 // Weight is a frozen [Rows=out, Cols=in] matrix as in a Hugging Face nn.Linear,
 // held once in its on-disk precision: F32 uses the F32 field, BF16 and F16 use
 // Half (raw IEEE bits). It is never widened to a second full float32 copy.
+// F32 is row-major unless Panel > 0: then it holds the rows in the Gemm
+// kernel's panel order (PackPanels; RowMajor maps an index back).
 type Weight struct {
 	Rows, Cols int
 	DType      DType
 	F32        []float32
 	Half       []uint16
+	Panel      int // 0: row-major; else rows grouped by Panel, see panel.go
 }
 
 // Validate checks that the storage matches Rows*Cols and DType.
@@ -55,12 +58,15 @@ func (w *Weight) Validate() error {
 		if w.Half != nil {
 			return fmt.Errorf("kern: f32 weight [%d,%d]: Half must be nil, has %d values", w.Rows, w.Cols, len(w.Half))
 		}
+		if w.Panel < 0 || w.Panel > 0 && w.Rows%w.Panel != 0 {
+			return fmt.Errorf("kern: f32 weight [%d,%d]: panel width %d does not divide the rows", w.Rows, w.Cols, w.Panel)
+		}
 	case BF16, F16:
 		if len(w.Half) != n {
 			return fmt.Errorf("kern: %s weight [%d,%d]: len(Half)=%d, want %d", w.DType, w.Rows, w.Cols, len(w.Half), n)
 		}
-		if w.F32 != nil {
-			return fmt.Errorf("kern: %s weight [%d,%d]: F32 must be nil, has %d values", w.DType, w.Rows, w.Cols, len(w.F32))
+		if w.F32 != nil || w.Panel != 0 {
+			return fmt.Errorf("kern: %s weight [%d,%d]: F32 must be nil and Panel 0, have %d values and %d", w.DType, w.Rows, w.Cols, len(w.F32), w.Panel)
 		}
 	default:
 		return fmt.Errorf("kern: weight [%d,%d]: unknown dtype %s", w.Rows, w.Cols, w.DType)
@@ -83,7 +89,13 @@ func (w *Weight) decodeBlock(r0, r1, c0, c1 int, dst []float32) {
 		off := r*w.Cols + c0
 		switch w.DType {
 		case F32:
-			copy(d, w.F32[off:off+cw])
+			if w.Panel == 0 {
+				copy(d, w.F32[off:off+cw])
+				continue
+			}
+			for j := range d {
+				d[j] = w.F32[panelIndex(r, c0+j, w.Cols, w.Panel)]
+			}
 		case BF16:
 			src := w.Half[off : off+cw]
 			for j, h := range src {

@@ -106,6 +106,45 @@ func dotAVX2(x, y *float32, n int) float32
 //go:noescape
 func axpyAVX2(alpha float32, x, y *float32, n int)
 
+// panelDot16AVX2 computes y[j] = Σ_{q<k} x[q]·p[q*stride+j] for j < 16 (k >= 1).
+//
+//go:noescape
+func panelDot16AVX2(x, p *float32, k, stride int, y *float32)
+
+// panelDot32AVX2 computes y[j] = Σ_{q<k} x[q]·p[q*32+j] for j < 32 (k >= 1).
+//
+//go:noescape
+func panelDot32AVX2(x, p *float32, k int, y *float32)
+
+// haveAVX2 reports AVX2 and FMA, which every assembly routine here needs.
+var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// panelDot16 computes y[j] = Σ_{q<k} x[q]·p[q*stride+j] for j < 16 (k >= 1).
+func panelDot16(x, p []float32, k, stride int, y []float32) {
+	if !haveAVX2 {
+		panelDot16Go(x, p, k, stride, y)
+		return
+	}
+	if k < 1 || len(x) < k || len(p) < (k-1)*stride+16 || len(y) < 16 {
+		panic("kern: panel dot: operand out of range")
+	}
+	panelDot16AVX2(&x[0], &p[0], k, stride, &y[0])
+}
+
+// panelDot32 computes y[j] = Σ_{q<k} x[q]·p[q*32+j] for j < 32 (k >= 1), a
+// whole panel of width 32 read row by row; it reports false, having done
+// nothing, without AVX2.
+func panelDot32(x, p []float32, k int, y []float32) bool {
+	if !haveAVX2 {
+		return false
+	}
+	if k < 1 || len(x) < k || len(p) < k*32 || len(y) < 32 {
+		panic("kern: panel dot: operand out of range")
+	}
+	panelDot32AVX2(&x[0], &p[0], k, &y[0])
+	return true
+}
+
 // checkT8 checks the extents that an 8-row transposing packer touches.
 func checkT8(srcLen, ld, dstLen, n8, ds int) {
 	if n8 < 1 || ds < 8 || srcLen < 7*ld+8*n8 || dstLen < (8*n8-1)*ds+8 {

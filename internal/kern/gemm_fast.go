@@ -6,7 +6,8 @@ import (
 )
 
 // bMat is op(B) as stored: float32 (f32) or raw half-precision bits (half,
-// dt BF16 or F16), read as b[p*ld+j], or b[j*ld+p] when trans.
+// dt BF16 or F16), read as b[p*ld+j], or b[j*ld+p] when trans; with panel >
+// 0, f32 is a Weight in panel layout of that width (panel.go), ld its Cols.
 //
 // It may be stacked from two sources: a second, float32 one (f2, row stride
 // ld2, the same layout as the first) supplies the columns of op(B) from at on
@@ -21,6 +22,7 @@ type bMat struct {
 	dt    DType
 	trans bool
 	ld    int
+	panel int
 
 	f2    []float32
 	ld2   int
@@ -188,6 +190,9 @@ func packBBlock(kn *gemmKernel, b bMat, n, jc, pc, kc, jp0, jp1 int, bp []float3
 	if b.trans { // each panel reads nr contiguous rows of b
 		for jp := jp0; jp < jp1; jp++ {
 			j0 := jc + jp*nr
+			if b.panelDirect(nr, pc, kc, j0) != nil {
+				continue // read in place
+			}
 			packBPanelSeg(nr, b, pc, kc, j0, min(nr, n-j0), bp[jp*nr*kc:(jp+1)*nr*kc])
 		}
 		return
@@ -278,12 +283,17 @@ const packGroup = 4
 // column panels [jp0,jp1), through the scratch tile at the edges of C.
 func (g *gemmBlock) tiles(ic, icEnd, jp0, jp1 int, abuf, tile []float32) {
 	kc, mr, nr, micro := g.kc, g.kn.mr, g.kn.nr, g.kn.micro
+	packed := jp0 // with packB, panels [jp0,packed) are packed (or read in place)
 	for jp := jp0; jp < jp1; jp++ {
 		j0 := g.jc + jp*nr
 		nw := min(nr, g.n-j0)
-		bpan := g.bp[jp*nr*kc : (jp+1)*nr*kc]
-		if g.packB && (jp-jp0)%packGroup == 0 {
-			packBBlock(g.kn, g.b, g.n, g.jc, g.pc, kc, jp, min(jp1, jp+packGroup), g.bp)
+		bpan := g.b.panelDirect(nr, g.pc, kc, j0)
+		if bpan == nil {
+			bpan = g.bp[jp*nr*kc : (jp+1)*nr*kc]
+			if g.packB && jp >= packed {
+				packed = min(jp1, jp+packGroup)
+				packBBlock(g.kn, g.b, g.n, g.jc, g.pc, kc, jp, packed, g.bp)
+			}
 		}
 		c, ldc, jl := g.c, g.ldc, j0 // the panel's destination
 		beta, mode := g.beta, g.mode
@@ -406,6 +416,10 @@ func packAPanelGo(mr int, a []float32, lda, r0, rows, p0, kc int, dst []float32)
 // precision on the way, with the assembly packers where they apply (nr a
 // multiple of 16).
 func packBPanel(nr int, b bMat, p0, kc, j0, cols int, dst []float32) {
+	if b.panel > 0 {
+		packPanelSrc(nr, b, p0, kc, j0, cols, dst)
+		return
+	}
 	if cols == nr && nr%16 == 0 {
 		ld := b.ld
 		if b.trans {

@@ -43,7 +43,7 @@ func checkLinearLoRA(name string, out, in, lr []float32, m, outW, inW int, w *We
 
 // weightB returns w as the first source of a bMat.
 func weightB(w *Weight, trans bool) bMat {
-	b := bMat{dt: w.DType, trans: trans, ld: w.Cols}
+	b := bMat{dt: w.DType, trans: trans, ld: w.Cols, panel: w.Panel}
 	if w.DType == F32 {
 		b.f32 = w.F32
 	} else {

@@ -69,9 +69,9 @@ func stackedVariants() []*gemmKernel { return append(gemmVariants(), nil) }
 type loraShape struct{ m, out, in, r int }
 
 // TestLinearLoRAStacked checks the stacked forward (y = x·Wᵀ and t = x·Aᵀ
-// from one product) of every variant, F32/BF16/F16 W, serial and parallel,
-// against float64: ragged m, in and r, two row blocks of op(A), the seam at
-// a column block (nc) boundary, and the fallbacks (out not a multiple of the
+// from one product) of every variant, W in every layout (weightLayouts),
+// serial and parallel, against float64: ragged m, in and r, two row blocks of
+// op(A), the seam at a column block (nc) boundary, and the fallbacks (out not a multiple of the
 // tile width, m < 8).
 func TestLinearLoRAStacked(t *testing.T) {
 	rng := newRNG(31)
@@ -85,16 +85,15 @@ func TestLinearLoRAStacked(t *testing.T) {
 			{20, nr, 2*kc + 9, 1}, {9, nc, 5, 40}, {9, nc - nr, 5, 2*nr + 3},
 			{13, 2*nr + 5, 20, 7}, {3, nr, 10, 4}, {1, 2 * nr, 6, 2},
 		}
-		for _, dt := range []DType{F32, BF16, F16} {
-			for _, sh := range shapes {
-				w := halfWeight(rng, sh.out, sh.in, dt)
+		for _, sh := range shapes {
+			for _, w := range weightLayouts(rng, sh.out, sh.in) {
 				a := randSlice(rng, sh.r*sh.in)
 				x := randSlice(rng, sh.m*sh.in)
 				wantY, wantT := refLinearLoRA(x, sh.m, w, a, sh.r)
 				y0 := randSlice(rng, sh.m*sh.out)
 				wantAcc := plus(y0, wantY)
 				for _, par := range []int{1, 3} {
-					msg := fmt.Sprintf("%s %s m=%d out=%d in=%d r=%d workers=%d", name, dt, sh.m, sh.out, sh.in, sh.r, par)
+					msg := fmt.Sprintf("%s %s m=%d out=%d in=%d r=%d workers=%d", name, layoutName(w), sh.m, sh.out, sh.in, sh.r, par)
 					y, tt := nanSlice(sh.m*sh.out), nanSlice(sh.m*sh.r)
 					linearLoRA(kv, y, tt, x, sh.m, w, a, sh.r, false, par)
 					requireClose(t, wantY, y, 1e-5, msg+" y")
@@ -111,7 +110,8 @@ func TestLinearLoRAStacked(t *testing.T) {
 }
 
 // TestLinearLoRABackwardStacked checks the stacked input gradient (dx =
-// [dy | su]·[W ; A], one product over depth out + r) of every variant against
+// [dy | su]·[W ; A], one product over depth out + r) of every variant, W in
+// every layout, against
 // float64, with the seam inside and at the edges of depth blocks, ragged
 // sizes, two row blocks, and the fallback for m < 8.
 func TestLinearLoRABackwardStacked(t *testing.T) {
@@ -125,9 +125,8 @@ func TestLinearLoRABackwardStacked(t *testing.T) {
 			{7, 5, 9, 3}, {13, kc - 2, 33, 5}, {29, 17, 2*nr + 5, kc + 1}, {mc + 5, 40, 20, 9},
 			{20, 2*kc + 3, 3*nr + 1, 8}, {11, kc, 2 * nr, 16}, {9, 1, 7, 1}, {3, 10, 12, 4}, {1, 16, nr, 2},
 		}
-		for _, dt := range []DType{F32, BF16, F16} {
-			for _, sh := range shapes {
-				w := halfWeight(rng, sh.out, sh.in, dt)
+		for _, sh := range shapes {
+			for _, w := range weightLayouts(rng, sh.out, sh.in) {
 				a := randSlice(rng, sh.r*sh.in)
 				dy := randSlice(rng, sh.m*sh.out)
 				su := randSlice(rng, sh.m*sh.r)
@@ -135,7 +134,7 @@ func TestLinearLoRABackwardStacked(t *testing.T) {
 				dx0 := randSlice(rng, sh.m*sh.in)
 				wantAcc := plus(dx0, want)
 				for _, par := range []int{1, 3} {
-					msg := fmt.Sprintf("%s %s m=%d out=%d in=%d r=%d workers=%d", name, dt, sh.m, sh.out, sh.in, sh.r, par)
+					msg := fmt.Sprintf("%s %s m=%d out=%d in=%d r=%d workers=%d", name, layoutName(w), sh.m, sh.out, sh.in, sh.r, par)
 					dx := nanSlice(sh.m * sh.in)
 					linearLoRABackwardInput(kv, dx, dy, su, sh.m, w, a, sh.r, false, par)
 					requireClose(t, want, dx, 1e-5, msg)

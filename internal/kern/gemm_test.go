@@ -131,9 +131,8 @@ func decoded(w *Weight) []float32 {
 
 func TestLinear(t *testing.T) {
 	rng := newRNG(2)
-	for _, dt := range []DType{F32, BF16, F16} {
-		for _, sh := range []struct{ m, rows, cols int }{{1, 5, 7}, {3, 16, 9}, {8, 13, 31}, {37, 300, 1100}, {2, 300, 1100}, {1, 1, 1}, {20, 4096 + 5, 40}} {
-			w := halfWeight(rng, sh.rows, sh.cols, dt)
+	for _, sh := range []struct{ m, rows, cols int }{{1, 5, 7}, {3, 16, 9}, {8, 13, 31}, {37, 300, 1100}, {2, 300, 1100}, {1, 1, 1}, {20, 4096 + 5, 40}, {9, 64, 70}, {40, 96, 300}, {1, 96, 70}, {5, 64, 33}} {
+		for _, w := range weightLayouts(rng, sh.rows, sh.cols) {
 			require.NoError(t, w.Validate())
 			W := decoded(w)
 			x := randSlice(rng, sh.m*sh.cols)
@@ -141,7 +140,7 @@ func TestLinear(t *testing.T) {
 			dy := randSlice(rng, sh.m*sh.rows)
 			dx0 := randSlice(rng, sh.m*sh.cols)
 			for _, acc := range []bool{false, true} {
-				name := fmt.Sprintf("%s m=%d [%d,%d] acc=%v", dt, sh.m, sh.rows, sh.cols, acc)
+				name := fmt.Sprintf("%s m=%d [%d,%d] acc=%v", layoutName(w), sh.m, sh.rows, sh.cols, acc)
 				beta := float64(btoi(acc))
 				want := refGemm(false, true, sh.m, sh.rows, sh.cols, 1, x, sh.cols, W, sh.cols, beta, y0, sh.rows)
 				y := append([]float32(nil), y0...)

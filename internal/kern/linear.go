@@ -75,8 +75,9 @@ func betaOf(accumulate bool) float32 {
 }
 
 // linearDirect computes Linear's out = in·Wᵀ (trans) or LinearBackwardInput's out = in·W
-// (out += when accumulate) straight from w's storage where it can: float32 weights through
-// Gemm, half precision through the packed driver, which decodes while it packs. It reports
+// (out += when accumulate) straight from w's storage where it can: row-major float32 weights
+// through Gemm, panel layout and half precision through the packed driver, which reads the
+// panels in place or transposes or decodes them while it packs. It reports
 // false, having done nothing, when the caller must decode w tile by tile.
 func (th Threads) linearDirect(trans bool, out, in []float32, m int, w *Weight, accumulate bool) bool {
 	n, k := w.Cols, w.Rows
@@ -85,8 +86,14 @@ func (th Threads) linearDirect(trans bool, out, in []float32, m int, w *Weight, 
 	}
 	beta := betaOf(accumulate)
 	switch {
-	case w.DType == F32:
+	case w.DType == F32 && w.Panel == 0:
 		th.Gemm(false, trans, m, n, k, 1, in, k, w.F32, w.Cols, beta, out, n)
+	case trans && w.Panel > 0 && w.Panel%16 == 0 && m < fastMinM && k > 0:
+		th.panelGemv(out, in, m, w, accumulate)
+	case fastKernel != nil && w.Panel > 0:
+		// Read in place (forward) or transposed from its panels (backward), for any m:
+		// small m is bound by reading w either way.
+		gemmBlocked(fastKernel, false, m, n, k, 1, in, k, weightB(w, trans), beta, out, n, th.workers())
 	case fastKernel != nil && m >= fastMinM && (w.DType == BF16 || w.DType == F16):
 		gemmBlocked(fastKernel, false, m, n, k, 1, in, k, bMat{half: w.Half, dt: w.DType, trans: trans, ld: w.Cols}, beta, out, n, th.workers())
 	default:

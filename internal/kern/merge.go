@@ -6,6 +6,9 @@ func (w *Weight) AddInPlace(delta []float32) {
 	switch w.DType {
 	case F32:
 		for i, d := range delta {
+			if w.Panel != 0 {
+				i = panelIndex(i/w.Cols, i%w.Cols, w.Cols, w.Panel)
+			}
 			w.F32[i] += d
 		}
 	case BF16:
