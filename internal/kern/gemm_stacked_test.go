@@ -111,9 +111,8 @@ func TestLinearLoRAStacked(t *testing.T) {
 
 // TestLinearLoRABackwardStacked checks the stacked input gradient (dx =
 // [dy | su]·[W ; A], one product over depth out + r) of every variant, W in
-// every layout, against
-// float64, with the seam inside and at the edges of depth blocks, ragged
-// sizes, two row blocks, and the fallback for m < 8.
+// every layout, against float64, with the seam inside and at the edges of
+// depth blocks, ragged sizes, two row blocks, and the fallback for m < 8.
 func TestLinearLoRABackwardStacked(t *testing.T) {
 	rng := newRNG(32)
 	for _, kv := range stackedVariants() {
