@@ -140,6 +140,9 @@ func gemmBlockedSplit(kn *gemmKernel, transA bool, m, n, k int, alpha float32, a
 	// not a block of one).
 	nkb := (k + kn.kc - 1) / kn.kc
 	kcb := (k + nkb - 1) / nkb
+	if P := b.panel; P > 0 && !b.trans && kcb%P != 0 && kcb+P-kcb%P <= kn.kc {
+		kcb += P - kcb%P // depth blocks start at a row of W's panels
+	}
 	ncMax := min((n+nr-1)/nr*nr, kn.nc)
 	bbuf := packPool.get(ncMax * kcb)
 	for jc := 0; jc < n; jc += kn.nc {
@@ -199,15 +202,24 @@ func packBBlock(kn *gemmKernel, b bMat, n, jc, pc, kc, jp0, jp1 int, bp []float3
 	}
 	// Row-major b: walk bands of rows across all panels so that each row is
 	// read as one run rather than one page per panel row (a panel alone
-	// touches kc pages when ld >= 1024).
-	const band = 16
-	for p := 0; p < kc; p += band {
+	// touches kc pages when ld >= 1024). From panel layout, a band is the
+	// panel width: then the band reads whole 8x8-transposed tiles in storage
+	// order.
+	band := 16
+	if b.panel > 0 {
+		band = b.panel
+	}
+	for p := 0; p < kc; {
 		pk := min(band, kc-p)
+		if b.panel > 0 {
+			pk = min(b.panel-(pc+p)%b.panel, kc-p) // to the next row of panels
+		}
 		for jp := jp0; jp < jp1; jp++ {
 			j0 := jc + jp*nr
 			off := jp*nr*kc + p*nr
 			packBPanelSeg(nr, b, pc+p, pk, j0, min(nr, n-j0), bp[off:off+pk*nr])
 		}
+		p += pk
 	}
 }
 

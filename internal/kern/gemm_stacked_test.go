@@ -201,12 +201,17 @@ func TestLinearLoRANoAllocs(t *testing.T) {
 
 // BenchmarkLinearLoRA compares the stacked products with the separate ones
 // (Linear + the skinny x·Aᵀ; LinearBackwardInput + su·A) at the reference
-// shapes: 4 x 96 tokens, hidden 1024, rank 128.
+// shapes: 4 x 96 tokens, hidden 1024, rank 128, with W row-major and in the
+// kernel's panel layout (as the model holds float32 projections).
 func BenchmarkLinearLoRA(b *testing.B) {
 	rng := newRNG(35)
 	const m, in, r = 384, 1024, 128
 	for _, out := range []int{3072, 2048, 1024} {
 		w := halfWeight(rng, out, in, F32)
+		pw := *w
+		pw.F32 = append([]float32(nil), w.F32...)
+		pw.PackPanels()
+		rowMajor := w
 		a, x := randSlice(rng, r*in), randSlice(rng, m*in)
 		y, tt := make([]float32, m*out), make([]float32, m*r)
 		dy, su, dx := randSlice(rng, m*out), randSlice(rng, m*r), make([]float32, m*in)
@@ -223,15 +228,21 @@ func BenchmarkLinearLoRA(b *testing.B) {
 				Gemm(false, false, m, in, r, 1, su, r, a, in, 1, dx, in)
 			}},
 		}
-		for _, c := range cases {
-			b.Run(fmt.Sprintf("out=%d/%s", out, c.name), func(b *testing.B) {
-				c.f()
-				b.ResetTimer()
-				for b.Loop() {
+		for _, layout := range []struct {
+			name string
+			w    *Weight
+		}{{"rowmajor", rowMajor}, {"panel", &pw}} {
+			for _, c := range cases {
+				b.Run(fmt.Sprintf("out=%d/%s/%s", out, layout.name, c.name), func(b *testing.B) {
+					w = layout.w
 					c.f()
-				}
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
+					b.ResetTimer()
+					for b.Loop() {
+						c.f()
+					}
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
 		}
 	}
 }
