@@ -25,6 +25,27 @@ func sgemmKern12x32(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode
 //go:noescape
 func sgemmKern6x64(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode int)
 
+// sgemmKern12x32P is sgemmKern12x32 with A read in place from a weight in
+// panel layout of width 32: A value (i, p) at a[(p/32)·ps + i·32 + p%32], kc
+// a multiple of 32.
+//
+//go:noescape
+func sgemmKern12x32P(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode int, ps int)
+
+// asmMicroPA wraps an assembly micro-kernel that reads A in place from panels
+// of width nr behind slice bounds checks.
+func asmMicroPA(mr, nr int, f func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode int, ps int)) microPanelKernel {
+	return func(kc int, a []float32, ps int, b, c []float32, ldc int, alpha, beta float32, mode int) {
+		if kc%nr != 0 || ps < mr*nr {
+			panic("kern: gemm: panel micro-kernel depth or stride")
+		}
+		_ = a[(kc/nr-1)*ps+mr*nr-1]
+		_ = b[kc*nr-1]
+		_ = c[(mr-1)*ldc+nr-1]
+		f(kc, &a[0], &b[0], &c[0], ldc, alpha, beta, mode, ps)
+	}
+}
+
 // asmMicro wraps an assembly micro-kernel of an mr x nr tile behind slice
 // bounds checks.
 func asmMicro(mr, nr int, f func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode int)) microKernel {
@@ -49,7 +70,7 @@ func asmMicro(mr, nr int, f func(kc int, a, b, c *float32, ldc int, alpha, beta 
 // AVX2 (tuned on a 2-core Zen 4, 32 KiB L1d, 2 MiB L2): kc 256 / mc 144.
 var (
 	kernAVX512 = &gemmKernel{name: "avx512", mr: 12, nr: 32, kc: 512, mc: 384, nc: 4096,
-		micro: asmMicro(12, 32, sgemmKern12x32)}
+		micro: asmMicro(12, 32, sgemmKern12x32), microPA: asmMicroPA(12, 32, sgemmKern12x32P)}
 	kernAVX512x64 = &gemmKernel{name: "avx512-6x64", mr: 6, nr: 64, kc: 128, mc: 192, nc: 4096,
 		micro: asmMicro(6, 64, sgemmKern6x64)}
 	kernAVX2 = &gemmKernel{name: "avx2-fma", mr: 6, nr: 16, kc: 256, mc: 144, nc: 4096,
@@ -95,6 +116,17 @@ func packBN16BF16(src *uint16, ld int, dst *float32, kc, ds int)
 //
 //go:noescape
 func packBN16F16(src *uint16, ld int, dst *float32, kc, ds int)
+
+// packBNF32 copies kc rows of 16·n16 floats (row stride ld, n16 1 or 2) into
+// dst[p*ds+j].
+//
+//go:noescape
+func packBNF32(src *float32, ld int, dst *float32, kc, ds, n16 int)
+
+// packAT12F32 copies kc rows of 12 floats (row stride ld) into dst[p*12+i].
+//
+//go:noescape
+func packAT12F32(src *float32, ld int, dst *float32, kc int)
 
 // dotAVX2 returns Σ x[i]·y[i] over n >= 0 elements (four 8-wide FMA sums).
 //
@@ -178,6 +210,18 @@ func archSetup() {
 		axpyAVX2(alpha, &x[0], &y[0], len(x))
 	}
 	packT8F32 = asmPacker(packBT8F32, checkT8)
+	packNF32 = func(src []float32, ld int, dst []float32, kc, ds, n int) {
+		if n != 16 && n != 32 || kc < 1 || ds < n || len(src) < (kc-1)*ld+n || len(dst) < (kc-1)*ds+n {
+			panic("kern: pack: panel out of range")
+		}
+		packBNF32(&src[0], ld, &dst[0], kc, ds, n/16)
+	}
+	packAT12 = func(src []float32, ld int, dst []float32, kc int) {
+		if kc < 1 || len(src) < (kc-1)*ld+12 || len(dst) < 12*kc {
+			panic("kern: pack: panel out of range")
+		}
+		packAT12F32(&src[0], ld, &dst[0], kc)
+	}
 	packT8Half[BF16] = asmPacker(packBT8BF16, checkT8)
 	packN16Half[BF16] = asmPacker(packBN16BF16, checkN16)
 	if cpu.X86.HasF16C {

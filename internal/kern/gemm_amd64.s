@@ -488,3 +488,80 @@ axpy1:
 axpydone:
 	VZEROUPPER
 	RET
+
+// func packBNF32(src *float32, ld int, dst *float32, kc, ds, n16 int) copies
+// kc rows of 16·n16 floats, n16 1 or 2 (row stride ld), into dst with a
+// ds-float stride, prefetching the row 8 ahead: the rows of a row-major op(B)
+// are a page apart when ld >= 1024, each a new stream to the hardware
+// prefetcher.
+TEXT ·packBNF32(SB), NOSPLIT, $0-48
+	MOVQ src+0(FP), SI
+	MOVQ ld+8(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+16(FP), DI
+	MOVQ kc+24(FP), CX
+	MOVQ ds+32(FP), R9
+	SHLQ $2, R9
+	MOVQ R8, R10
+	SHLQ $3, R10
+	CMPQ n16+40(FP), $2
+	JEQ  nf32loop2
+
+nf32loop1:
+	PREFETCHT0 (SI)(R10*1)
+	PREFETCHT0 63(SI)(R10*1)
+	VMOVUPS    (SI), Y0
+	VMOVUPS    32(SI), Y1
+	VMOVUPS    Y0, (DI)
+	VMOVUPS    Y1, 32(DI)
+	ADDQ       R8, SI
+	ADDQ       R9, DI
+	DECQ       CX
+	JNZ        nf32loop1
+	VZEROUPPER
+	RET
+
+nf32loop2:
+	PREFETCHT0 (SI)(R10*1)
+	PREFETCHT0 64(SI)(R10*1)
+	PREFETCHT0 127(SI)(R10*1)
+	VMOVUPS    (SI), Y0
+	VMOVUPS    32(SI), Y1
+	VMOVUPS    64(SI), Y2
+	VMOVUPS    96(SI), Y3
+	VMOVUPS    Y0, (DI)
+	VMOVUPS    Y1, 32(DI)
+	VMOVUPS    Y2, 64(DI)
+	VMOVUPS    Y3, 96(DI)
+	ADDQ       R8, SI
+	ADDQ       R9, DI
+	DECQ       CX
+	JNZ        nf32loop2
+	VZEROUPPER
+	RET
+
+// func packAT12F32(src *float32, ld int, dst *float32, kc int) copies kc rows
+// of 12 floats (row stride ld) into dst contiguously: the A micro-panel of a
+// transposed op(A) for a 12-row tile. It prefetches the row 8 ahead.
+TEXT ·packAT12F32(SB), NOSPLIT, $0-32
+	MOVQ src+0(FP), SI
+	MOVQ ld+8(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+16(FP), DI
+	MOVQ kc+24(FP), CX
+	MOVQ R8, R10
+	SHLQ $3, R10
+
+at12loop:
+	PREFETCHT0 (SI)(R10*1)
+	PREFETCHT0 47(SI)(R10*1)
+	VMOVUPS    (SI), Y0
+	VMOVUPS    32(SI), X1
+	VMOVUPS    Y0, (DI)
+	VMOVUPS    X1, 32(DI)
+	ADDQ       R8, SI
+	ADDQ       $48, DI
+	DECQ       CX
+	JNZ        at12loop
+	VZEROUPPER
+	RET

@@ -241,6 +241,7 @@ type gemmBlock struct {
 	b           bMat      // op(B) as stored
 	sp          gemmSplit // the other operands' seams, if stacked
 	packB       bool      // pack each B panel into bp in tiles, before its use
+	aw          []float32 // if set, op(A) = Wᵀ, W [k,m] in panel layout of width nr read in place (gemmWT)
 }
 
 // run computes row panels [ip0,ip1) x column panels [jp0,jp1) of the block
@@ -270,6 +271,12 @@ func (g *gemmBlock) packA(ic, icEnd int, abuf []float32) {
 		r0 := ip * mr
 		dst := abuf[(ip-ic)*mr*kc : (ip-ic+1)*mr*kc]
 		rows := min(mr, g.m-r0)
+		if g.aw != nil {
+			if rows < mr {
+				g.packAW(ip, dst)
+			}
+			continue
+		}
 		if g.sp.a2 == nil || g.pc+kc <= g.sp.kAt {
 			packAPanel(mr, g.transA, g.a, g.lda, r0, rows, g.pc, kc, dst)
 			continue
@@ -316,12 +323,20 @@ func (g *gemmBlock) tiles(ic, icEnd, jp0, jp1 int, abuf, tile []float32) {
 		for ip := ic; ip < icEnd; ip++ {
 			r0 := ip * mr
 			mw := min(mr, g.m-r0)
-			apan := abuf[(ip-ic)*mr*kc : (ip-ic+1)*mr*kc]
-			if mw == mr && nw == nr {
-				micro(kc, apan, bpan, c[r0*ldc+jl:], ldc, g.alpha, beta, mode)
+			full := mw == mr && nw == nr
+			dst, ld, bt, md := tile, nr, float32(0), 0 // an edge tile goes through scratch
+			if full {
+				dst, ld, bt, md = c[r0*ldc+jl:], ldc, beta, mode
+			}
+			if g.aw != nil && mw == mr { // op(A) read in place
+				ps := g.m * nr
+				g.kn.microPA(kc, g.aw[g.pc/nr*ps+r0*nr:], ps, bpan, dst, ld, g.alpha, bt, md)
+			} else {
+				micro(kc, abuf[(ip-ic)*mr*kc:(ip-ic+1)*mr*kc], bpan, dst, ld, g.alpha, bt, md)
+			}
+			if full {
 				continue
 			}
-			micro(kc, apan, bpan, tile, nr, g.alpha, 0, 0)
 			for ii := 0; ii < mw; ii++ {
 				crow := c[(r0+ii)*ldc+jl : (r0+ii)*ldc+jl+nw]
 				t := tile[ii*nr : ii*nr+nw]
@@ -351,6 +366,8 @@ func packAPanel(mr int, trans bool, a []float32, lda, r0, rows, p0, kc int, dst 
 	}
 	if trans {
 		switch {
+		case rows == 12 && mr == 12 && packAT12 != nil:
+			packAT12(a[p0*lda+r0:], lda, dst, kc)
 		case rows == 12 && mr == 12:
 			for p := 0; p < kc; p++ {
 				off := (p0+p)*lda + r0
@@ -455,6 +472,9 @@ func packBPanel(nr int, b bMat, p0, kc, j0, cols int, dst []float32) {
 					return
 				}
 			}
+		} else if b.dt == F32 && packNF32 != nil && (nr == 16 || nr == 32) {
+			packNF32(b.f32[p0*ld+j0:], ld, dst, kc, nr, nr)
+			return
 		} else if (b.dt == BF16 || b.dt == F16) && packN16Half[b.dt] != nil {
 			for h := 0; h < nr; h += 16 {
 				packN16Half[b.dt](b.half[p0*ld+j0+h:], ld, dst[h:], kc, nr)

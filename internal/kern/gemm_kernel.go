@@ -8,6 +8,14 @@ import "os"
 // or alpha·acc + beta·C (mode 2).
 type microKernel func(kc int, a, b, c []float32, ldc int, alpha, beta float32, mode int)
 
+// microPanelKernel is microKernel with A read in place from a matrix in panel
+// layout of width nr (the kernel's, as Weight.PackPanels stores a weight):
+// value (i, p) of the mr x kc A tile at a[(p/nr)·ps + i·nr + p%nr], ps the
+// panel stride, kc a multiple of nr. With W [k, n] in panel layout, row
+// panel i0 of op(A) = Wᵀ at depth p0 (a multiple of nr) starts at
+// W.F32[p0·n + i0·nr] with ps = n·nr.
+type microPanelKernel func(kc int, a []float32, ps int, b, c []float32, ldc int, alpha, beta float32, mode int)
+
 // gemmKernel describes one variant of the packed Gemm: its micro-kernel,
 // register tile and cache blocking. A packed op(B) block of kc x nc is shared
 // by the workers (L3); each worker packs up to mc rows of op(A) (mc x kc, L2)
@@ -19,6 +27,9 @@ type gemmKernel struct {
 	mc     int    // rows of op(A) packed per worker at a time (a multiple of mr)
 	nc     int    // columns of the shared packed op(B) block (a multiple of nr)
 	micro  microKernel
+	// microPA, if set, reads op(A) = Wᵀ in place from a weight in panel
+	// layout of width nr (gemmWT).
+	microPA microPanelKernel
 }
 
 // maxMR and maxNR bound the register tiles (microGo's stack accumulator).
@@ -47,8 +58,13 @@ var (
 // 8 rows of the stored matrix (stride ld) by 8·n8 columns into
 // dst[p*dstStride+r]; packN16Half widens kc rows of 16 half values into
 // dst[p*dstStride+j]. The half ones index by DType.
+// packNF32 copies kc rows of n floats (16 or 32) into dst[p*dstStride+j]; packAT12
+// copies kc rows of 12 floats into dst[p*12+i] (the A micro-panel of a
+// transposed op(A) for a 12-row tile).
 var (
 	packT8F32   func(src []float32, ld int, dst []float32, n8, dstStride int)
+	packNF32    func(src []float32, ld int, dst []float32, kc, dstStride, n int)
+	packAT12    func(src []float32, ld int, dst []float32, kc int)
 	packT8Half  [F16 + 1]func(src []uint16, ld int, dst []float32, n8, dstStride int)
 	packN16Half [F16 + 1]func(src []uint16, ld int, dst []float32, kc, dstStride int)
 )
@@ -58,7 +74,8 @@ var (
 // with it on every platform.
 var (
 	goKernel     = &gemmKernel{name: "purego", mr: 6, nr: 16, kc: 256, mc: 144, nc: 4096, micro: microGo(6, 16)}
-	goKernelWide = &gemmKernel{name: "purego-12x32", mr: 12, nr: 32, kc: 192, mc: 192, nc: 4096, micro: microGo(12, 32)}
+	goKernelWide = &gemmKernel{name: "purego-12x32", mr: 12, nr: 32, kc: 192, mc: 192, nc: 4096, micro: microGo(12, 32),
+		microPA: microPanelGo(12, 32)}
 )
 
 // gemmVariants lists the packed Gemm variants usable on this CPU: the
@@ -118,5 +135,26 @@ func microGo(mr, nr int) microKernel {
 				}
 			}
 		}
+	}
+}
+
+// microPanelGo returns the portable microPanelKernel of an mr x nr tile.
+func microPanelGo(mr, nr int) microPanelKernel {
+	micro := microGo(mr, nr)
+	return func(kc int, a []float32, ps int, b, c []float32, ldc int, alpha, beta float32, mode int) {
+		if kc%nr != 0 {
+			panic("kern: gemm: panel micro-kernel depth")
+		}
+		var buf [maxMR * 512]float32
+		packed := buf[:0]
+		if kc*mr > len(buf) {
+			packed = make([]float32, 0, kc*mr)
+		}
+		for p := 0; p < kc; p++ {
+			for i := 0; i < mr; i++ {
+				packed = append(packed, a[(p/nr)*ps+i*nr+p%nr])
+			}
+		}
+		micro(kc, packed, b, c, ldc, alpha, beta, mode)
 	}
 }

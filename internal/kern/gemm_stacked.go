@@ -24,7 +24,8 @@ func (th Threads) LinearLoRA(y, t, x []float32, m int, w *Weight, a []float32, r
 // LinearLoRABackwardInput computes dx[m,w.Cols] = dy[m,w.Rows]·W + su[m,r]·A
 // (dx += when accumulate; a [r,w.Cols], float32; su is the LoRA branch's
 // gradient s·(dy·B)) as one product over the concatenated depth w.Rows + r.
-// With the assembly Gemm kernel and m >= 8 the stacked driver runs;
+// With the assembly Gemm kernel and m >= 8 the stacked driver runs (for a
+// weight in panel layout, backwardWT: dxᵀ from W read in place);
 // otherwise LinearBackwardInput and Gemm add the two terms.
 func (th Threads) LinearLoRABackwardInput(dx, dy, su []float32, m int, w *Weight, a []float32, r int, accumulate bool) {
 	checkLinearLoRA("linear lora backward", dx, dy, su, m, w.Cols, w.Rows, w, a, r)
@@ -84,6 +85,10 @@ func linearLoRA(kn *gemmKernel, y, t, x []float32, m int, w *Weight, a []float32
 func linearLoRABackwardInput(kn *gemmKernel, dx, dy, su []float32, m int, w *Weight, a []float32, r int, accumulate bool, workers int) {
 	R, C := w.Rows, w.Cols
 	if m == 0 || C == 0 {
+		return
+	}
+	if R > 0 && wtUsable(kn, m, w) {
+		backwardWT(kn, dx, dy, su, m, w, a, r, accumulate, workers)
 		return
 	}
 	beta := betaOf(accumulate)

@@ -112,7 +112,8 @@ func TestLinearLoRAStacked(t *testing.T) {
 // TestLinearLoRABackwardStacked checks the stacked input gradient (dx =
 // [dy | su]·[W ; A], one product over depth out + r) of every variant, W in
 // every layout, against float64, with the seam inside and at the edges of
-// depth blocks, ragged sizes, two row blocks, and the fallback for m < 8.
+// depth blocks, ragged sizes, two row blocks, the fallback for m < 8, and
+// the transposed product of a weight in the kernel's panel layout.
 func TestLinearLoRABackwardStacked(t *testing.T) {
 	rng := newRNG(32)
 	for _, kv := range stackedVariants() {
@@ -123,6 +124,9 @@ func TestLinearLoRABackwardStacked(t *testing.T) {
 		shapes := []loraShape{
 			{7, 5, 9, 3}, {13, kc - 2, 33, 5}, {29, 17, 2*nr + 5, kc + 1}, {mc + 5, 40, 20, 9},
 			{20, 2*kc + 3, 3*nr + 1, 8}, {11, kc, 2 * nr, 16}, {9, 1, 7, 1}, {3, 10, 12, 4}, {1, 16, nr, 2},
+			// panel layout of the tile width, W read in place (backwardWT): a partial row
+			// panel of Wᵀ (in), edge columns (m), a last depth block of one panel, no LoRA
+			{mc + 5, 2*kc + 32, 3*nr + 1, 8}, {45, 3 * nr, 12*3 + 5, 0}, {8, nr, 12, 2 * nr},
 		}
 		for _, sh := range shapes {
 			for _, w := range weightLayouts(rng, sh.out, sh.in) {

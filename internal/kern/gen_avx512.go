@@ -65,7 +65,7 @@ func kernel(name string, mr, nv int, bcast string, unroll int) {
 	p("%s_loop:", name)
 	abytes, bbytes := mr*4, nr*4
 	for s := 0; s < unroll; s++ {
-		step(mr, nv, bcast, s*abytes, s*bbytes, accReg)
+		step(mr, nv, bcast, packedA(s*abytes), s*bbytes, accReg)
 	}
 	for off := 0; off < unroll*abytes; off += 64 {
 		p("\tPREFETCHT0 %d(SI)", off+unroll*abytes*4)
@@ -78,11 +78,19 @@ func kernel(name string, mr, nv int, bcast string, unroll int) {
 	p("\tTESTQ CX, CX")
 	p("\tJZ %s_store", name)
 	p("%s_loop1:", name)
-	step(mr, nv, bcast, 0, 0, accReg)
+	step(mr, nv, bcast, packedA(0), 0, accReg)
 	p("\tADDQ $%d, SI", abytes)
 	p("\tADDQ $%d, DI", bbytes)
 	p("\tDECQ CX")
 	p("\tJNZ %s_loop1", name)
+	storeC(name, mr, nv, accReg)
+	p("")
+}
+
+// storeC emits the kernel's epilogue at label name_store: C = alpha·acc
+// (mode 0), alpha·acc + C (mode 1) or alpha·acc + beta·C (mode 2); DX is C,
+// R8 its row stride in bytes.
+func storeC(name string, mr, nv int, accReg func(i, v int) string) {
 	p("%s_store:", name)
 	p("\tVBROADCASTSS alpha+40(FP), Z0")
 	p("\tMOVQ mode+48(FP), AX")
@@ -121,26 +129,95 @@ func kernel(name string, mr, nv int, bcast string, unroll int) {
 	}
 	p("\tVZEROUPPER")
 	p("\tRET")
-	p("")
 }
 
-func step(mr, nv int, bcast string, ao, bo int, accReg func(i, v int) string) {
+// step emits one k step: the packed B row at bo(DI) and A value i at
+// aoff(i)(SI).
+func step(mr, nv int, bcast string, aoff func(i int) int, bo int, accReg func(i, v int) string) {
 	for v := 0; v < nv; v++ {
 		p("\tVMOVUPS %d(DI), Z%d", bo+64*v, v)
 	}
 	for i := 0; i < mr; i++ {
 		if bcast == "emb" {
 			for v := 0; v < nv; v++ {
-				p("\tVFMADD231PS.BCST %d(SI), Z%d, %s", ao+4*i, v, accReg(i, v))
+				p("\tVFMADD231PS.BCST %d(SI), Z%d, %s", aoff(i), v, accReg(i, v))
 			}
 			continue
 		}
 		t := fmt.Sprintf("Z%d", nv+i%2)
-		p("\tVBROADCASTSS %d(SI), %s", ao+4*i, t)
+		p("\tVBROADCASTSS %d(SI), %s", aoff(i), t)
 		for v := 0; v < nv; v++ {
 			p("\tVFMADD231PS Z%d, %s, %s", v, t, accReg(i, v))
 		}
 	}
+}
+
+// packedA addresses a packed A micro-panel (mr values per k step) at byte
+// offset ao.
+func packedA(ao int) func(i int) int { return func(i int) int { return ao + 4*i } }
+
+// kernelPanelA emits the mr x (16*nv) kernel that reads A in place from a
+// weight in panel layout of width pw (pw a multiple of 4): value (i, p) of
+// the tile's A at a + (p/pw)·ps + i·pw + p%pw floats, ps (the ninth argument)
+// the panel stride in floats, kc a multiple of pw. The A rows of a panel
+// (mr·pw floats, 2 lines a row for pw = 32) are prefetched two panels ahead.
+// Contract otherwise as kernel's.
+func kernelPanelA(name string, mr, nv, pw int) {
+	const unroll = 4
+	nr := 16 * nv
+	acc0 := 32 - mr*nv
+	accReg := func(i, v int) string { return fmt.Sprintf("Z%d", acc0+i*nv+v) }
+	p("// %s: %dx%d tile as %s, A read in place from panels of width %d.", name, mr, nr, "kernel's", pw)
+	p("//")
+	p("// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode int, ps int)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+	p("\tMOVQ kc+0(FP), CX")
+	p("\tMOVQ a+8(FP), SI")
+	p("\tMOVQ b+16(FP), DI")
+	p("\tMOVQ c+24(FP), DX")
+	p("\tMOVQ ldc+32(FP), R8")
+	p("\tSHLQ $2, R8")
+	p("\tMOVQ ps+56(FP), R10")
+	p("\tSHLQ $2, R10")
+	p("\tMOVQ DX, AX")
+	for i := 0; i < mr; i++ {
+		for off := 0; off < nr*4; off += 64 {
+			p("\tPREFETCHT0 %d(AX)", off)
+		}
+		p("\tPREFETCHT0 %d(AX)", nr*4-1)
+		if i < mr-1 {
+			p("\tADDQ R8, AX")
+		}
+	}
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			r := accReg(i, v)
+			p("\tVPXORD %s, %s, %s", r, r, r)
+		}
+	}
+	p("\tSHRQ $%d, CX", log2(pw))
+	p("%s_panel:", name)
+	for i := 0; i < mr; i++ {
+		for off := 0; off < pw*4; off += 64 {
+			p("\tPREFETCHT0 %d(SI)(R10*2)", i*pw*4+off)
+		}
+	}
+	p("\tMOVQ SI, R9")
+	p("\tMOVQ $%d, BX", pw/unroll)
+	p("%s_loop:", name)
+	for s := 0; s < unroll; s++ {
+		step(mr, nv, "reg", func(i int) int { return i*pw*4 + s*4 }, s*nr*4, accReg)
+	}
+	p("\tADDQ $%d, SI", unroll*4)
+	p("\tADDQ $%d, DI", unroll*nr*4)
+	p("\tDECQ BX")
+	p("\tJNZ %s_loop", name)
+	p("\tMOVQ R9, SI")
+	p("\tADDQ R10, SI")
+	p("\tDECQ CX")
+	p("\tJNZ %s_panel", name)
+	storeC(name, mr, nv, accReg)
+	p("")
 }
 
 func log2(n int) int {
@@ -162,6 +239,7 @@ func main() {
 	p("")
 	kernel("sgemmKern12x32", 12, 2, "reg", 4)
 	kernel("sgemmKern6x64", 6, 4, "reg", 4)
+	kernelPanelA("sgemmKern12x32P", 12, 2, 32)
 	if err := os.WriteFile(os.Args[1], []byte(w.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

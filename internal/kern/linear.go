@@ -88,6 +88,8 @@ func (th Threads) linearDirect(trans bool, out, in []float32, m int, w *Weight, 
 	switch {
 	case w.DType == F32 && w.Panel == 0:
 		th.Gemm(false, trans, m, n, k, 1, in, k, w.F32, w.Cols, beta, out, n)
+	case !trans && k > 0 && wtUsable(fastKernel, m, w):
+		backwardWT(fastKernel, out, in, nil, m, w, nil, 0, accumulate, th.workers())
 	case trans && w.Panel > 0 && w.Panel%16 == 0 && m < fastMinM && k > 0:
 		th.panelGemv(out, in, m, w, accumulate)
 	case fastKernel != nil && w.Panel > 0:
