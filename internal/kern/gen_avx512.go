@@ -33,30 +33,7 @@ func kernel(name string, mr, nv int, bcast string, unroll int) {
 	p("// packed B row in Z0..Z%d, A values broadcast into %s; k unrolled x%d.", nv-1, bregs, unroll)
 	p("//")
 	p("// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode int)", name)
-	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
-	p("\tMOVQ kc+0(FP), CX")
-	p("\tMOVQ a+8(FP), SI")
-	p("\tMOVQ b+16(FP), DI")
-	p("\tMOVQ c+24(FP), DX")
-	p("\tMOVQ ldc+32(FP), R8")
-	p("\tSHLQ $2, R8")
-	// prefetch C
-	p("\tMOVQ DX, AX")
-	for i := 0; i < mr; i++ {
-		for off := 0; off < nr*4; off += 64 {
-			p("\tPREFETCHT0 %d(AX)", off)
-		}
-		p("\tPREFETCHT0 %d(AX)", nr*4-1)
-		if i < mr-1 {
-			p("\tADDQ R8, AX")
-		}
-	}
-	for i := 0; i < mr; i++ {
-		for v := 0; v < nv; v++ {
-			r := accReg(i, v)
-			p("\tVPXORD %s, %s, %s", r, r, r)
-		}
-	}
+	prologue(name, 56, mr, nv, accReg)
 	p("\tMOVQ CX, BX")
 	p("\tSHRQ $%d, BX", log2(unroll))
 	p("\tANDQ $%d, CX", unroll-1)
@@ -85,6 +62,36 @@ func kernel(name string, mr, nv int, bcast string, unroll int) {
 	p("\tJNZ %s_loop1", name)
 	storeC(name, mr, nv, accReg)
 	p("")
+}
+
+// prologue emits a kernel's TEXT line (args bytes of arguments), loads kc
+// (CX), a (SI), b (DI), c (DX) and ldc in bytes (R8), prefetches the C tile
+// and zeroes the accumulators.
+func prologue(name string, args, mr, nv int, accReg func(i, v int) string) {
+	nr := 16 * nv
+	p("TEXT ·%s(SB), NOSPLIT, $0-%d", name, args)
+	p("\tMOVQ kc+0(FP), CX")
+	p("\tMOVQ a+8(FP), SI")
+	p("\tMOVQ b+16(FP), DI")
+	p("\tMOVQ c+24(FP), DX")
+	p("\tMOVQ ldc+32(FP), R8")
+	p("\tSHLQ $2, R8")
+	p("\tMOVQ DX, AX")
+	for i := 0; i < mr; i++ {
+		for off := 0; off < nr*4; off += 64 {
+			p("\tPREFETCHT0 %d(AX)", off)
+		}
+		p("\tPREFETCHT0 %d(AX)", nr*4-1)
+		if i < mr-1 {
+			p("\tADDQ R8, AX")
+		}
+	}
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			r := accReg(i, v)
+			p("\tVPXORD %s, %s, %s", r, r, r)
+		}
+	}
 }
 
 // storeC emits the kernel's epilogue at label name_store: C = alpha·acc
@@ -170,31 +177,9 @@ func kernelPanelA(name string, mr, nv, pw int) {
 	p("// %s: %dx%d tile as %s, A read in place from panels of width %d.", name, mr, nr, "kernel's", pw)
 	p("//")
 	p("// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode int, ps int)", name)
-	p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
-	p("\tMOVQ kc+0(FP), CX")
-	p("\tMOVQ a+8(FP), SI")
-	p("\tMOVQ b+16(FP), DI")
-	p("\tMOVQ c+24(FP), DX")
-	p("\tMOVQ ldc+32(FP), R8")
-	p("\tSHLQ $2, R8")
+	prologue(name, 64, mr, nv, accReg)
 	p("\tMOVQ ps+56(FP), R10")
 	p("\tSHLQ $2, R10")
-	p("\tMOVQ DX, AX")
-	for i := 0; i < mr; i++ {
-		for off := 0; off < nr*4; off += 64 {
-			p("\tPREFETCHT0 %d(AX)", off)
-		}
-		p("\tPREFETCHT0 %d(AX)", nr*4-1)
-		if i < mr-1 {
-			p("\tADDQ R8, AX")
-		}
-	}
-	for i := 0; i < mr; i++ {
-		for v := 0; v < nv; v++ {
-			r := accReg(i, v)
-			p("\tVPXORD %s, %s, %s", r, r, r)
-		}
-	}
 	p("\tSHRQ $%d, CX", log2(pw))
 	p("%s_panel:", name)
 	for i := 0; i < mr; i++ {

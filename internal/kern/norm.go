@@ -25,21 +25,7 @@ func checkRows(name string, n int, lens ...int) int {
 // is accumulated in float64, i.e. it is the correctly rounded float32 mean that
 // torch's float32 reduction approximates.
 func rmsInv(x []float32, eps float32) float32 {
-	// Four float64 partial sums: one chain of dependent adds would take the
-	// add's latency per element.
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		a, b, c, d := float64(x[i]), float64(x[i+1]), float64(x[i+2]), float64(x[i+3])
-		s0 += a * a
-		s1 += b * b
-		s2 += c * c
-		s3 += d * d
-	}
-	for ; i < len(x); i++ {
-		s0 += float64(x[i]) * float64(x[i])
-	}
-	ms := float32(((s0 + s1) + (s2 + s3)) / float64(len(x)))
+	ms := float32(sumSqK(x) / float64(len(x))) // partial sums (vector ones where the CPU has them), not one chain of dependent adds
 	return float32(1 / math.Sqrt(float64(ms+eps)))
 }
 
