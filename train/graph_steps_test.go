@@ -1,0 +1,58 @@
+package train
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestDecoderStepsHaveBothWalkers checks that every model.DecoderStep constant is a case of the
+// switch in the inference pass (model/forward.go) and in the training graph (graph.go): a step
+// added to model/decoder.go fails here until both walkers handle it, instead of being skipped
+// silently at inference.
+func TestDecoderStepsHaveBothWalkers(t *testing.T) {
+	fset := token.NewFileSet()
+	parse := func(path string) *ast.File {
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		require.NoError(t, err)
+		return f
+	}
+	var steps []string
+	for _, d := range parse("../model/decoder.go").Decls {
+		if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.CONST {
+			for _, s := range g.Specs {
+				for _, n := range s.(*ast.ValueSpec).Names {
+					if strings.HasPrefix(n.Name, "Step") {
+						steps = append(steps, n.Name)
+					}
+				}
+			}
+		}
+	}
+	require.Contains(t, steps, "StepInputNorm")
+	require.Contains(t, steps, "StepMLPOut")
+	for _, path := range []string{"../model/forward.go", "graph.go"} {
+		var cases []string
+		ast.Inspect(parse(path), func(n ast.Node) bool {
+			if cc, ok := n.(*ast.CaseClause); ok {
+				for _, e := range cc.List {
+					switch e := e.(type) {
+					case *ast.Ident:
+						cases = append(cases, e.Name)
+					case *ast.SelectorExpr:
+						cases = append(cases, e.Sel.Name)
+					}
+				}
+			}
+			return true
+		})
+		for _, s := range steps {
+			require.True(t, slices.Contains(cases, s), "%s: no case for model.%s", path, s)
+		}
+	}
+}
