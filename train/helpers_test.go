@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
@@ -175,4 +177,87 @@ func relErr(g, ref []float32) float64 {
 		den += float64(ref[i]) * float64(ref[i])
 	}
 	return math.Sqrt(num) / math.Sqrt(den)
+}
+
+// runOpGraph runs op over the inputs xs in a one-op graph compiled as a step is (pooled
+// buffers), its backward seeded with seed (a matrix of the output's shape, or a float32 for a
+// scalar output) and taken with respect to every input. It returns copies of the output and
+// of the inputs' gradients, and the part, its values still bound.
+func runOpGraph(t *testing.T, op G.Op, seed any, xs ...*tensor.Dense) ([]float32, [][]float32, *part) {
+	t.Helper()
+	gr := &graph{pool: newPool()}
+	b := newBuilder(nil, nil, shapeKey{}, gr, nil)
+	var in G.Nodes
+	for i, x := range xs {
+		in = append(in, b.input(string(rune('a'+i)), x))
+	}
+	out := b.apply(op, in...)
+	var sd *G.Node
+	switch s := seed.(type) {
+	case *tensor.Dense:
+		sd = b.input("seed", s)
+	case float32:
+		sd = G.NewScalar(b.g, G.Float32, G.WithName("seed"), G.WithValue(s))
+	}
+	require.NoError(t, b.err)
+	grads, err := b.differentiate(out, sd, in, nil)
+	require.NoError(t, err)
+	p, _ := b.compile()
+	gr.pool.begin()
+	require.NoError(t, p.vm.RunAll())
+	val := func(v G.Value) []float32 {
+		if f, ok := v.(*G.F32); ok {
+			return []float32{float32(*f)}
+		}
+		d, _, _ := gr.pool.data(v)
+		return append([]float32(nil), d...)
+	}
+	dx := make([][]float32, len(grads))
+	for i, g := range grads {
+		dx[i] = val(g.Value())
+	}
+	return val(out.Value()), dx, p
+}
+
+// randMat is a [rows, cols] matrix of normal values times std, and its values in float64.
+func randMat(rng *rand.Rand, rows, cols int, std float64) (*tensor.Dense, []float64) {
+	m, x := newMat(rows, cols), make([]float64, rows*cols)
+	d, _, _ := data(m)
+	for i := range d {
+		d[i] = float32(rng.NormFloat64() * std)
+		x[i] = float64(d[i])
+	}
+	return m, x
+}
+
+// numGrad is the central finite-difference gradient of f with respect to x, which f reads
+// (each value moved by h and restored).
+func numGrad(x []float64, h float64, f func() float64) []float32 {
+	g := make([]float32, len(x))
+	for i, v := range x {
+		x[i] = v + h
+		up := f()
+		x[i] = v - h
+		g[i] = float32((up - f()) / (2 * h))
+		x[i] = v
+	}
+	return g
+}
+
+// dot is Σ a·b in float64: the scalar loss of an output a under fixed weights b.
+func dot(a, b []float64) float64 {
+	var s float64
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+// f32 rounds a float64 reference to float32, for relErr.
+func f32(x []float64) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(v)
+	}
+	return out
 }
