@@ -57,10 +57,10 @@ var (
 // then uses packBPanelGo), writing rows of dstStride floats. packT8* transpose
 // 8 rows of the stored matrix (stride ld) by 8·n8 columns into
 // dst[p*dstStride+r]; packN16Half widens kc rows of 16 half values into
-// dst[p*dstStride+j]. The half ones index by DType.
-// packNF32 copies kc rows of n floats (16 or 32) into dst[p*dstStride+j]; packAT12
-// copies kc rows of 12 floats into dst[p*12+i] (the A micro-panel of a
-// transposed op(A) for a 12-row tile).
+// dst[p*dstStride+j]. The half ones index by DType. packNF32 copies kc rows
+// of n floats (16 or 32) into dst[p*dstStride+j]; packAT12 copies kc rows of
+// 12 floats into dst[p*12+i] (the A micro-panel of a transposed op(A) for a
+// 12-row tile).
 var (
 	packT8F32   func(src []float32, ld int, dst []float32, n8, dstStride int)
 	packNF32    func(src []float32, ld int, dst []float32, kc, dstStride, n int)
