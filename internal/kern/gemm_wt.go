@@ -2,14 +2,14 @@ package kern
 
 import "sync"
 
-// The backward input product of a projection whose weight is in panel layout,
-// dx = dy·W, read W transposed from its panels: op(B) = W would need every
-// 32x32 block of W transposed into packed panels on every call (a tenth of a
-// training step). Computed as dxᵀ = Wᵀ·dyᵀ instead, W is op(A), and a panel
-// of W holds, for each column i of W, 32 consecutive rows: the A values of
-// row i of the product at 32 consecutive depths, which a micro-kernel can
-// broadcast in place (microPanelKernel). Only dyᵀ (the small operand) is
-// packed, and the [in, m] result is transposed into dx at the end.
+// The backward input product dx = dy·W of a projection whose weight is stored
+// in panel layout. Taken as dy·op(B) with op(B) = W, every 32x32 block of W
+// would be transposed into packed panels on every call (a tenth of a training
+// step). Taken as dxᵀ = Wᵀ·dyᵀ, W is op(A) instead, and a panel of W holds,
+// for each column i of W, 32 consecutive rows: the A values of row i of the
+// product at 32 consecutive depths, which a micro-kernel broadcasts in place
+// (microPanelKernel). Only dyᵀ, the small operand, is packed, and the [in, m]
+// result is transposed into dx at the end.
 
 // wtUsable reports whether backwardWT can take dx = dy·W with kernel kn.
 func wtUsable(kn *gemmKernel, m int, w *Weight) bool {
