@@ -53,6 +53,10 @@ type gemmSplit struct {
 	c2   []float32
 	ldc2 int
 	cAt  int
+	// aw, if set, is W [k,m] float32 in panel layout of width kn.nr, k a
+	// multiple of it: op(A) = Wᵀ, read in place by kn.microPA (the last,
+	// partial row panel packed), a unused (backwardWT).
+	aw []float32
 }
 
 // packBPanelSeg is packBPanel over a possibly stacked op(B): a panel beyond a
@@ -121,7 +125,8 @@ func gemmBlockedSplit(kn *gemmKernel, transA bool, m, n, k int, alpha float32, a
 		return
 	}
 	if sp.c2 != nil && (sp.cAt%kn.nr != 0 || b.split != splitCols || b.at != sp.cAt) ||
-		sp.a2 != nil && (transA || b.split != splitRows || b.at != sp.kAt) {
+		sp.a2 != nil && (transA || b.split != splitRows || b.at != sp.kAt) ||
+		sp.aw != nil && (transA || kn.microPA == nil || k%kn.nr != 0) {
 		panic("kern: gemm: inconsistent stacked operands")
 	}
 	if alpha == 0 || k == 0 {
@@ -142,6 +147,9 @@ func gemmBlockedSplit(kn *gemmKernel, transA bool, m, n, k int, alpha float32, a
 	kcb := (k + nkb - 1) / nkb
 	if P := b.panel; P > 0 && !b.trans && kcb%P != 0 && kcb+P-kcb%P <= kn.kc {
 		kcb += P - kcb%P // depth blocks start at a row of W's panels
+	}
+	if sp.aw != nil && kcb%nr != 0 {
+		kcb += nr - kcb%nr // depth blocks start at a row of the panels of op(A)ᵀ
 	}
 	ncMax := min((n+nr-1)/nr*nr, kn.nc)
 	bbuf := packPool.get(ncMax * kcb)
@@ -241,7 +249,6 @@ type gemmBlock struct {
 	b           bMat      // op(B) as stored
 	sp          gemmSplit // the other operands' seams, if stacked
 	packB       bool      // pack each B panel into bp in tiles, before its use
-	aw          []float32 // if set, op(A) = Wᵀ, W [k,m] in panel layout of width nr read in place (gemmWT)
 }
 
 // run computes row panels [ip0,ip1) x column panels [jp0,jp1) of the block
@@ -271,7 +278,7 @@ func (g *gemmBlock) packA(ic, icEnd int, abuf []float32) {
 		r0 := ip * mr
 		dst := abuf[(ip-ic)*mr*kc : (ip-ic+1)*mr*kc]
 		rows := min(mr, g.m-r0)
-		if g.aw != nil {
+		if g.sp.aw != nil {
 			if rows < mr {
 				g.packAW(ip, dst)
 			}
@@ -328,9 +335,9 @@ func (g *gemmBlock) tiles(ic, icEnd, jp0, jp1 int, abuf, tile []float32) {
 			if full {
 				dst, ld, bt, md = c[r0*ldc+jl:], ldc, beta, mode
 			}
-			if g.aw != nil && mw == mr { // op(A) read in place
+			if g.sp.aw != nil && mw == mr { // op(A) read in place
 				ps := g.m * nr
-				g.kn.microPA(kc, g.aw[g.pc/nr*ps+r0*nr:], ps, bpan, dst, ld, g.alpha, bt, md)
+				g.kn.microPA(kc, g.sp.aw[g.pc/nr*ps+r0*nr:], ps, bpan, dst, ld, g.alpha, bt, md)
 			} else {
 				micro(kc, abuf[(ip-ic)*mr*kc:(ip-ic+1)*mr*kc], bpan, dst, ld, g.alpha, bt, md)
 			}

@@ -28,7 +28,7 @@ type gemmKernel struct {
 	nc     int    // columns of the shared packed op(B) block (a multiple of nr)
 	micro  microKernel
 	// microPA, if set, reads op(A) = Wᵀ in place from a weight in panel
-	// layout of width nr (gemmWT).
+	// layout of width nr (gemmSplit.aw).
 	microPA microPanelKernel
 }
 

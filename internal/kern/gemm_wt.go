@@ -23,7 +23,7 @@ func backwardWT(kn *gemmKernel, dx, dy, su []float32, m int, w *Weight, a []floa
 	R, C := w.Rows, w.Cols
 	buf := getF32(C * m)
 	dxT := buf.s[:C*m]
-	gemmWT(kn, C, m, R, w.F32, bMat{f32: dy, trans: true, ld: R}, dxT, m, workers)
+	gemmBlockedSplit(kn, false, C, m, R, 1, nil, 0, bMat{f32: dy, trans: true, ld: R}, 0, dxT, m, workers, gemmSplit{aw: w.F32})
 	if r > 0 {
 		gemmBlocked(kn, true, C, m, r, 1, a, C, bMat{f32: su, trans: true, ld: r}, 1, dxT, m, workers)
 	}
@@ -35,50 +35,6 @@ func backwardWT(kn *gemmKernel, dx, dy, su []float32, m int, w *Weight, a []floa
 	putF32(buf)
 }
 
-// gemmWT computes C[m,n] = Wᵀ·op(B) (C overwritten, row stride ldc) for W
-// [k,m] float32 in panel layout of width kn.nr (w its storage, k a multiple
-// of kn.nr): op(B) is packed block by block as in gemmBlocked, the full row
-// panels of Wᵀ are read in place by kn.microPA, and a last partial one is
-// packed.
-func gemmWT(kn *gemmKernel, m, n, k int, w []float32, b bMat, c []float32, ldc int, workers int) {
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 {
-		scaleC(m, n, 0, c, ldc)
-		return
-	}
-	workers = max(workers, 1)
-	mr, nr := kn.mr, kn.nr
-	mpan := (m + mr - 1) / mr
-	kcb := max(nr, kn.kc/nr*nr) // depth blocks start at a row of W's panels
-	ncMax := min((n+nr-1)/nr*nr, kn.nc)
-	bbuf := packPool.get(ncMax * kcb)
-	for jc := 0; jc < n; jc += kn.nc {
-		npan := (min(kn.nc, n-jc) + nr - 1) / nr
-		for pc := 0; pc < k; pc += kcb {
-			kc := min(kcb, k-pc)
-			bet, mode := float32(1), 1
-			if pc == 0 {
-				bet, mode = 0, 0
-			}
-			blk := gemmBlock{kn: kn, m: m, n: n, alpha: 1, beta: bet, mode: mode, c: c, ldc: ldc,
-				pc: pc, kc: kc, jc: jc, bp: bbuf.s[:npan*nr*kc], b: b, aw: w}
-			if workers > 1 && npan > 1 && npan*nr*kc >= 1<<15 {
-				packBBlockParallel(&blk, b, npan, workers)
-			} else {
-				packBBlock(kn, b, n, jc, pc, kc, 0, npan, blk.bp)
-			}
-			if workers > 1 && int64(mpan)*int64(npan)*int64(2*mr*nr*kc) >= 1<<18 {
-				blk.runParallel(workers, mpan, npan)
-			} else {
-				blk.run(0, mpan, 0, npan)
-			}
-		}
-	}
-	packPool.put(bbuf)
-}
-
 // packAW packs row panel ip of op(A) = Wᵀ (depth pc..pc+kc, rows beyond m
 // zero) from W's panels into dst, for the panels the micro-kernel cannot read
 // in place (the last, partial one).
@@ -88,7 +44,7 @@ func (g *gemmBlock) packAW(ip int, dst []float32) {
 	clear(dst)
 	for i := ip * mr; i < min(g.m, (ip+1)*mr); i++ {
 		for p := 0; p < kc; p++ {
-			dst[p*mr+i-ip*mr] = g.aw[panelIndex(g.pc+p, i, g.m, nr)]
+			dst[p*mr+i-ip*mr] = g.sp.aw[panelIndex(g.pc+p, i, g.m, nr)]
 		}
 	}
 }
