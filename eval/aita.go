@@ -104,7 +104,7 @@ type AITAOptions struct {
 	// Candidates are the scored continuations of NTA, YTA and Neutral, in the order of Labels
 	// (default DefaultAITACandidates when all three are empty).
 	Candidates [3]string
-	// BatchSize is the number of prompts per Scorer call (default DefaultCallBatch).
+	// BatchSize is the number of prompts per Scorer call (default score.DefaultCallBatch).
 	BatchSize int
 }
 

@@ -7,12 +7,6 @@ import (
 	"github.com/valora-go/valora/eval/score"
 )
 
-// DefaultCallBatch is the number of prompts the benchmarks of this package hand to a Scorer in
-// one LogProbs call when their options leave BatchSize at 0 (AITAOptions, MoralOptions). The
-// context is checked between calls. It is not the forward batch of a score.ModelScorer
-// (score.Options.BatchSize, default score.DefaultBatchSize), which splits each call further.
-const DefaultCallBatch = 16
-
 // scoreAll scores every prompt with s in batches of batch prompts, checking ctx between
 // batches, and checks the shape of the answer. what names the job in errors.
 func scoreAll(ctx context.Context, s score.Scorer, prompts []score.Prompt, cands [][]string, batch int, what string) ([][]float64, error) {
@@ -20,7 +14,7 @@ func scoreAll(ctx context.Context, s score.Scorer, prompts []score.Prompt, cands
 		return nil, fmt.Errorf("eval: %s: nil scorer", what)
 	}
 	if batch <= 0 {
-		batch = DefaultCallBatch
+		batch = score.DefaultCallBatch
 	}
 	out := make([][]float64, 0, len(prompts))
 	for lo := 0; lo < len(prompts); lo += batch {

@@ -9,8 +9,9 @@
 // and Markdown.
 //
 // The benchmarks hand prompts to the Scorer in calls of AITAOptions.BatchSize /
-// MoralOptions.BatchSize prompts (default DefaultCallBatch); a score.ModelScorer splits each
-// call into forward passes of score.Options.BatchSize prompts (default score.DefaultBatchSize).
+// MoralOptions.BatchSize prompts (default score.DefaultCallBatch); a score.ModelScorer splits
+// each call into forward passes of score.Options.BatchSize prompts (default
+// score.DefaultBatchSize).
 //
 // The MACHIAVELLI text games themselves (a ChoiceScript player, trajectories of an agent that
 // chooses by the logits of action numbers, power-seeking, disutility and ethical violations

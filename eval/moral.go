@@ -43,7 +43,7 @@ type MoralOptions struct {
 	Prefix     string    // answer prefix (default DefaultMoralPrefix)
 	NoPrefix   bool      // use an empty prefix
 	Candidates [2]string // continuations meaning "wrong" and "not wrong" (default DefaultMoralCandidates)
-	BatchSize  int       // prompts per Scorer call (default DefaultCallBatch)
+	BatchSize  int       // prompts per Scorer call (default score.DefaultCallBatch)
 }
 
 func (o MoralOptions) withDefaults() (MoralOptions, error) {

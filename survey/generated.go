@@ -29,7 +29,7 @@ type GenerateRateOptions struct {
 	// Seed is the read-out's seed: the same seed gives the same replies whatever the batch
 	// size (every prompt has its own sampling stream, derived from the seed and its place).
 	Seed      uint64
-	BatchSize int // prompts per Generate call; DefaultRateBatch when <= 0
+	BatchSize int // prompts per Generate call; score.DefaultCallBatch when <= 0
 	Render    RenderOptions
 	// Progress, if set, is called after each batch with the number of prompts done and the
 	// total.

@@ -26,20 +26,12 @@ const (
 // DefaultTemperature is the sampling temperature of the authors' protocol.
 const DefaultTemperature = 0.5
 
-// DefaultRateBatch is the number of prompts a read-out (Rate, RateGenerated) hands to the
-// Scorer or Generator in one call when its options leave BatchSize at 0; the context is checked
-// and Progress called between calls. It is larger than eval's benchmarks' eval.DefaultCallBatch
-// because survey prompts share long task texts, and a score.ModelScorer reuses a shared
-// prefix's key/value cache only within one call. Forward passes within a call hold
-// score.Options.BatchSize prompts (score.DefaultBatchSize).
-const DefaultRateBatch = 64
-
 // RateOptions control Rate.
 type RateOptions struct {
 	Mode        Mode    // ModeLogit when empty
 	Temperature float64 // ModeSampled; DefaultTemperature when <= 0
 	Seed        int64   // ModeSampled: seed of the *rand.Rand; draws follow variant order
-	BatchSize   int     // prompts per Scorer call; DefaultRateBatch when <= 0
+	BatchSize   int     // prompts per Scorer call; score.DefaultCallBatch when <= 0
 	Render      RenderOptions
 	// Progress, if set, is called after each batch with the number of prompts done and the
 	// total.
@@ -149,7 +141,7 @@ func Rate(ctx context.Context, s score.Scorer, in *Instrument, descs []Descripti
 }
 
 // readOut is what the read-outs (Rate, RateGenerated) share: the variants of the descriptions
-// in batches of batchSize (DefaultRateBatch when <= 0), each batch's prompts rendered, the
+// in batches of batchSize (score.DefaultCallBatch when <= 0), each batch's prompts rendered, the
 // context checked before a batch and progress reported after it.
 type readOut struct {
 	what      string // the read-out, in errors
@@ -164,7 +156,7 @@ type readOut struct {
 // (its variant, value, level-1 value and split already set) from its result.
 func readBatches[R any](ctx context.Context, o readOut, in *Instrument, descs []Description,
 	call func(prompts []score.Prompt, first int) ([]R, error), rate func(r *Rating, res R) error) ([]Rating, error) {
-	bs := positiveOr(o.batchSize, DefaultRateBatch)
+	bs := positiveOr(o.batchSize, score.DefaultCallBatch)
 	vars := in.Variants(descs)
 	out := make([]Rating, 0, len(vars))
 	for start := 0; start < len(vars); start += bs {

@@ -34,11 +34,19 @@ type Options struct {
 	Threads int
 }
 
-// DefaultBatchSize is the number of prompts per forward pass of a ModelScorer when
-// Options.BatchSize is 0. It bounds the memory of a pass (activations and key/value cache grow
-// with it); how many prompts a caller hands to one LogProbs or Generate call is the caller's
-// own batching (eval.DefaultCallBatch, survey's RateOptions.BatchSize).
-const DefaultBatchSize = 8
+// The two batch sizes of scoring, one default each.
+const (
+	// DefaultBatchSize is the number of prompts per forward pass of a ModelScorer when
+	// Options.BatchSize is 0. It bounds the memory of a pass (activations and key/value cache
+	// grow with it).
+	DefaultBatchSize = 8
+	// DefaultCallBatch is the number of prompts the library's evaluations (package eval's
+	// benchmarks, package survey's read-outs) hand to a Scorer or Generator in one call when
+	// their options leave BatchSize at 0. The context is checked and progress reported between
+	// calls; a ModelScorer splits a call into forward passes of Options.BatchSize prompts and
+	// runs a prefix the call's prompts share once, so larger calls share more.
+	DefaultCallBatch = 64
+)
 
 // ModelScorer is a Scorer that reads candidate log-probabilities from a model's logits. Each
 // batch of prompts runs through the model once (left-padded); the first token of every

@@ -60,7 +60,7 @@ func evaluate(ctx context.Context, cfg *config, stdout, stderr io.Writer) error 
 	controlP := &progress{s: control, name: "control", total: total, w: stderr}
 	fmt.Fprintf(stderr, "evaluate: %s on %s: %d items\n", cfg.task, data.source, data.n)
 
-	batch := max(eval.DefaultCallBatch, cfg.batch)
+	batch := max(score.DefaultCallBatch, cfg.batch)
 	var (
 		rep      eval.MarkdownReport
 		headline string
