@@ -13,6 +13,8 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/valora-go/valora/internal/reftest"
+
 	"github.com/valora-go/valora/lora"
 	"github.com/valora-go/valora/model"
 )
@@ -230,27 +232,10 @@ func randMat(rng *rand.Rand, rows, cols int, std float64) (*tensor.Dense, []floa
 	return m, x
 }
 
-// numGrad is the central finite-difference gradient of f with respect to x, which f reads
-// (each value moved by h and restored).
-func numGrad(x []float64, h float64, f func() float64) []float32 {
-	g := make([]float32, len(x))
-	for i, v := range x {
-		x[i] = v + h
-		up := f()
-		x[i] = v - h
-		g[i] = float32((up - f()) / (2 * h))
-		x[i] = v
-	}
-	return g
-}
-
-// dot is Σ a·b in float64: the scalar loss of an output a under fixed weights b.
-func dot(a, b []float64) float64 {
-	var s float64
-	for i := range a {
-		s += a[i] * b[i]
-	}
-	return s
+// refGrad is the central finite-difference gradient, in float32, of the loss Σ ref()·w with
+// respect to x, which ref reads: the gradient an op's backward gives for an upstream gradient w.
+func refGrad(x, w []float64, ref func() []float64) []float32 {
+	return f32(reftest.NumGrad(x, func() float64 { return reftest.Dot(ref(), w) }))
 }
 
 // f32 rounds a float64 reference to float32, for relErr.

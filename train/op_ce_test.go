@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/valora-go/valora/internal/reftest"
 )
 
 // ceRef is Σ -log softmax(row)[target] over the rows of logits [len(targets), v] in float64,
@@ -60,11 +62,11 @@ func TestCEOpMatchesReference(t *testing.T) {
 			require.InEpsilon(t, refSum, op.sum, 1e-6, "unscaled sum")
 			require.Equal(t, refCount, op.count)
 
-			num := numGrad(logits, 1e-6, func() float64 {
+			num := reftest.NumGrad(logits, func() float64 {
 				s, _ := ceRef(logits, tc.v, tc.targets)
 				return float64(tc.seed) * float64(scale) * s
 			})
-			require.Less(t, relErr(dl[0], num), 1e-3, "backward")
+			require.Less(t, relErr(dl[0], f32(num)), 1e-3, "backward")
 			for r, tg := range tc.targets {
 				if tg < 0 {
 					require.Equal(t, make([]float32, tc.v), dl[0][r*tc.v:(r+1)*tc.v], "ignored row %d", r)

@@ -1,29 +1,13 @@
 package train
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-)
 
-// rmsNormRef is Hugging Face's LlamaRMSNorm in float64: each run of n values of x becomes
-// w · x / sqrt(mean(x²) + eps).
-func rmsNormRef(x, w []float64, n int, eps float64) []float64 {
-	y := make([]float64, len(x))
-	for r := 0; r < len(x); r += n {
-		var ss float64
-		for _, v := range x[r : r+n] {
-			ss += v * v
-		}
-		inv := 1 / math.Sqrt(ss/float64(n)+eps)
-		for i := range n {
-			y[r+i] = w[i] * x[r+i] * inv
-		}
-	}
-	return y
-}
+	"github.com/valora-go/valora/internal/reftest"
+)
 
 // TestRMSNormOpMatchesReference: the RMSNorm op's output equals the float64 reference, over
 // whole rows and over heads (n smaller than the row), with an eps that matters; its gradient
@@ -52,11 +36,9 @@ func TestRMSNormOpMatchesReference(t *testing.T) {
 
 			op := newRMSNorm("norm", w, tc.n, float32(tc.eps))
 			y, dx, _ := runOpGraph(t, op, dym, xm)
-			ref := rmsNormRef(x, w64, tc.n, tc.eps)
-			require.Less(t, relErr(y, f32(ref)), 1e-5, "forward")
-
-			num := numGrad(x, 1e-6, func() float64 { return dot(rmsNormRef(x, w64, tc.n, tc.eps), dy) })
-			require.Less(t, relErr(dx[0], num), 1e-3, "backward")
+			ref := func() []float64 { return reftest.RMSNorm(x, w64, tc.n, tc.eps) }
+			require.Less(t, relErr(y, f32(ref())), 1e-5, "forward")
+			require.Less(t, relErr(dx[0], refGrad(x, dy, ref)), 1e-3, "backward")
 		})
 	}
 }

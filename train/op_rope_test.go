@@ -1,34 +1,14 @@
 package train
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/valora-go/valora/internal/kern"
+	"github.com/valora-go/valora/internal/reftest"
 )
-
-// ropeRef is Hugging Face's rotate-half rotary embedding in float64 over x [tokens,
-// heads·d]: with angles pos·theta^(-2i/d), x·cos + rotate_half(x)·sin per head.
-func ropeRef(x []float64, pos []int32, heads, d int, theta float64) []float64 {
-	y := make([]float64, len(x))
-	half := d / 2
-	for t, p := range pos {
-		for h := range heads {
-			o := (t*heads + h) * d
-			for i := range half {
-				ang := float64(p) * math.Pow(theta, -float64(2*i)/float64(d))
-				c, s := math.Cos(ang), math.Sin(ang)
-				x1, x2 := x[o+i], x[o+half+i]
-				y[o+i] = x1*c - x2*s
-				y[o+half+i] = x2*c + x1*s
-			}
-		}
-	}
-	return y
-}
 
 // TestRopeOpMatchesReference: the rope op rotates each head of each token as the float64
 // rotate-half reference at the step's positions (read from the step inputs), on a copy of a
@@ -55,8 +35,8 @@ func TestRopeOpMatchesReference(t *testing.T) {
 
 			op := newRope("rope", r, &stepInputs{pos: tc.pos}, tc.heads)
 			y, dx, _ := runOpGraph(t, op, dym, xm)
-			ref := ropeRef(x, tc.pos, tc.heads, tc.d, tc.theta)
-			require.Less(t, relErr(y, f32(ref)), 1e-5, "forward")
+			ref := func() []float64 { return reftest.Rope(x, r.InvFreq, tc.pos, tc.heads, tc.d) }
+			require.Less(t, relErr(y, f32(ref())), 1e-5, "forward")
 			xd, _, _ := data(xm)
 			require.Equal(t, f32(x), xd, "a graph input is rotated on a copy")
 
@@ -73,8 +53,7 @@ func TestRopeOpMatchesReference(t *testing.T) {
 			require.Same(t, own, yv)
 			require.Equal(t, y, od)
 
-			num := numGrad(x, 1e-6, func() float64 { return dot(ropeRef(x, tc.pos, tc.heads, tc.d, tc.theta), dy) })
-			require.Less(t, relErr(dx[0], num), 1e-3, "backward")
+			require.Less(t, relErr(dx[0], refGrad(x, dy, ref)), 1e-3, "backward")
 		})
 	}
 }

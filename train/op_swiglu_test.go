@@ -1,21 +1,13 @@
 package train
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-)
 
-// swigluRef is silu(g)·u in float64.
-func swigluRef(g, u []float64) []float64 {
-	h := make([]float64, len(g))
-	for i := range g {
-		h[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
-	}
-	return h
-}
+	"github.com/valora-go/valora/internal/reftest"
+)
 
 // TestSwiGLUOpMatchesReference: the SwiGLU op's output equals silu(g)·u in float64 (small and
 // saturating gates); the gradients of g and u, computed together by its joint backward,
@@ -38,11 +30,10 @@ func TestSwiGLUOpMatchesReference(t *testing.T) {
 
 			op := newSwiGLU("swiglu")
 			h, d, p := runOpGraph(t, op, dhm, gm, um)
-			require.Less(t, relErr(h, f32(swigluRef(g, u))), 1e-5, "forward")
-
-			loss := func() float64 { return dot(swigluRef(g, u), dh) }
-			require.Less(t, relErr(d[0], numGrad(g, 1e-6, loss)), 1e-3, "dg")
-			require.Less(t, relErr(d[1], numGrad(u, 1e-6, loss)), 1e-3, "du")
+			ref := func() []float64 { return reftest.SwiGLU(g, u) }
+			require.Less(t, relErr(h, f32(ref())), 1e-5, "forward")
+			require.Less(t, relErr(d[0], refGrad(g, dh, ref)), 1e-3, "dg")
+			require.Less(t, relErr(d[1], refGrad(u, dh, ref)), 1e-3, "du")
 
 			require.Equal(t, op.st.ver, op.st.gradVer, "one backward computed both gradients")
 			require.NotContains(t, op.st.d, nil)

@@ -7,15 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-func refSwiGLU(g, u []float64) []float64 {
-	h := make([]float64, len(g))
-	for i := range g {
-		h[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
-	}
-	return h
-}
+	"github.com/valora-go/valora/internal/reftest"
+)
 
 func TestSwiGLU(t *testing.T) {
 	rng := newRNG(11)
@@ -25,16 +19,16 @@ func TestSwiGLU(t *testing.T) {
 		g[0] = -30 // saturated sigmoid must not produce NaN
 		h := make([]float32, n)
 		SwiGLU(h, g, u)
-		requireClose(t, refSwiGLU(to64(g), to64(u)), h, 1e-6, fmt.Sprintf("swiglu n=%d", n))
+		requireClose(t, reftest.SwiGLU(to64(g), to64(u)), h, 1e-6, fmt.Sprintf("swiglu n=%d", n))
 
 		gg, uu := to64(g[:min(n, 9)]), to64(u[:min(n, 9)])
 		r := randSlice(rng, len(gg))
-		loss := func() float64 { return dot64(refSwiGLU(gg, uu), to64(r)) }
+		loss := func() float64 { return reftest.Dot(reftest.SwiGLU(gg, uu), to64(r)) }
 		dg := make([]float32, len(gg))
 		du := make([]float32, len(gg))
 		SwiGLUBackward(dg, du, r, g[:len(gg)], u[:len(gg)])
-		requireClose(t, numGrad(gg, loss), dg, 1e-6, "swiglu dg")
-		requireClose(t, numGrad(uu, loss), du, 1e-6, "swiglu du")
+		requireClose(t, reftest.NumGrad(gg, loss), dg, 1e-6, "swiglu dg")
+		requireClose(t, reftest.NumGrad(uu, loss), du, 1e-6, "swiglu du")
 	}
 }
 
@@ -109,7 +103,7 @@ func TestCrossEntropy(t *testing.T) {
 		dl := randSlice(rng, len(logits))
 		loss2, _ := CrossEntropy(dl, logits, tc.v, tc.targets, tc.scale)
 		assert.Equal(t, loss, loss2)
-		num := numGrad(l64, func() float64 { l, _ := ref(); return l })
+		num := reftest.NumGrad(l64, func() float64 { l, _ := ref(); return l })
 		for i := range num {
 			num[i] *= float64(tc.scale)
 		}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/valora-go/valora/internal/reftest"
 )
 
 // TestAttentionCachedBackward checks the gradients of AttentionCachedTrain against finite
@@ -47,9 +49,9 @@ func TestAttentionCachedBackward(t *testing.T) {
 				return
 			}
 			q, k, v := to64(q32), to64(k32), to64(v32)
-			loss := func() float64 { return dot64(refAttentionCached(q, k, v, mask, s, float64(scale)), to64(r)) }
-			requireClose(t, numGrad(q, loss), dq, 1e-4, "dq")
-			wdk, wdv := numGrad(k, loss), numGrad(v, loss)
+			loss := func() float64 { return reftest.Dot(refAttentionCached(q, k, v, mask, s, float64(scale)), to64(r)) }
+			requireClose(t, reftest.NumGrad(q, loss), dq, 1e-4, "dq")
+			wdk, wdv := reftest.NumGrad(k, loss), reftest.NumGrad(v, loss)
 			for b := 0; b < s.B; b++ { // the first Tk slots only
 				lo, hi := b*C*s.Hkv*s.D, (b*C+s.Tk)*s.Hkv*s.D
 				requireClose(t, wdk[lo:hi], dk[lo:hi], 1e-4, fmt.Sprintf("dk row %d", b))

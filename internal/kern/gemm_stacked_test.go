@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/valora-go/valora/internal/reftest"
 )
 
 // refLinearLoRA returns x·Wᵀ and x·Aᵀ in float64.
@@ -16,10 +18,10 @@ func refLinearLoRA(x []float32, m int, w *Weight, a []float32, r int) (y, t []fl
 	for i := 0; i < m; i++ {
 		xi := to64(x[i*C : (i+1)*C])
 		for j := 0; j < R; j++ {
-			y[i*R+j] = dot64(xi, wd[j*C:(j+1)*C])
+			y[i*R+j] = reftest.Dot(xi, wd[j*C:(j+1)*C])
 		}
 		for j := 0; j < r; j++ {
-			t[i*r+j] = dot64(xi, to64(a[j*C:(j+1)*C]))
+			t[i*r+j] = reftest.Dot(xi, to64(a[j*C:(j+1)*C]))
 		}
 	}
 	return y, t
@@ -166,8 +168,8 @@ func TestLinearLoRAAdjoint(t *testing.T) {
 			LinearLoRA(y, tt, x, sh.m, w, a, sh.r, false)
 			dx := make([]float32, sh.m*sh.in)
 			LinearLoRABackwardInput(dx, dy, su, sh.m, w, a, sh.r, false)
-			lhs := dot64(to64(dy), to64(y)) + dot64(to64(su), to64(tt))
-			rhs := dot64(to64(dx), to64(x))
+			lhs := reftest.Dot(to64(dy), to64(y)) + reftest.Dot(to64(su), to64(tt))
+			rhs := reftest.Dot(to64(dx), to64(x))
 			require.InDelta(t, lhs, rhs, 1e-4*math.Sqrt(float64(sh.m*sh.in*sh.out)), "%s %+v", dt, sh)
 		}
 	}

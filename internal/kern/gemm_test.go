@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/valora-go/valora/internal/reftest"
 )
 
 // refGemm is the textbook triple loop in float64.
@@ -170,13 +172,13 @@ func TestLinearBackwardInputGradient(t *testing.T) {
 			var l float64
 			for i := 0; i < m; i++ {
 				for o := 0; o < rows; o++ {
-					l += dot64(x[i*cols:(i+1)*cols], W[o*cols:(o+1)*cols]) * float64(r[o+i*rows])
+					l += reftest.Dot(x[i*cols:(i+1)*cols], W[o*cols:(o+1)*cols]) * float64(r[o+i*rows])
 				}
 			}
 			return l
 		}
 		dx := make([]float32, m*cols)
 		LinearBackwardInput(dx, r, m, w, false)
-		requireClose(t, numGrad(x, loss), dx, 1e-5, "linear dx vs finite differences "+dt.String())
+		requireClose(t, reftest.NumGrad(x, loss), dx, 1e-5, "linear dx vs finite differences "+dt.String())
 	}
 }

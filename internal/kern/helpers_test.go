@@ -45,31 +45,6 @@ func requireClose(t *testing.T, want []float64, got []float32, tol float64, msg 
 	}
 }
 
-// numGrad returns the central-difference gradient of f with respect to x
-// (float64, modified in place and restored).
-func numGrad(x []float64, f func() float64) []float64 {
-	g := make([]float64, len(x))
-	for i := range x {
-		old := x[i]
-		h := 1e-6 * math.Max(1, math.Abs(old))
-		x[i] = old + h
-		fp := f()
-		x[i] = old - h
-		fm := f()
-		x[i] = old
-		g[i] = (fp - fm) / (2 * h)
-	}
-	return g
-}
-
-func dot64(a, b []float64) float64 {
-	var s float64
-	for i := range a {
-		s += a[i] * b[i]
-	}
-	return s
-}
-
 func TestParallelForCoversEachIndexOnce(t *testing.T) {
 	for _, tc := range []struct{ n, grain int }{{0, 1}, {1, 1}, {5, 1}, {7, 3}, {100, 0}, {1000, 7}, {1000, 5000}} {
 		hits := make([]int32, tc.n)

@@ -7,22 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-func refRMSNorm(x, w []float64, n int, eps float64) []float64 {
-	y := make([]float64, len(x))
-	for r := 0; r < len(x)/n; r++ {
-		var ss float64
-		for _, v := range x[r*n : (r+1)*n] {
-			ss += v * v
-		}
-		inv := 1 / math.Sqrt(ss/float64(n)+eps)
-		for i := 0; i < n; i++ {
-			y[r*n+i] = x[r*n+i] * inv * w[i]
-		}
-	}
-	return y
-}
+	"github.com/valora-go/valora/internal/reftest"
+)
 
 func TestRMSNorm(t *testing.T) {
 	rng := newRNG(4)
@@ -30,7 +17,7 @@ func TestRMSNorm(t *testing.T) {
 		x := randSlice(rng, tc.rows*tc.n)
 		w := randSlice(rng, tc.n)
 		const eps = 1e-6
-		want := refRMSNorm(to64(x), to64(w), tc.n, eps)
+		want := reftest.RMSNorm(to64(x), to64(w), tc.n, eps)
 		y := make([]float32, len(x))
 		RMSNorm(y, x, w, tc.n, eps)
 		name := fmt.Sprintf("rows=%d n=%d", tc.rows, tc.n)
@@ -48,10 +35,10 @@ func TestRMSNormBackward(t *testing.T) {
 		r := randSlice(rng, tc.rows*tc.n)
 		const eps = 1e-5
 		x := to64(x32)
-		loss := func() float64 { return dot64(refRMSNorm(x, to64(w), tc.n, eps), to64(r)) }
+		loss := func() float64 { return reftest.Dot(reftest.RMSNorm(x, to64(w), tc.n, eps), to64(r)) }
 		dx := make([]float32, len(x32))
 		RMSNormBackward(dx, r, x32, w, tc.n, eps)
-		requireClose(t, numGrad(x, loss), dx, 1e-5, fmt.Sprintf("rmsnorm dx rows=%d n=%d", tc.rows, tc.n))
+		requireClose(t, reftest.NumGrad(x, loss), dx, 1e-5, fmt.Sprintf("rmsnorm dx rows=%d n=%d", tc.rows, tc.n))
 	}
 }
 
@@ -131,26 +118,6 @@ func TestNewRopeErrors(t *testing.T) {
 	}
 }
 
-func refRope(x []float64, inv []float32, positions []int32, heads, d int) []float64 {
-	y := append([]float64(nil), x...)
-	half := d / 2
-	for t, p := range positions {
-		for h := 0; h < heads; h++ {
-			o := (t*heads + h) * d
-			for i := 0; i < half; i++ {
-				// The angle is the float32 product, as in transformers (inv_freq @ position_ids in
-				// float32); at position 4000 its rounding alone moves it by up to 1.2e-4 rad.
-				ang := float64(float32(p) * inv[i])
-				c, s := math.Cos(ang), math.Sin(ang)
-				x1, x2 := x[o+i], x[o+i+half]
-				y[o+i] = x1*c - x2*s
-				y[o+i+half] = x2*c + x1*s
-			}
-		}
-	}
-	return y
-}
-
 func TestRopeApply(t *testing.T) {
 	rng := newRNG(6)
 	for _, tc := range []struct {
@@ -160,7 +127,7 @@ func TestRopeApply(t *testing.T) {
 		r, err := NewRope(tc.d, 500000, nil)
 		require.NoError(t, err)
 		x := randSlice(rng, len(tc.pos)*tc.heads*tc.d)
-		want := refRope(to64(x), r.InvFreq, tc.pos, tc.heads, tc.d)
+		want := reftest.Rope(to64(x), r.InvFreq, tc.pos, tc.heads, tc.d)
 		y := append([]float32(nil), x...)
 		r.Apply(y, tc.pos, tc.heads)
 		requireClose(t, want, y, 1e-5, fmt.Sprintf("rope d=%d heads=%d", tc.d, tc.heads))
@@ -184,10 +151,10 @@ func TestRopeApplyBackward(t *testing.T) {
 	heads := 2
 	x := to64(randSlice(rng, len(pos)*heads*8))
 	rr := randSlice(rng, len(x))
-	loss := func() float64 { return dot64(refRope(x, r.InvFreq, pos, heads, 8), to64(rr)) }
+	loss := func() float64 { return reftest.Dot(reftest.Rope(x, r.InvFreq, pos, heads, 8), to64(rr)) }
 	dx := append([]float32(nil), rr...)
 	r.ApplyBackward(dx, pos, heads)
-	requireClose(t, numGrad(x, loss), dx, 1e-5, "rope dx vs finite differences")
+	requireClose(t, reftest.NumGrad(x, loss), dx, 1e-5, "rope dx vs finite differences")
 }
 
 // manyPositions returns n positions, enough for the rope kernels to run in parallel chunks.
