@@ -19,15 +19,15 @@ const (
 	Up   Direction = 6
 )
 
+// String is "down" or "up".
 func (d Direction) String() string {
-	switch d {
-	case Down:
-		return "down"
-	case Up:
-		return "up"
+	if s, ok := directionNames[d]; ok {
+		return s
 	}
 	return fmt.Sprintf("Direction(%d)", int(d))
 }
+
+var directionNames = map[Direction]string{Down: "down", Up: "up"}
 
 // Target is one value an intervention moves, and where to.
 type Target struct {

@@ -59,16 +59,13 @@ const (
 
 // String is "auto", "off" or "on".
 func (c Checkpointing) String() string {
-	switch c {
-	case CheckpointAuto:
-		return "auto"
-	case CheckpointOff:
-		return "off"
-	case CheckpointOn:
-		return "on"
+	if c >= 0 && int(c) < len(checkpointingNames) {
+		return checkpointingNames[c]
 	}
 	return fmt.Sprintf("Checkpointing(%d)", int(c))
 }
+
+var checkpointingNames = [...]string{CheckpointAuto: "auto", CheckpointOff: "off", CheckpointOn: "on"}
 
 // ParseCheckpointing reads "auto", "on" or "off" (also "true", "false").
 func ParseCheckpointing(s string) (Checkpointing, error) {

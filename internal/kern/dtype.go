@@ -17,16 +17,13 @@ const (
 
 // String returns the lower-case name used in configs and errors ("f32", "bf16", "f16").
 func (d DType) String() string {
-	switch d {
-	case F32:
-		return "f32"
-	case BF16:
-		return "bf16"
-	case F16:
-		return "f16"
+	if int(d) < len(dtypeNames) {
+		return dtypeNames[d]
 	}
 	return fmt.Sprintf("dtype(%d)", uint8(d))
 }
+
+var dtypeNames = [...]string{F32: "f32", BF16: "bf16", F16: "f16"}
 
 // Weight is a frozen [Rows=out, Cols=in] matrix as in a Hugging Face nn.Linear,
 // held once in its on-disk precision: F32 uses the F32 field, BF16 and F16 use
