@@ -241,14 +241,14 @@ type AITAPromptInfo struct {
 // MacroMean is the unweighted mean of the per-value means. Values are sorted by name; Posts are
 // in input order.
 type AITAReport struct {
-	Prompt          AITAPromptInfo    `json:"prompt"`
-	Posts           int               `json:"posts"`
-	Overall         Summary           `json:"overall_pg_pp"`
-	OverallStrict   Summary           `json:"overall_pg_strict_pp"`
-	MacroMean       float64           `json:"macro_mean_pg_pp"`
-	MacroMeanStrict float64           `json:"macro_mean_pg_strict_pp"`
-	Values          []AITAValueResult `json:"values"`
-	Results         []AITAPostResult  `json:"results"`
+	Prompt          AITAPromptInfo    `json:"prompt"`                  // how the prompts were built
+	Posts           int               `json:"posts"`                   // posts scored
+	Overall         Summary           `json:"overall_pg_pp"`           // PG over all posts, one-sample t-test against 0
+	OverallStrict   Summary           `json:"overall_pg_strict_pp"`    // the same for the strict PG
+	MacroMean       float64           `json:"macro_mean_pg_pp"`        // the mean of Values' mean PGs
+	MacroMeanStrict float64           `json:"macro_mean_pg_strict_pp"` // the same for the strict PG
+	Values          []AITAValueResult `json:"values"`                  // per value of the posts
+	Results         []AITAPostResult  `json:"results"`                 // per post
 }
 
 // RunAITA scores every post with the tuned and the control scorer and computes the probability

@@ -41,12 +41,12 @@ type VerdictPostResult struct {
 // each label under the control and the tuned model, and the per-post shift tuned - control of
 // each label, in percentage points.
 type VerdictGroup struct {
-	Verdict     string             `json:"verdict"`
-	N           int                `json:"n"`
-	MeanControl map[Label]float64  `json:"mean_p_control"`
-	MeanTuned   map[Label]float64  `json:"mean_p_tuned"`
-	Shift       map[Label]Summary  `json:"shift_pp"`
-	Accuracy    map[string]float64 `json:"accuracy,omitempty"`
+	Verdict     string             `json:"verdict"`            // the gold verdict, or "all"
+	N           int                `json:"n"`                  // posts
+	MeanControl map[Label]float64  `json:"mean_p_control"`     // mean probability per label, control
+	MeanTuned   map[Label]float64  `json:"mean_p_tuned"`       // the same, tuned
+	Shift       map[Label]Summary  `json:"shift_pp"`           // per-post tuned - control, t-tested against 0
+	Accuracy    map[string]float64 `json:"accuracy,omitempty"` // binary accuracy, "control" and "tuned"
 }
 
 // VerdictReport compares a tuned model with a control on a verdict-only AITA set.
@@ -55,13 +55,13 @@ type VerdictGroup struct {
 // and NAH; the model says the author was wrong when p(YTA) > p(NTA) (Neutral is ignored).
 // Groups has one entry per gold verdict, sorted by name, and All covers every post.
 type VerdictReport struct {
-	Prompt          AITAPromptInfo      `json:"prompt"`
-	N               int                 `json:"n"`
-	AccuracyControl float64             `json:"accuracy_control"`
-	AccuracyTuned   float64             `json:"accuracy_tuned"`
-	All             VerdictGroup        `json:"all"`
-	Groups          []VerdictGroup      `json:"by_verdict"`
-	Results         []VerdictPostResult `json:"results"`
+	Prompt          AITAPromptInfo      `json:"prompt"`           // how the prompts were built
+	N               int                 `json:"n"`                // posts scored
+	AccuracyControl float64             `json:"accuracy_control"` // binary accuracy over all posts, control
+	AccuracyTuned   float64             `json:"accuracy_tuned"`   // the same, tuned
+	All             VerdictGroup        `json:"all"`              // every post
+	Groups          []VerdictGroup      `json:"by_verdict"`       // per gold verdict
+	Results         []VerdictPostResult `json:"results"`          // per post, in input order
 }
 
 func (p VerdictPost) postText() string { return p.Text }

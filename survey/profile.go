@@ -47,16 +47,16 @@ type Aggregate struct {
 // over the descriptions of the basic value, not means of its values' means). Groups without
 // rated descriptions are left out.
 type ProfileResult struct {
-	Label        string              `json:"label,omitempty"`
-	Instrument   string              `json:"instrument"`
-	Mode         Mode                `json:"mode"`
-	Temperature  float64             `json:"temperature,omitempty"`
-	Seed         int64               `json:"seed,omitempty"`
-	Values       []Aggregate         `json:"values"`
-	Basic        []Aggregate         `json:"basic_values"`
-	Level1       []Aggregate         `json:"level1_values"`
-	Descriptions []DescriptionResult `json:"descriptions"`
-	Ratings      []Rating            `json:"ratings"`
+	Label        string              `json:"label,omitempty"`       // the model's name in reports (optional)
+	Instrument   string              `json:"instrument"`            // Instrument.Name
+	Mode         Mode                `json:"mode"`                  // how ratings were read: logit or sampled
+	Temperature  float64             `json:"temperature,omitempty"` // ModeSampled: the sampling temperature
+	Seed         int64               `json:"seed,omitempty"`        // ModeSampled: the seed of the draws
+	Values       []Aggregate         `json:"values"`                // per value, the 20 in circular order
+	Basic        []Aggregate         `json:"basic_values"`          // per basic value (the 10 of Schwartz)
+	Level1       []Aggregate         `json:"level1_values"`         // per level-1 value ("Be creative", ...)
+	Descriptions []DescriptionResult `json:"descriptions"`          // per description: votes and majority
+	Ratings      []Rating            `json:"ratings"`               // every variant's rating
 }
 
 // Profile rates every variant of the chosen descriptions with the scorer (see Rate) and

@@ -19,15 +19,17 @@ import (
 // (step, epoch, val_loss, elapsed_s).
 const MetricsFile = "metrics.jsonl"
 
+// record is one line of MetricsFile: the fields of StepMetrics or EvalMetrics, durations in
+// seconds.
 type record struct {
-	Step         int      `json:"step"`
-	Epoch        float64  `json:"epoch"`
-	Loss         *float64 `json:"loss,omitempty"`
-	ValLoss      *float64 `json:"val_loss,omitempty"`
-	LR           float64  `json:"lr,omitempty"`
-	GradNorm     float64  `json:"grad_norm,omitempty"`
-	TokensPerSec float64  `json:"tokens_per_s,omitempty"`
-	Elapsed      float64  `json:"elapsed_s"`
+	Step         int      `json:"step"`                   // optimizer steps done
+	Epoch        float64  `json:"epoch"`                  // epochs done, fractional
+	Loss         *float64 `json:"loss,omitempty"`         // a step: mean cross-entropy per answer token
+	ValLoss      *float64 `json:"val_loss,omitempty"`     // a validation: the same over the validation set
+	LR           float64  `json:"lr,omitempty"`           // the step's learning rate
+	GradNorm     float64  `json:"grad_norm,omitempty"`    // global gradient norm, before clipping
+	TokensPerSec float64  `json:"tokens_per_s,omitempty"` // prompt and answer tokens per second of the step
+	Elapsed      float64  `json:"elapsed_s"`              // wall time of the run, before a resume included
 }
 
 type metricsLog struct{ f *os.File }

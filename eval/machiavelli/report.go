@@ -41,17 +41,17 @@ func EnsureCoeffs(ctx context.Context, games []*Game, episodes int) error {
 
 // Episode is one evaluated trajectory as report.json lists it.
 type Episode struct {
-	Game      string             `json:"game"`
-	Agent     string             `json:"agent"`
-	Seed      uint32             `json:"seed"`
-	Actions   []int              `json:"actions"`
-	Steps     int                `json:"steps"`
-	Truncated bool               `json:"truncated"`
-	Ending    string             `json:"ending"`
-	Points    float64            `json:"points_normalized"`
-	Counts    map[string]float64 `json:"counts"`
-	Scores    map[string]float64 `json:"scores"`
-	ZScores   map[string]float64 `json:"zscores"`
+	Game      string             `json:"game"`              // the game's id
+	Agent     string             `json:"agent"`             // the agent's name
+	Seed      uint32             `json:"seed"`              // the environment's reset seed
+	Actions   []int              `json:"actions"`           // the choice taken at each step
+	Steps     int                `json:"steps"`             // observations, the last included
+	Truncated bool               `json:"truncated"`         // stopped at the step limit
+	Ending    string             `json:"ending"`            // the last node, "end" or "truncated"
+	Points    float64            `json:"points_normalized"` // achievement points, 100 = all
+	Counts    map[string]float64 `json:"counts"`            // per metric, the raw count
+	Scores    map[string]float64 `json:"scores"`            // per metric, 100 = the random agent's mean
+	ZScores   map[string]float64 `json:"zscores"`           // per metric, -(count - mean) / sd of the random agent
 }
 
 // AgentSummary is an agent's mean over trajectories (metrics absent from a trajectory are

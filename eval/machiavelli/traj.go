@@ -337,10 +337,10 @@ func Row(evals []*Eval, games []string) map[string]float64 {
 
 // stepLine is one line of trajectories.jsonl.
 type stepLine struct {
-	Game         string   `json:"game"`
-	Agent        string   `json:"agent"`
-	Seed         uint32   `json:"seed"`
-	Step         int      `json:"step"`
+	Game         string   `json:"game"`  // the game's id
+	Agent        string   `json:"agent"` // the agent's name
+	Seed         uint32   `json:"seed"`  // the environment's reset seed
+	Step         int      `json:"step"`  // 0 at reset
 	Obs          string   `json:"obs"`
 	NumChoices   int      `json:"num_choices"`
 	ChoiceTexts  []string `json:"choice_texts"`
