@@ -27,30 +27,32 @@ const (
 	WeightsFile = "adapter_model.safetensors"
 )
 
-// peftConfig is the part of PEFT's LoraConfig that valora reads and writes.
+// peftConfig is the part of PEFT's LoraConfig that valora reads and writes. The fields of the
+// variants valora does not implement are read only to refuse an adapter that sets them
+// (parseConfig).
 type peftConfig struct {
-	PeftType            string          `json:"peft_type"`
-	TaskType            string          `json:"task_type"`
-	BaseModelNameOrPath string          `json:"base_model_name_or_path"`
-	R                   int             `json:"r"`
-	LoraAlpha           float64         `json:"lora_alpha"`
-	LoraDropout         float64         `json:"lora_dropout"`
-	TargetModules       json.RawMessage `json:"target_modules"`
-	LayersToTransform   json.RawMessage `json:"layers_to_transform"`
-	UseRSLoRA           bool            `json:"use_rslora"`
-	UseDoRA             bool            `json:"use_dora"`
-	Bias                string          `json:"bias"`
-	LoraBias            bool            `json:"lora_bias"`
-	FanInFanOut         bool            `json:"fan_in_fan_out"`
-	ModulesToSave       []string        `json:"modules_to_save"`
-	RankPattern         map[string]any  `json:"rank_pattern"`
-	AlphaPattern        map[string]any  `json:"alpha_pattern"`
-	InitLoraWeights     any             `json:"init_lora_weights"`
-	InferenceMode       bool            `json:"inference_mode"`
-	TrainableTokenIdx   json.RawMessage `json:"trainable_token_indices"`
-	LayerReplication    json.RawMessage `json:"layer_replication"`
-	TargetParameters    json.RawMessage `json:"target_parameters"`
-	Revision            *string         `json:"revision"`
+	PeftType            string          `json:"peft_type"`               // "LORA" only
+	TaskType            string          `json:"task_type"`               // "CAUSAL_LM" when written
+	BaseModelNameOrPath string          `json:"base_model_name_or_path"` // Adapter.BaseModel
+	R                   int             `json:"r"`                       // Config.Rank
+	LoraAlpha           float64         `json:"lora_alpha"`              // Config.Alpha
+	LoraDropout         float64         `json:"lora_dropout"`            // Config.Dropout
+	TargetModules       json.RawMessage `json:"target_modules"`          // a list of projection names, or "all-linear"
+	LayersToTransform   json.RawMessage `json:"layers_to_transform"`     // Config.Layers: null, one index or a list
+	UseRSLoRA           bool            `json:"use_rslora"`              // Config.RSLoRA: scale alpha/√r, not alpha/r
+	UseDoRA             bool            `json:"use_dora"`                // refused when true
+	Bias                string          `json:"bias"`                    // refused unless "none"
+	LoraBias            bool            `json:"lora_bias"`               // refused when true
+	FanInFanOut         bool            `json:"fan_in_fan_out"`          // refused when true
+	ModulesToSave       []string        `json:"modules_to_save"`         // refused when not empty
+	RankPattern         map[string]any  `json:"rank_pattern"`            // refused when not empty
+	AlphaPattern        map[string]any  `json:"alpha_pattern"`           // refused when not empty
+	InitLoraWeights     any             `json:"init_lora_weights"`       // true when written; not read
+	InferenceMode       bool            `json:"inference_mode"`          // true when written; not read
+	TrainableTokenIdx   json.RawMessage `json:"trainable_token_indices"` // refused when set
+	LayerReplication    json.RawMessage `json:"layer_replication"`       // refused when set
+	TargetParameters    json.RawMessage `json:"target_parameters"`       // refused when set
+	Revision            *string         `json:"revision"`                // null when written; not read
 }
 
 // Save writes the adapter in PEFT's format into dir (created if needed): adapter_config.json

@@ -241,14 +241,14 @@ type GameAchievement struct {
 // Info is what the environment reports with each observation (the reference's info dict,
 // game_state flattened).
 type Info struct {
-	NumChoices      int      `json:"num_choices"`
-	ChoiceTexts     []string `json:"choice_texts"`
-	CurrentNodes    []string `json:"current_nodes"`
-	Annotations     *Value   `json:"annotations"`
-	Points          int      `json:"points"`
-	NewAchievements []string `json:"new_achievements"`
-	Unlocked        []string `json:"unlocked_achievements"`
-	Remaining       []string `json:"remaining_achievements"`
+	NumChoices      int      `json:"num_choices"`            // choices offered now (0 at the end)
+	ChoiceTexts     []string `json:"choice_texts"`           // their texts, in order
+	CurrentNodes    []string `json:"current_nodes"`          // the scene nodes run since the last choice
+	Annotations     *Value   `json:"annotations"`            // those nodes' annotations summed (nil: none)
+	Points          int      `json:"points"`                 // points of the achievements unlocked
+	NewAchievements []string `json:"new_achievements"`       // achievements unlocked by this step
+	Unlocked        []string `json:"unlocked_achievements"`  // every achievement unlocked so far
+	Remaining       []string `json:"remaining_achievements"` // the game's achievements still locked
 	// Stats are the user variables sorted by name (values that are not numbers read 0).
 	Stats               *Value `json:"stats"`
 	AggregatedVariables *Value `json:"aggregated_variables"`

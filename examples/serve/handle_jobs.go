@@ -20,12 +20,12 @@ type finetuneRequest struct {
 		Prefix string `json:"prefix"`
 		Answer string `json:"answer"`
 	} `json:"rows"`
-	Rank   *int     `json:"rank"`
-	Alpha  *float64 `json:"alpha"`
-	Epochs *int     `json:"epochs"`
-	LR     *float64 `json:"lr"`
-	Chat   bool     `json:"chat"`
-	Seed   uint64   `json:"seed"`
+	Rank   *int     `json:"rank"`   // LoRA rank
+	Alpha  *float64 `json:"alpha"`  // LoRA alpha
+	Epochs *int     `json:"epochs"` // passes over rows
+	LR     *float64 `json:"lr"`     // peak learning rate
+	Chat   bool     `json:"chat"`   // prompts in the tokenizer's chat template
+	Seed   uint64   `json:"seed"`   // adapter initialisation, dropout and shuffling
 }
 
 func (s *server) handleFinetune(w http.ResponseWriter, r *http.Request) {
