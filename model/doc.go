@@ -20,9 +20,10 @@
 // keys and values of a prefix so that later passes (generation steps, candidate answers after
 // a shared prompt) only compute the new tokens.
 //
-// A decoder layer's computation is described once, by Config.DecoderSteps (the ordered
-// DecoderStep list of the config's architecture): the forward pass and package train's
-// training graph both walk it. The weights are exposed as Weight (a frozen matrix in its
-// stored DType) and the rotary tables as Rope, for package lora's merge and package train's
-// graph; Random builds a model of any shape (Qwen3_0_6BConfig is a real one) for benchmarks.
+// A decoder layer's computation is described once, as data: Config.LayerOps lists its
+// operations (norm, projection, rotation, attention, SwiGLU) over the layer's named values
+// (Slot), and the forward pass and package train's training graph both interpret that list.
+// The weights are exposed as Weight (a frozen matrix in its stored DType) and the rotary
+// tables as Rope, for package lora's merge and package train's graph; Random builds a model
+// of any shape (Qwen3_0_6BConfig is a real one) for benchmarks.
 package model

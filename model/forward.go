@@ -371,7 +371,7 @@ func getWorkspace(c *Config, n, nrows int) *workspace {
 	return ws
 }
 
-// layer runs decoder layer l (the steps of Config.DecoderSteps) on the residual stream x in
+// layer runs decoder layer l (the operations of Config.LayerOps) on the residual stream x in
 // place. With rows set (the last layer of a pass that only needs the hidden states of those
 // flat token indices) the attention runs over every token as usual, then the rest of the layer
 // runs on the selected rows only, whose outputs it leaves in ws.sel [len(rows), hidden]; x is
@@ -402,21 +402,35 @@ func (m *Model) layer(l int, x []float32, b Batch, ws *workspace, ad Adapter, st
 
 	attn, m2 := ws.attn, n // the attention output and the rows the layer runs on after it
 	gate, up := ws.gate, ws.up
-	for _, s := range c.decoderSteps() {
+	slot := func(s Slot) []float32 {
 		switch s {
-		case StepInputNorm:
-			ws.th.RMSNorm(ws.h, x, L.InputNorm, h, eps)
-		case StepQKV:
-			proj(ProjQ, ws.q, ws.h, n, false)
-			proj(ProjK, ws.k, ws.h, n, false)
-			proj(ProjV, ws.v, ws.h, n, false)
-		case StepQKNorm:
-			ws.th.RMSNorm(ws.q, ws.q, L.QNorm, d, eps)
-			ws.th.RMSNorm(ws.k, ws.k, L.KNorm, d, eps)
-		case StepRope:
-			ws.th.RopeApplyAngles(m.rope, ws.q, ws.cos, ws.sin, c.NumHeads)
-			ws.th.RopeApplyAngles(m.rope, ws.k, ws.cos, ws.sin, c.NumKVHeads)
-		case StepAttention:
+		case SlotX:
+			return x
+		case SlotH:
+			return ws.h[:m2*h]
+		case SlotQ:
+			return ws.q
+		case SlotK:
+			return ws.k
+		case SlotV:
+			return ws.v
+		case SlotAttn:
+			return attn
+		case SlotGate:
+			return gate
+		}
+		return up
+	}
+	for _, op := range c.layerOps() {
+		switch op.Kind {
+		case OpNorm:
+			w := L.Norm(op.Norm)
+			ws.th.RMSNorm(slot(op.Out), slot(op.In), w, len(w), eps)
+		case OpProject:
+			proj(op.Proj, slot(op.Out), slot(op.In), m2, op.Residual)
+		case OpRope:
+			ws.th.RopeApplyAngles(m.rope, slot(op.In), ws.cos, ws.sin, c.SlotWidth(op.In)/d)
+		case OpAttention:
 			scale := float32(1 / math.Sqrt(float64(d)))
 			if st != nil {
 				st.store(l, ws.k, ws.v, b.B, b.T)
@@ -445,17 +459,8 @@ func (m *Model) layer(l int, x []float32, b Batch, ws *workspace, ad Adapter, st
 				x, attn = sx, sa
 			}
 			gate, up = ws.gate[:m2*c.IntermediateSize], ws.up[:m2*c.IntermediateSize]
-		case StepAttnOut:
-			proj(ProjO, x, attn, m2, true)
-		case StepPostNorm:
-			ws.th.RMSNorm(ws.h[:m2*h], x, L.PostNorm, h, eps)
-		case StepGateUp:
-			proj(ProjGate, gate, ws.h[:m2*h], m2, false)
-			proj(ProjUp, up, ws.h[:m2*h], m2, false)
-		case StepSwiGLU:
+		case OpSwiGLU:
 			ws.th.SwiGLU(gate, gate, up)
-		case StepMLPOut:
-			proj(ProjDown, x, gate, m2, true)
 		}
 	}
 }

@@ -4,9 +4,9 @@
 // graph (one per batch shape) in which the adapter's matrices are the only inputs that receive
 // gradients; custom ops with hand-written backward passes call the same kernels as the
 // inference pass, and frozen weights are referenced, never copied. Each layer is built by
-// walking model's Config.DecoderSteps, the description the inference pass walks too, so the
-// two cannot drift apart. Accumulate adds the
-// gradient of a batch's answer-token loss, Step applies AdamW as torch.optim.AdamW does.
+// interpreting model's Config.LayerOps, the list of operations the inference pass runs too,
+// so the two cannot drift apart. Accumulate adds the gradient of a batch's answer-token loss,
+// Step applies AdamW as torch.optim.AdamW does.
 //
 // Memory: the weights are held once in their stored precision (a checkpoint is memory-mapped
 // by model.Load, bfloat16 stays bfloat16), the adapter's matrices, gradients and AdamW moments

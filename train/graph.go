@@ -320,63 +320,54 @@ func (b *builder) project(l int, p model.Proj, in *G.Node) *G.Node {
 	return b.apply(newSum(name+".sum", 2), y, delta)
 }
 
-// layer adds decoder layer l over the residual stream x (the steps of the model's
-// Config.DecoderSteps, the same as its inference pass) and returns its output.
+// layer adds decoder layer l over the residual stream x (the operations of the model's
+// Config.LayerOps, the list its inference pass runs) and returns its output.
 func (b *builder) layer(l int, x *G.Node) *G.Node {
 	c := &b.m.Config
 	key := b.key
-	h, d := c.HiddenSize, c.HeadDim
 	eps := float32(c.RMSNormEps)
-	rope := b.m.Rope()
 	gr := b.gr
 	L := &b.m.Layers[l]
 	name := fmt.Sprintf("l%d", l)
-	shape := kern.AttnShape{B: key.b, T: key.t, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: d}
-	attScale := float32(1 / math.Sqrt(float64(d)))
 
-	var hn, q, k, v, att, gate, up *G.Node
-	for _, s := range c.DecoderSteps() {
-		switch s {
-		case model.StepInputNorm:
-			hn = b.apply(newRMSNorm(name+".input_norm", L.InputNorm, h, eps), x)
-		case model.StepQKV:
-			q = b.project(l, model.ProjQ, hn)
-			k = b.project(l, model.ProjK, hn)
-			v = b.project(l, model.ProjV, hn)
-		case model.StepQKNorm:
-			q = b.apply(newRMSNorm(name+".q_norm", L.QNorm, d, eps), q)
-			k = b.apply(newRMSNorm(name+".k_norm", L.KNorm, d, eps), k)
-		case model.StepRope:
-			q = b.apply(newRope(name+".rope_q", rope, gr.in, c.NumHeads), q)
-			k = b.apply(newRope(name+".rope_k", rope, gr.in, c.NumKVHeads), k)
-		case model.StepAttention:
+	var v [model.NumSlots]*G.Node // the layer's values, by slot
+	v[model.SlotX] = x
+	for _, op := range c.LayerOps() {
+		switch op.Kind {
+		case model.OpNorm:
+			w := L.Norm(op.Norm)
+			v[op.Out] = b.apply(newRMSNorm(name+"."+op.Norm.String(), w, len(w), eps), v[op.In])
+		case model.OpProject:
+			y := b.project(l, op.Proj, v[op.In])
+			if op.Residual {
+				y = b.apply(newSum(name+".residual_"+op.Proj.String(), 2), v[op.Out], y)
+			}
+			v[op.Out] = y
+		case model.OpRope:
+			heads := c.SlotWidth(op.In) / c.HeadDim
+			v[op.In] = b.apply(newRope(name+".rope_"+op.In.String(), b.m.Rope(), gr.in, heads), v[op.In])
+		case model.OpAttention:
+			shape := kern.AttnShape{B: key.b, T: key.t, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: c.HeadDim}
+			scale := float32(1 / math.Sqrt(float64(c.HeadDim)))
+			q, k, vv := v[model.SlotQ], v[model.SlotK], v[model.SlotV]
 			if key.g > 0 {
-				att = b.apply(newSharedAttention(name+".attn", shape, key.g, key.p, gr.in, attScale), q, k, v)
+				v[model.SlotAttn] = b.apply(newSharedAttention(name+".attn", shape, key.g, key.p, gr.in, scale), q, k, vv)
 			} else {
-				att = b.apply(newAttention(name+".attn", shape, gr.in, attScale), q, k, v)
+				v[model.SlotAttn] = b.apply(newAttention(name+".attn", shape, gr.in, scale), q, k, vv)
 			}
 			if b.trimLast && l == len(b.m.Layers)-1 {
-				att = b.apply(newSelectRows(name+".select_attn", gr.in, key.tokens(), key.k), att)
-				x = b.apply(newSelectRows(name+".select", gr.in, key.tokens(), key.k), x)
+				v[model.SlotAttn] = b.apply(newSelectRows(name+".select_attn", gr.in, key.tokens(), key.k), v[model.SlotAttn])
+				v[model.SlotX] = b.apply(newSelectRows(name+".select", gr.in, key.tokens(), key.k), v[model.SlotX])
 			}
-		case model.StepAttnOut:
-			x = b.apply(newSum(name+".residual_attn", 2), x, b.project(l, model.ProjO, att))
-		case model.StepPostNorm:
-			hn = b.apply(newRMSNorm(name+".post_norm", L.PostNorm, h, eps), x)
-		case model.StepGateUp:
-			gate = b.project(l, model.ProjGate, hn)
-			up = b.project(l, model.ProjUp, hn)
-		case model.StepSwiGLU:
-			gate = b.apply(newSwiGLU(name+".swiglu"), gate, up)
-		case model.StepMLPOut:
-			x = b.apply(newSum(name+".residual_mlp", 2), x, b.project(l, model.ProjDown, gate))
+		case model.OpSwiGLU:
+			v[model.SlotGate] = b.apply(newSwiGLU(name+".swiglu"), v[model.SlotGate], v[model.SlotUp])
 		default:
 			if b.err == nil {
-				b.err = fmt.Errorf("train: graph: layer %d: decoder step %v has no training op", l, s)
+				b.err = fmt.Errorf("train: graph: layer %d: operation %v has no training op", l, op)
 			}
 		}
 	}
-	return x
+	return v[model.SlotX]
 }
 
 // head adds the final norm and LM head on the rows that predict a label (selected here unless

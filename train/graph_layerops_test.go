@@ -11,31 +11,31 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestDecoderStepsHaveBothWalkers checks that every model.DecoderStep constant is a case of the
-// switch in the inference pass (model/forward.go) and in the training graph (graph.go): a step
-// added to model/decoder.go fails here until both walkers handle it, instead of being skipped
-// silently at inference.
-func TestDecoderStepsHaveBothWalkers(t *testing.T) {
+// TestLayerOpKindsHaveBothWalkers checks that every model.OpKind constant is a case of the
+// switch in the inference pass (model/forward.go) and in the training graph (graph.go): a kind
+// of operation added to model/decoder.go fails here until both handle it, instead of being
+// skipped silently at inference.
+func TestLayerOpKindsHaveBothWalkers(t *testing.T) {
 	fset := token.NewFileSet()
 	parse := func(path string) *ast.File {
 		f, err := parser.ParseFile(fset, path, nil, 0)
 		require.NoError(t, err)
 		return f
 	}
-	var steps []string
+	var kinds []string
 	for _, d := range parse("../model/decoder.go").Decls {
 		if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.CONST {
 			for _, s := range g.Specs {
 				for _, n := range s.(*ast.ValueSpec).Names {
-					if strings.HasPrefix(n.Name, "Step") {
-						steps = append(steps, n.Name)
+					if strings.HasPrefix(n.Name, "Op") {
+						kinds = append(kinds, n.Name)
 					}
 				}
 			}
 		}
 	}
-	require.Contains(t, steps, "StepInputNorm")
-	require.Contains(t, steps, "StepMLPOut")
+	require.Contains(t, kinds, "OpNorm")
+	require.Contains(t, kinds, "OpSwiGLU")
 	for _, path := range []string{"../model/forward.go", "graph.go"} {
 		var cases []string
 		ast.Inspect(parse(path), func(n ast.Node) bool {
@@ -51,7 +51,7 @@ func TestDecoderStepsHaveBothWalkers(t *testing.T) {
 			}
 			return true
 		})
-		for _, s := range steps {
+		for _, s := range kinds {
 			require.True(t, slices.Contains(cases, s), "%s: no case for model.%s", path, s)
 		}
 	}
