@@ -330,44 +330,44 @@ func (b *builder) layer(l int, x *G.Node) *G.Node {
 	L := &b.m.Layers[l]
 	name := fmt.Sprintf("l%d", l)
 
-	var v [model.NumSlots]*G.Node // the layer's values, by slot
-	v[model.SlotX] = x
+	var val [model.NumSlots]*G.Node // the layer's values, by slot
+	val[model.SlotX] = x
 	for _, op := range c.LayerOps() {
 		switch op.Kind {
 		case model.OpNorm:
 			w := L.Norm(op.Norm)
-			v[op.Out] = b.apply(newRMSNorm(name+"."+op.Norm.String(), w, len(w), eps), v[op.In])
+			val[op.Out] = b.apply(newRMSNorm(name+"."+op.Norm.String(), w, len(w), eps), val[op.In])
 		case model.OpProject:
-			y := b.project(l, op.Proj, v[op.In])
+			y := b.project(l, op.Proj, val[op.In])
 			if op.Residual {
-				y = b.apply(newSum(name+".residual_"+op.Proj.String(), 2), v[op.Out], y)
+				y = b.apply(newSum(name+".residual_"+op.Proj.String(), 2), val[op.Out], y)
 			}
-			v[op.Out] = y
+			val[op.Out] = y
 		case model.OpRope:
 			heads := c.SlotWidth(op.In) / c.HeadDim
-			v[op.In] = b.apply(newRope(name+".rope_"+op.In.String(), b.m.Rope(), gr.in, heads), v[op.In])
+			val[op.In] = b.apply(newRope(name+".rope_"+op.In.String(), b.m.Rope(), gr.in, heads), val[op.In])
 		case model.OpAttention:
 			shape := kern.AttnShape{B: key.b, T: key.t, Hq: c.NumHeads, Hkv: c.NumKVHeads, D: c.HeadDim}
 			scale := float32(1 / math.Sqrt(float64(c.HeadDim)))
-			q, k, vv := v[model.SlotQ], v[model.SlotK], v[model.SlotV]
+			q, k, v := val[model.SlotQ], val[model.SlotK], val[model.SlotV]
 			if key.g > 0 {
-				v[model.SlotAttn] = b.apply(newSharedAttention(name+".attn", shape, key.g, key.p, gr.in, scale), q, k, vv)
+				val[model.SlotAttn] = b.apply(newSharedAttention(name+".attn", shape, key.g, key.p, gr.in, scale), q, k, v)
 			} else {
-				v[model.SlotAttn] = b.apply(newAttention(name+".attn", shape, gr.in, scale), q, k, vv)
+				val[model.SlotAttn] = b.apply(newAttention(name+".attn", shape, gr.in, scale), q, k, v)
 			}
 			if b.trimLast && l == len(b.m.Layers)-1 {
-				v[model.SlotAttn] = b.apply(newSelectRows(name+".select_attn", gr.in, key.tokens(), key.k), v[model.SlotAttn])
-				v[model.SlotX] = b.apply(newSelectRows(name+".select", gr.in, key.tokens(), key.k), v[model.SlotX])
+				val[model.SlotAttn] = b.apply(newSelectRows(name+".select_attn", gr.in, key.tokens(), key.k), val[model.SlotAttn])
+				val[model.SlotX] = b.apply(newSelectRows(name+".select", gr.in, key.tokens(), key.k), val[model.SlotX])
 			}
 		case model.OpSwiGLU:
-			v[model.SlotGate] = b.apply(newSwiGLU(name+".swiglu"), v[model.SlotGate], v[model.SlotUp])
+			val[model.SlotGate] = b.apply(newSwiGLU(name+".swiglu"), val[model.SlotGate], val[model.SlotUp])
 		default:
 			if b.err == nil {
 				b.err = fmt.Errorf("train: graph: layer %d: operation %v has no training op", l, op)
 			}
 		}
 	}
-	return v[model.SlotX]
+	return val[model.SlotX]
 }
 
 // head adds the final norm and LM head on the rows that predict a label (selected here unless
