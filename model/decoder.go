@@ -93,9 +93,20 @@ func (n Norm) String() string {
 	return fmt.Sprintf("Norm(%d)", int(n))
 }
 
-// Norm returns the layer's weight n.
+// Norm returns the layer's weight n (nil for an unknown n, or a q/k norm of a layer without
+// one).
 func (L *Layer) Norm(n Norm) []float32 {
-	return [...][]float32{NormInput: L.InputNorm, NormPost: L.PostNorm, NormQ: L.QNorm, NormK: L.KNorm}[n]
+	switch n {
+	case NormInput:
+		return L.InputNorm
+	case NormPost:
+		return L.PostNorm
+	case NormQ:
+		return L.QNorm
+	case NormK:
+		return L.KNorm
+	}
+	return nil
 }
 
 // LayerOp is one operation of a decoder layer.

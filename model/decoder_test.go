@@ -47,4 +47,5 @@ func TestSlotsAndNorms(t *testing.T) {
 	for n, want := range map[Norm][]float32{NormInput: L.InputNorm, NormPost: L.PostNorm, NormQ: L.QNorm, NormK: L.KNorm} {
 		require.Len(t, L.Norm(n), len(want), "norm %v", n)
 	}
+	require.Nil(t, L.Norm(9))
 }
