@@ -112,7 +112,7 @@ func (L *Layer) Norm(n Norm) []float32 {
 // LayerOp is one operation of a decoder layer.
 type LayerOp struct {
 	Kind     OpKind
-	In, Out  Slot // OpNorm, OpProject: the value read and the one written; OpRope: In
+	In, Out  Slot // the value read and the one written (OpRope: the same, rotated in place)
 	Norm     Norm // OpNorm
 	Proj     Proj // OpProject
 	Residual bool // OpProject: add into Out rather than write it

@@ -152,7 +152,7 @@ func microPanelGo(mr, nr int) microPanelKernel {
 		}
 		for p := 0; p < kc; p++ {
 			for i := 0; i < mr; i++ {
-				packed = append(packed, a[(p/nr)*ps+i*nr+p%nr])
+				packed = append(packed, a[panelIndex(p, i, ps/nr, nr)])
 			}
 		}
 		micro(kc, packed, b, c, ldc, alpha, beta, mode)

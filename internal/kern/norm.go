@@ -22,10 +22,11 @@ func checkRows(name string, n int, lens ...int) int {
 }
 
 // rmsInv returns 1/sqrt(mean(x²)+eps) rounded to float32. The sum of squares
-// is accumulated in float64, i.e. it is the correctly rounded float32 mean that
-// torch's float32 reduction approximates.
+// is accumulated in float64 (sumSqK's partial sums, vectorised where the CPU
+// allows), i.e. it is the correctly rounded float32 mean that torch's float32
+// reduction approximates.
 func rmsInv(x []float32, eps float32) float32 {
-	ms := float32(sumSqK(x) / float64(len(x))) // partial sums (vector ones where the CPU has them), not one chain of dependent adds
+	ms := float32(sumSqK(x) / float64(len(x)))
 	return float32(1 / math.Sqrt(float64(ms+eps)))
 }
 
